@@ -1,0 +1,418 @@
+//! The receiving half of a connection: bytes in, messages out (RFC 6455,
+//! sections 5.1 to 5.6).
+//!
+//! [`Receiver`] is a pull parser. The caller hands it whatever bytes arrived;
+//! it consumes them up to the end of the next complete message or control
+//! frame and says how many it used. It never asks for more than it needs,
+//! never holds bytes of a later frame, and checks every rule the moment the
+//! bytes that break it arrive:
+//!
+//! ```text
+//!              +----------------+  header complete   +-----------------+
+//!   bytes ---> | reading header | -----------------> | reading payload |
+//!              +----------------+                    +-----------------+
+//!                 ^    |  rule broken                  |  unmask, append,
+//!                 |    v                               |  check UTF-8 as it
+//!                 |  Err(Violation)                    |  arrives
+//!                 |                                    v
+//!                 +------------- frame complete: a message if FIN,
+//!                                a ping/pong/close at once
+//! ```
+//!
+//! Fragments of a message are appended to one buffer, so what a message holds
+//! stays proportional to its payload whatever its number of fragments; its
+//! size is checked against the limits when each frame's header arrives, before
+//! any of its payload is buffered. Control frames may arrive between the
+//! fragments of a message (section 5.4) and are returned at once.
+
+use super::Role;
+use super::close::parse_close_payload;
+use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use super::mask::apply_mask;
+use super::utf8::Utf8Validator;
+use super::violation::Violation;
+use crate::message::Message;
+
+/// The size limits a receiver enforces (close code 1009 beyond them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest payload a single frame may declare.
+    pub max_frame_size: usize,
+    /// The largest a message may grow to, over all its fragments.
+    pub max_message_size: usize,
+}
+
+impl Limits {
+    /// The default message limit: 16 MiB.
+    pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_frame_size: Limits::DEFAULT_MAX_MESSAGE_SIZE,
+            max_message_size: Limits::DEFAULT_MAX_MESSAGE_SIZE,
+        }
+    }
+}
+
+/// Space reserved up front for a data frame's payload; larger payloads grow
+/// the buffer as their bytes arrive, so that a header announcing a huge frame
+/// does not claim memory that its sender never fills.
+const MAX_UPFRONT_RESERVE: usize = 1 << 20;
+
+/// The frame whose payload is being read.
+#[derive(Debug, Clone, Copy)]
+struct FrameInProgress {
+    header: FrameHeader,
+    /// Payload bytes still to come.
+    remaining: u64,
+    /// Payload bytes already read (the masking key's phase).
+    read: u64,
+}
+
+/// A text or binary message whose frames are being assembled.
+#[derive(Debug)]
+struct MessageInProgress {
+    text: bool,
+    data: Vec<u8>,
+    utf8: Utf8Validator,
+    /// Whether `utf8` has seen the message's bytes so far (it is skipped when
+    /// a whole unfragmented text frame arrives at once; `String::from_utf8`
+    /// checks it then).
+    streaming_utf8: bool,
+}
+
+/// The receiving half of a WebSocket connection. See the [module docs](self).
+#[derive(Debug)]
+pub struct Receiver {
+    role: Role,
+    limits: Limits,
+    header: [u8; MAX_HEADER_LEN],
+    header_len: usize,
+    frame: Option<FrameInProgress>,
+    message: Option<MessageInProgress>,
+    control: Vec<u8>,
+    failed: Option<Violation>,
+    close_received: bool,
+    observe: bool,
+    seen: Vec<SeenFrame>,
+    seen_prefix: Vec<u8>,
+}
+
+/// A frame the receiver decoded, as recorded for tracing: its header and the
+/// first bytes of its payload, unmasked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenFrame {
+    /// The header.
+    pub header: FrameHeader,
+    /// Up to [`SeenFrame::PREFIX`] bytes from the start of the payload.
+    pub prefix: Vec<u8>,
+}
+
+impl SeenFrame {
+    /// How many payload bytes are kept.
+    pub const PREFIX: usize = 32;
+}
+
+impl Receiver {
+    /// A receiver for the endpoint playing `role`: a server expects masked
+    /// frames, a client unmasked ones.
+    pub fn new(role: Role, limits: Limits) -> Self {
+        Receiver {
+            role,
+            limits,
+            header: [0; MAX_HEADER_LEN],
+            header_len: 0,
+            frame: None,
+            message: None,
+            control: Vec::new(),
+            failed: None,
+            close_received: false,
+            observe: false,
+            seen: Vec::new(),
+            seen_prefix: Vec::new(),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Whether a close frame has been received (input after it is ignored).
+    pub fn close_received(&self) -> bool {
+        self.close_received
+    }
+
+    /// Whether the receiver is between frames and messages: an end of the
+    /// stream here loses nothing that was started.
+    pub fn is_idle(&self) -> bool {
+        self.header_len == 0 && self.frame.is_none() && self.message.is_none()
+    }
+
+    /// Records every decoded frame header, to be collected with
+    /// [`take_seen_frames`](Self::take_seen_frames) (used by tracing).
+    pub fn observe_frames(&mut self, on: bool) {
+        self.observe = on;
+    }
+
+    /// The frames completed since the last call, when observing.
+    pub fn take_seen_frames(&mut self) -> Vec<SeenFrame> {
+        std::mem::take(&mut self.seen)
+    }
+
+    /// The header of the frame being read, if one is partly read (for
+    /// tracing a violation in its payload).
+    pub fn current_frame(&self) -> Option<FrameHeader> {
+        self.frame.map(|f| f.header)
+    }
+
+    /// How many payload bytes of the current frame are still to come: a hint
+    /// for how much to read next.
+    pub fn payload_remaining(&self) -> usize {
+        self.frame
+            .map_or(0, |f| f.remaining.min(usize::MAX as u64) as usize)
+    }
+
+    /// Consumes bytes from `data` up to the end of the next message or control
+    /// frame.
+    ///
+    /// Returns how many bytes were used and the message, if one was completed.
+    /// When fewer than `data.len()` bytes were used, a message is returned and
+    /// the caller passes the rest in the next call. A close frame is returned
+    /// as [`Message::Close`]; input after it is ignored.
+    ///
+    /// Once a rule is broken, this and every later call return the violation.
+    ///
+    /// ```
+    /// use stdws::protocol::{Receiver, Limits, Role};
+    /// use stdws::Message;
+    /// let mut rx = Receiver::new(Role::Client, Limits::default());
+    /// // RFC 6455, section 5.7: "Hel" + "lo" in two unmasked fragments.
+    /// let wire = [0x01, 0x03, b'H', b'e', b'l', 0x80, 0x02, b'l', b'o'];
+    /// assert_eq!(rx.receive(&wire).unwrap(), (9, Some(Message::text("Hello"))));
+    /// ```
+    pub fn receive(&mut self, data: &[u8]) -> Result<(usize, Option<Message>), Violation> {
+        if let Some(violation) = self.failed {
+            return Err(violation);
+        }
+        if self.close_received {
+            return Ok((data.len(), None));
+        }
+        match self.receive_inner(data) {
+            Ok(done) => Ok(done),
+            Err(violation) => {
+                self.failed = Some(violation);
+                self.message = None;
+                self.frame = None;
+                Err(violation)
+            }
+        }
+    }
+
+    fn receive_inner(&mut self, data: &[u8]) -> Result<(usize, Option<Message>), Violation> {
+        let mut pos = 0;
+        loop {
+            let frame = match self.frame {
+                Some(frame) => frame,
+                None => match self.read_header(&data[pos..])? {
+                    (used, Some(frame)) => {
+                        pos += used;
+                        frame
+                    }
+                    (used, None) => return Ok((pos + used, None)),
+                },
+            };
+            let available = (data.len() - pos) as u64;
+            let take = frame.remaining.min(available) as usize;
+            self.take_payload(&frame, &data[pos..pos + take])?;
+            pos += take;
+            let remaining = frame.remaining - take as u64;
+            if remaining > 0 {
+                self.frame = Some(FrameInProgress {
+                    remaining,
+                    read: frame.read + take as u64,
+                    ..frame
+                });
+                return Ok((pos, None));
+            }
+            self.frame = None;
+            if self.observe {
+                self.seen.push(SeenFrame {
+                    header: frame.header,
+                    prefix: std::mem::take(&mut self.seen_prefix),
+                });
+            }
+            if let Some(message) = self.finish_frame(&frame.header)? {
+                return Ok((pos, Some(message)));
+            }
+            if pos == data.len() {
+                return Ok((pos, None));
+            }
+        }
+    }
+
+    /// Decodes the next header from `data` (and any bytes of it kept from
+    /// earlier calls), and checks it against the connection's state.
+    fn read_header(&mut self, data: &[u8]) -> Result<(usize, Option<FrameInProgress>), Violation> {
+        let kept = self.header_len;
+        let parsed = if kept == 0 {
+            FrameHeader::parse(data)?
+        } else {
+            let add = (MAX_HEADER_LEN - kept).min(data.len());
+            self.header[kept..kept + add].copy_from_slice(&data[..add]);
+            FrameHeader::parse(&self.header[..kept + add])?
+        };
+        let Some((header, header_len)) = parsed else {
+            // An incomplete header is shorter than 14 bytes, so all of `data`
+            // fits beside what was kept.
+            if kept == 0 {
+                self.header[..data.len()].copy_from_slice(data);
+            }
+            self.header_len = kept + data.len();
+            return Ok((data.len(), None));
+        };
+        self.header_len = 0;
+        if self.observe {
+            self.seen_prefix.clear();
+        }
+        self.check_header(&header)?;
+        Ok((
+            header_len - kept,
+            Some(FrameInProgress {
+                header,
+                remaining: header.payload_len,
+                read: 0,
+            }),
+        ))
+    }
+
+    /// The rules that depend on the connection: role, extensions,
+    /// fragmentation state, limits.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), Violation> {
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(Violation::UnmaskedClientFrame),
+            (Role::Client, true) => return Err(Violation::MaskedServerFrame),
+            _ => {}
+        }
+        if header.rsv != 0 {
+            return Err(Violation::ReservedBits(header.rsv));
+        }
+        if header.payload_len > self.limits.max_frame_size as u64 {
+            return Err(Violation::FrameTooBig {
+                len: header.payload_len,
+                max: self.limits.max_frame_size,
+            });
+        }
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.message.is_some() {
+                    return Err(Violation::ExpectedContinuation);
+                }
+                self.check_message_size(0, header.payload_len)?;
+                let upfront = (header.payload_len as usize).min(MAX_UPFRONT_RESERVE);
+                self.message = Some(MessageInProgress {
+                    text: header.opcode == OpCode::Text,
+                    data: Vec::with_capacity(upfront),
+                    utf8: Utf8Validator::new(),
+                    streaming_utf8: false,
+                });
+            }
+            OpCode::Continuation => {
+                let Some(message) = &self.message else {
+                    return Err(Violation::UnexpectedContinuation);
+                };
+                self.check_message_size(message.data.len() as u64, header.payload_len)?;
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
+        }
+        Ok(())
+    }
+
+    fn check_message_size(&self, so_far: u64, frame_len: u64) -> Result<(), Violation> {
+        let len = so_far + frame_len;
+        if len > self.limits.max_message_size as u64 {
+            return Err(Violation::MessageTooBig {
+                len,
+                max: self.limits.max_message_size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stores a piece of the current frame's payload, unmasked, and checks
+    /// text as it arrives.
+    fn take_payload(&mut self, frame: &FrameInProgress, piece: &[u8]) -> Result<(), Violation> {
+        let header = &frame.header;
+        if header.opcode.is_control() {
+            let start = self.control.len();
+            self.control.extend_from_slice(piece);
+            if let Some(key) = header.mask {
+                apply_mask(&mut self.control[start..], key, frame.read as usize);
+            }
+            if self.observe {
+                keep_prefix(&mut self.seen_prefix, &self.control[start..]);
+            }
+            return Ok(());
+        }
+        let Some(message) = &mut self.message else {
+            return Ok(()); // unreachable: check_header started the message
+        };
+        let start = message.data.len();
+        message.data.extend_from_slice(piece);
+        if let Some(key) = header.mask {
+            apply_mask(&mut message.data[start..], key, frame.read as usize);
+        }
+        if self.observe {
+            keep_prefix(&mut self.seen_prefix, &message.data[start..]);
+        }
+        if message.text {
+            let whole_message_at_once =
+                header.fin && start == 0 && piece.len() as u64 == header.payload_len;
+            if !whole_message_at_once {
+                message.streaming_utf8 = true;
+                message
+                    .utf8
+                    .feed(&message.data[start..])
+                    .map_err(|_| Violation::InvalidUtf8)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Acts on a frame whose payload is complete.
+    fn finish_frame(&mut self, header: &FrameHeader) -> Result<Option<Message>, Violation> {
+        match header.opcode {
+            OpCode::Ping => Ok(Some(Message::Ping(self.control.clone()))),
+            OpCode::Pong => Ok(Some(Message::Pong(self.control.clone()))),
+            OpCode::Close => {
+                let frame = parse_close_payload(&self.control).map_err(Violation::BadClose)?;
+                self.close_received = true;
+                Ok(Some(Message::Close(frame)))
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                if !header.fin {
+                    return Ok(None);
+                }
+                let Some(message) = self.message.take() else {
+                    return Ok(None);
+                };
+                if !message.text {
+                    return Ok(Some(Message::Binary(message.data)));
+                }
+                if message.streaming_utf8 {
+                    message.utf8.finish().map_err(|_| Violation::InvalidUtf8)?;
+                }
+                String::from_utf8(message.data)
+                    .map(|text| Some(Message::Text(text)))
+                    .map_err(|_| Violation::InvalidUtf8)
+            }
+        }
+    }
+}
+
+fn keep_prefix(prefix: &mut Vec<u8>, bytes: &[u8]) {
+    let room = SeenFrame::PREFIX.saturating_sub(prefix.len());
+    prefix.extend_from_slice(&bytes[..room.min(bytes.len())]);
+}

@@ -1,0 +1,541 @@
+//! The blocking WebSocket: [`WebSocket<S>`] drives the [protocol core](crate::protocol)
+//! over any `Read + Write` stream, in either role.
+//!
+//! The stream can be a `TcpStream`, a TLS stream the application brings, or an
+//! in-memory pipe in tests. [`accept`] performs the server's side of the
+//! opening handshake on such a stream; [`client`](crate::client::client) the
+//! client's.
+//!
+//! ```no_run
+//! use std::net::TcpListener;
+//! use stdws::Message;
+//!
+//! let listener = TcpListener::bind("127.0.0.1:9001")?;
+//! let (stream, _) = listener.accept()?;
+//! let mut ws = stdws::accept(stream)?;
+//! loop {
+//!     match ws.read()? {
+//!         msg @ (Message::Text(_) | Message::Binary(_)) => ws.send(msg)?,
+//!         Message::Close(_) => break, // the answer has been sent already
+//!         _ => {}                     // pings were answered already
+//!     }
+//! }
+//! # Ok::<(), stdws::Error>(())
+//! ```
+
+use std::io::{self, IoSlice, Read, Write};
+
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::protocol::frame::OpCode;
+use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
+use crate::protocol::http::{HeadLimits, HeadReader, Request};
+use crate::protocol::{Limits, Role, Session, State};
+use crate::trace::Tracer;
+
+/// Settings of a [`WebSocket`]: the limits on what the peer may send.
+#[derive(Debug, Clone)]
+pub struct WebSocketConfig {
+    pub(crate) limits: Limits,
+    pub(crate) head_limits: HeadLimits,
+    pub(crate) tracer: Tracer,
+}
+
+impl Default for WebSocketConfig {
+    fn default() -> Self {
+        WebSocketConfig {
+            limits: Limits::default(),
+            head_limits: HeadLimits::default(),
+            tracer: Tracer::from_env(),
+        }
+    }
+}
+
+impl WebSocketConfig {
+    /// The defaults: messages and frames up to 16 MiB, handshake heads up to
+    /// 8 KiB and 100 header fields, tracing if `STDWS_TRACE=1`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The largest message the peer may send, over all its fragments
+    /// (default 16 MiB). A larger one fails the connection with 1009.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.limits.max_message_size = bytes;
+        self
+    }
+
+    /// The largest frame the peer may send (default 16 MiB). A larger one
+    /// fails the connection with 1009 as soon as its header arrives.
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.limits.max_frame_size = bytes;
+        self
+    }
+
+    /// The largest handshake head accepted (default 8 KiB; 431 beyond).
+    pub fn max_head_size(mut self, bytes: usize) -> Self {
+        self.head_limits.max_head_size = bytes;
+        self
+    }
+
+    /// The most header fields a handshake may have (default 100; 431 beyond).
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.head_limits.max_headers = count;
+        self
+    }
+
+    /// Prints every frame to `tracer` (see [`Tracer`]); off unless
+    /// `STDWS_TRACE=1` is set.
+    pub fn trace(mut self, tracer: Tracer) -> Self {
+        self.tracer = tracer;
+        self
+    }
+
+    /// The limits on frames and messages.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+/// Bytes read from the stream and not yet consumed by the protocol core.
+///
+/// It starts small and grows only while a large frame is arriving, so an idle
+/// connection holds a few kilobytes at most.
+#[derive(Debug, Default)]
+pub(crate) struct ReadBuffer {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuffer {
+    /// The usual read size: most messages fit in one read.
+    const SMALL: usize = 4 * 1024;
+    /// The read size while a large payload streams in.
+    const LARGE: usize = 128 * 1024;
+
+    pub(crate) fn with_bytes(bytes: &[u8]) -> ReadBuffer {
+        ReadBuffer {
+            buf: bytes.to_vec(),
+            start: 0,
+            end: bytes.len(),
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads once from `reader`, with room for at least `want` bytes (capped
+    /// at the large read size). Returns the count read; 0 is end of stream.
+    fn fill(&mut self, reader: &mut impl Read, want: usize) -> io::Result<usize> {
+        let size = want.clamp(Self::SMALL, Self::LARGE);
+        if self.start > 0 && self.buf.len() - self.end < size {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() - self.end < size {
+            self.buf.resize(self.end + size, 0);
+        } else if self.end == 0 && self.buf.len() > Self::SMALL && size == Self::SMALL {
+            // A large message has passed: give the memory back.
+            self.buf = vec![0; Self::SMALL];
+        }
+        let n = reader.read(&mut self.buf[self.end..])?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Reads until `session` yields a message. `Ok(None)` is the end of the
+    /// stream.
+    pub(crate) fn next_message(
+        &mut self,
+        reader: &mut impl Read,
+        session: &mut Session,
+        tracer: &Tracer,
+        conn: u64,
+    ) -> Result<Option<Message>> {
+        loop {
+            if self.start < self.end {
+                let result = session.receive(self.pending());
+                if tracer.is_on() {
+                    tracer.received_frames(conn, session, &result);
+                }
+                let (used, message) = result?;
+                self.consume(used);
+                if message.is_some() {
+                    return Ok(message);
+                }
+            }
+            let want = session.receiver_mut().payload_remaining();
+            loop {
+                match self.fill(reader, want) {
+                    Ok(0) => return Ok(None),
+                    Ok(_) => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(Error::Io(e)),
+                }
+            }
+        }
+    }
+}
+
+/// Writes all of `parts` with as few system calls as the stream allows.
+pub(crate) fn write_all_vectored(stream: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| IoSlice::new(p))
+        .collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match stream.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// A WebSocket connection over a blocking stream, for either role.
+///
+/// Reading answers pings and closes by itself; see [`read`](Self::read).
+/// The normal end of a connection is a [`Message::Close`], after which
+/// every call returns [`Error::ConnectionClosed`].
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    session: Session,
+    inbound: ReadBuffer,
+    out: Vec<u8>,
+    close_returned: bool,
+    tracer: Tracer,
+    id: u64,
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    /// Wraps a stream on which the opening handshake is complete.
+    pub fn from_stream(stream: S, role: Role, config: &WebSocketConfig) -> WebSocket<S> {
+        Self::from_partially_read(stream, &[], role, config)
+    }
+
+    /// Wraps a stream on which the opening handshake is complete, with bytes
+    /// already read past the handshake (frames the peer sent at once).
+    pub fn from_partially_read(
+        stream: S,
+        already_read: &[u8],
+        role: Role,
+        config: &WebSocketConfig,
+    ) -> WebSocket<S> {
+        let mut session = Session::new(role, config.limits);
+        session.receiver_mut().observe_frames(config.tracer.is_on());
+        WebSocket {
+            stream,
+            session,
+            inbound: ReadBuffer::with_bytes(already_read),
+            out: Vec::new(),
+            close_returned: false,
+            tracer: config.tracer.clone(),
+            id: crate::trace::next_connection_id(),
+        }
+    }
+
+    /// The role this side plays.
+    pub fn role(&self) -> Role {
+        self.session.role()
+    }
+
+    /// Where the session is: open, closing, or closed.
+    pub fn state(&self) -> State {
+        self.session.state()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The underlying stream, mutably (writing to it directly breaks the framing).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The stream, giving up the WebSocket.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Reads the next message.
+    ///
+    /// Pings are answered with a pong before they are returned; a close
+    /// frame from the peer is answered with a close before
+    /// [`Message::Close`] is returned (on the server side, drop the
+    /// `WebSocket` then, which closes the TCP connection, as RFC 6455 section
+    /// 7.1.1 asks of servers). A peer that breaks a rule gets a close frame
+    /// with the rule's code, and the call returns [`Error::Protocol`].
+    pub fn read(&mut self) -> Result<Message> {
+        if self.close_returned {
+            return Err(Error::ConnectionClosed);
+        }
+        let next =
+            self.inbound
+                .next_message(&mut self.stream, &mut self.session, &self.tracer, self.id);
+        match next {
+            Ok(Some(message)) => {
+                self.write_session_output()?;
+                if let Message::Close(_) = message {
+                    self.close_returned = true;
+                }
+                Ok(message)
+            }
+            Ok(None) => {
+                self.session.receive_eof();
+                self.close_returned = true;
+                if self.session.receiver_mut().close_received() {
+                    Err(Error::ConnectionClosed)
+                } else {
+                    Err(Error::AbnormalClosure)
+                }
+            }
+            Err(Error::Protocol(violation)) => {
+                // Best effort: the peer may be gone already.
+                let _ = self.write_session_output();
+                self.close_returned = true;
+                Err(Error::Protocol(violation))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_session_output(&mut self) -> Result<()> {
+        if self.session.output().is_empty() {
+            return Ok(());
+        }
+        if self.tracer.is_on() {
+            self.tracer
+                .sent_bytes(self.id, self.session.role(), self.session.output());
+        }
+        let result = self
+            .stream
+            .write_all(self.session.output())
+            .and_then(|_| self.stream.flush());
+        self.session.clear_output();
+        result.map_err(Error::Io)
+    }
+
+    /// Sends a message: text, binary, ping, pong, or close (which starts the
+    /// closing handshake, as [`close`](Self::close) does).
+    pub fn send(&mut self, message: impl Into<Message>) -> Result<()> {
+        let message = message.into();
+        if let Message::Close(frame) = message {
+            return self.close_with(frame);
+        }
+        self.write_session_output()?;
+        let (opcode, payload): (OpCode, &[u8]) = match &message {
+            Message::Text(text) => (OpCode::Text, text.as_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data),
+            Message::Ping(data) => (OpCode::Ping, data),
+            Message::Pong(data) => (OpCode::Pong, data),
+            Message::Close(_) => unreachable!("handled above"),
+        };
+        self.send_frame(opcode, payload)
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<()> {
+        self.write_session_output()?;
+        self.send_frame(OpCode::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<()> {
+        self.write_session_output()?;
+        self.send_frame(OpCode::Binary, data)
+    }
+
+    /// Sends a ping with up to 125 bytes of payload.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
+        self.write_session_output()?;
+        self.send_frame(OpCode::Ping, payload)
+    }
+
+    fn send_frame(&mut self, opcode: OpCode, payload: &[u8]) -> Result<()> {
+        let header = self
+            .session
+            .sender_mut()
+            .header(opcode, true, payload.len())?;
+        let encoded = header.encode();
+        if self.tracer.is_on() {
+            self.tracer
+                .sent_frame(self.id, self.session.role(), &header, payload);
+        }
+        match header.mask {
+            // A server's payload goes out as it is, beside its header.
+            None => write_all_vectored(&mut self.stream, &[encoded.as_bytes(), payload])?,
+            Some(key) => {
+                self.out.clear();
+                self.out.extend_from_slice(encoded.as_bytes());
+                let start = self.out.len();
+                self.out.resize(start + payload.len(), 0);
+                crate::protocol::mask::mask_into(&mut self.out[start..], payload, key, 0);
+                self.stream.write_all(&self.out)?;
+                if self.out.capacity() > 64 * 1024 {
+                    self.out = Vec::new();
+                }
+            }
+        }
+        self.stream.flush()?;
+        Ok(())
+    }
+
+    /// Starts the closing handshake with `code` and `reason` (at most 123
+    /// bytes). Keep reading until [`Message::Close`] or
+    /// [`Error::ConnectionClosed`] to complete it.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
+        if !code.is_sendable() {
+            return Err(Error::InvalidCloseCode(code));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(Error::ControlFrameTooLong(reason.len() + 2));
+        }
+        self.close_with(Some(CloseFrame::new(code, reason)))
+    }
+
+    fn close_with(&mut self, frame: Option<CloseFrame>) -> Result<()> {
+        if let Some(f) = &frame {
+            if !f.code.is_sendable() {
+                return Err(Error::InvalidCloseCode(f.code));
+            }
+        }
+        self.write_session_output()?;
+        self.out.clear();
+        let mut out = std::mem::take(&mut self.out);
+        let result = self.session.close(frame, &mut out);
+        if result.is_ok() && self.tracer.is_on() {
+            self.tracer.sent_bytes(self.id, self.session.role(), &out);
+        }
+        let written = result.map_err(Error::from).and_then(|_| {
+            self.stream.write_all(&out)?;
+            self.stream.flush()?;
+            Ok(())
+        });
+        self.out = out;
+        written
+    }
+
+    /// Flushes the stream.
+    pub fn flush(&mut self) -> Result<()> {
+        self.write_session_output()?;
+        self.stream.flush().map_err(Error::Io)
+    }
+}
+
+/// Performs the server's side of the opening handshake on `stream` with the
+/// default settings, and returns the WebSocket.
+///
+/// A request that is not a valid handshake is answered with an HTTP error
+/// (400, 405, 426 or 431, with a body that names the problem) and the call
+/// returns [`Error::HandshakeRequest`].
+pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>> {
+    accept_with_config(stream, &WebSocketConfig::default())
+}
+
+/// [`accept`] with settings.
+pub fn accept_with_config<S: Read + Write>(
+    mut stream: S,
+    config: &WebSocketConfig,
+) -> Result<WebSocket<S>> {
+    let (request, leftover) = read_request(&mut stream, config.head_limits)?;
+    let key = match check_request(&request) {
+        Ok(key) => key.to_owned(),
+        Err(problem) => {
+            let _ = stream.write_all(&problem.response().to_bytes());
+            let _ = stream.flush();
+            return Err(Error::HandshakeRequest(problem));
+        }
+    };
+    let response = accept_response(&key, None).to_bytes();
+    if config.tracer.is_on() {
+        config
+            .tracer
+            .handshake(0, "request", &read_head_text(&request));
+        config
+            .tracer
+            .handshake(0, "response", &String::from_utf8_lossy(&response));
+    }
+    stream.write_all(&response)?;
+    stream.flush()?;
+    Ok(WebSocket::from_partially_read(
+        stream,
+        &leftover,
+        Role::Server,
+        config,
+    ))
+}
+
+fn read_head_text(request: &Request) -> String {
+    let mut text = format!(
+        "{} {} HTTP/{}.{}\r\n",
+        request.method(),
+        request.target(),
+        request.version().0,
+        request.version().1
+    );
+    for (name, value) in request.headers().iter() {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text
+}
+
+/// Reads a request head from `stream`; returns it and any bytes read past it.
+/// Answers a head over the limits with 431 and a malformed one with 400.
+pub(crate) fn read_request(
+    stream: &mut (impl Read + Write),
+    limits: HeadLimits,
+) -> Result<(Request, Vec<u8>)> {
+    let mut reader = HeadReader::new(limits);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(0) => return Err(Error::AbnormalClosure),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(Error::HandshakeTimeout);
+            }
+            Err(e) => return Err(Error::Io(e)),
+        };
+        let (used, done) = match reader.feed(&chunk[..n]) {
+            Ok(progress) => progress,
+            Err(e) => return Err(refuse(stream, RequestProblem::Head(e))),
+        };
+        if done {
+            return match Request::parse(reader.head(), limits) {
+                Ok(request) => Ok((request, chunk[used..n].to_vec())),
+                Err(e) => Err(refuse(stream, RequestProblem::Head(e))),
+            };
+        }
+    }
+}
+
+fn refuse(stream: &mut impl Write, problem: RequestProblem) -> Error {
+    let _ = stream.write_all(&problem.response().to_bytes());
+    let _ = stream.flush();
+    Error::HandshakeRequest(problem)
+}
