@@ -19,3 +19,5 @@ pub use protocol::Role;
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use trace::Tracer;
 pub use websocket::{WebSocket, WebSocketConfig, accept, accept_with_config};
+pub mod server;
+pub use server::{Connection, Server, ServerHandle};

@@ -28,7 +28,7 @@ use crate::protocol::frame::{FrameHeader, OpCode};
 use crate::protocol::mask::apply_mask;
 use crate::protocol::receiver::SeenFrame;
 use crate::protocol::violation::Violation;
-use crate::protocol::{Role, Session};
+use crate::protocol::{Receiver, Role};
 
 /// Where trace lines go, if anywhere. Cheap to clone: clones share the writer.
 #[derive(Clone, Default)]
@@ -120,10 +120,10 @@ impl Tracer {
     pub fn received_frames<T>(
         &self,
         conn: u64,
-        session: &mut Session,
+        receiver: &mut Receiver,
         result: &Result<T, Violation>,
     ) {
-        for seen in session.receiver_mut().take_seen_frames() {
+        for seen in receiver.take_seen_frames() {
             self.line(
                 conn,
                 &format!("<- {}", describe(&seen.header, &seen.prefix)),

@@ -31,7 +31,7 @@ use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
 use crate::protocol::http::{HeadLimits, HeadReader, Request};
-use crate::protocol::{Limits, Role, Session, State};
+use crate::protocol::{Limits, Receiver, Role, Session, State, Violation};
 use crate::trace::Tracer;
 
 /// Settings of a [`WebSocket`]: the limits on what the peer may send.
@@ -155,20 +155,20 @@ impl ReadBuffer {
         Ok(n)
     }
 
-    /// Reads until `session` yields a message. `Ok(None)` is the end of the
+    /// Reads until `decoder` yields a message. `Ok(None)` is the end of the
     /// stream.
     pub(crate) fn next_message(
         &mut self,
         reader: &mut impl Read,
-        session: &mut Session,
+        decoder: &mut impl Decode,
         tracer: &Tracer,
         conn: u64,
     ) -> Result<Option<Message>> {
         loop {
             if self.start < self.end {
-                let result = session.receive(self.pending());
+                let result = decoder.decode(self.pending());
                 if tracer.is_on() {
-                    tracer.received_frames(conn, session, &result);
+                    tracer.received_frames(conn, decoder.receiver(), &result);
                 }
                 let (used, message) = result?;
                 self.consume(used);
@@ -176,7 +176,7 @@ impl ReadBuffer {
                     return Ok(message);
                 }
             }
-            let want = session.receiver_mut().payload_remaining();
+            let want = decoder.receiver().payload_remaining();
             loop {
                 match self.fill(reader, want) {
                     Ok(0) => return Ok(None),
@@ -186,6 +186,32 @@ impl ReadBuffer {
                 }
             }
         }
+    }
+}
+
+/// What turns bytes into messages: a whole [`Session`] (which also prepares
+/// the answers to pings and closes), or a bare [`Receiver`] (the server
+/// answers through its outbound queue instead).
+pub(crate) trait Decode {
+    fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation>;
+    fn receiver(&mut self) -> &mut Receiver;
+}
+
+impl Decode for Session {
+    fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation> {
+        self.receive(data)
+    }
+    fn receiver(&mut self) -> &mut Receiver {
+        self.receiver_mut()
+    }
+}
+
+impl Decode for Receiver {
+    fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation> {
+        self.receive(data)
+    }
+    fn receiver(&mut self) -> &mut Receiver {
+        self
     }
 }
 

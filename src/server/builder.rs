@@ -1,0 +1,340 @@
+//! Building and starting a server: [`ServerBuilder`] collects settings,
+//! endpoints and hooks; [`Server`] is bound and ready to run.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use super::Connection;
+use super::handle::ServerHandle;
+use super::handler::{Disconnect, Handler};
+use super::hub::{Hub, Settings};
+use super::outbound::SlowClientPolicy;
+use super::pool::lock;
+use super::router::{Endpoint, Handshake, Router};
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::protocol::http::{Request, Response};
+use crate::trace::Tracer;
+
+/// A WebSocket server, bound to its address and ready to [`run`](Self::run)
+/// or [`spawn`](Self::spawn).
+///
+/// ```no_run
+/// use stdws::Server;
+///
+/// // Echo every message back to its sender.
+/// Server::builder()
+///     .on_message(|conn, msg| {
+///         let _ = conn.send(msg);
+///     })
+///     .bind("127.0.0.1:8000")?
+///     .run()?;
+/// # Ok::<(), stdws::Error>(())
+/// ```
+pub struct Server {
+    hub: Arc<Hub>,
+    listener: TcpListener,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.hub.local_addr)
+            .finish()
+    }
+}
+
+impl Server {
+    /// A builder with the default settings and no endpoints.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder::default()
+    }
+
+    /// The bound address (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.hub.local_addr
+    }
+
+    /// A handle to the server, usable before it runs (to stop a server that
+    /// [`run`](Self::run) is blocking on, say).
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle::from_hub(Arc::clone(&self.hub))
+    }
+
+    /// Runs the server in background threads and returns its handle at once.
+    pub fn spawn(self) -> Result<ServerHandle> {
+        let hub = self.hub;
+        let acceptor = {
+            let hub = Arc::clone(&hub);
+            let listener = self.listener;
+            thread::Builder::new()
+                .name("stdws-acceptor".into())
+                .spawn(move || super::acceptor::run(hub, listener))?
+        };
+        let housekeeper = {
+            let hub = Arc::clone(&hub);
+            thread::Builder::new()
+                .name("stdws-housekeeper".into())
+                .spawn(move || super::housekeeper::run(hub))?
+        };
+        {
+            let mut threads = lock(&hub.threads);
+            threads.acceptor = Some(acceptor);
+            threads.housekeeper = Some(housekeeper);
+        }
+        Ok(ServerHandle::from_hub(hub))
+    }
+
+    /// Runs the server until it is shut down through a [`handle`](Self::handle).
+    pub fn run(self) -> Result<()> {
+        let handle = self.spawn()?;
+        handle.wait();
+        Ok(())
+    }
+}
+
+/// Settings, endpoints and hooks for a [`Server`]. Every setting has a
+/// default that is safe for a server on the open internet.
+///
+/// | setting                   | default | protects against |
+/// |---------------------------|---------|------------------|
+/// | [`workers`](Self::workers) | 1,024   | a flood of connections taking every thread and descriptor |
+/// | [`handshake_timeout`](Self::handshake_timeout) | 10 s | clients that connect and never finish the handshake (slowloris) |
+/// | [`write_timeout`](Self::write_timeout) | 5 s | a peer that stops reading holding a worker or a queue forever |
+/// | [`close_timeout`](Self::close_timeout) | 5 s | a peer that never answers a close frame |
+/// | [`ping_interval`](Self::ping_interval) / [`ping_timeout`](Self::ping_timeout) | 20 s / 20 s | dead peers (no FIN, no RST) holding workers |
+/// | [`idle_timeout`](Self::idle_timeout) | off | clients that send nothing (off: a push-only page is idle by design) |
+/// | [`max_queued_bytes`](Self::max_queued_bytes) | 1 MiB | slow consumers growing memory without bound |
+/// | [`max_message_size`](Self::max_message_size) / [`max_frame_size`](Self::max_frame_size) | 16 MiB | huge messages exhausting memory (1009) |
+/// | [`max_head_size`](Self::max_head_size) / [`max_headers`](Self::max_headers) | 8 KiB / 100 | oversized handshakes (431) |
+/// | [`max_connections_per_ip`](Self::max_connections_per_ip) | off | one address taking every worker |
+/// | [`allowed_origins`](Self::allowed_origins) | any | cross-site WebSocket hijacking by other web pages |
+#[derive(Default)]
+pub struct ServerBuilder {
+    settings: Settings,
+    router: Router,
+}
+
+impl std::fmt::Debug for ServerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerBuilder")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl ServerBuilder {
+    /// The most connections served at once: each has a worker thread of its
+    /// own from a pool of this size (threads start on demand and are kept).
+    /// Beyond it, new connections get `503 Service Unavailable`.
+    pub fn workers(mut self, count: usize) -> Self {
+        self.settings.workers = count.max(1);
+        self
+    }
+
+    /// The stack reserved for each worker thread (default 256 KiB; only the
+    /// pages a handler touches cost memory). Raise it for handlers that
+    /// recurse deeply.
+    pub fn worker_stack_size(mut self, bytes: usize) -> Self {
+        self.settings.worker_stack_size = bytes;
+        self
+    }
+
+    /// How long a client has, from its TCP connect, to send its whole
+    /// handshake request (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long a write may wait for a client to read: a worker's own write
+    /// blocks at most this long, and a queue that makes no progress for this
+    /// long gets its client disconnected (default 5 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.write_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the client's answer to a close frame, and for its
+    /// FIN after the close (default 5 s).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.close_timeout = timeout;
+        self
+    }
+
+    /// Pings a client that has sent nothing for this long (default 20 s;
+    /// `None` turns keepalive off).
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.settings.ping_interval = interval;
+        self
+    }
+
+    /// Ends a connection whose keepalive ping gets no pong within this long
+    /// (default 20 s), with close code 1011.
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.ping_timeout = timeout;
+        self
+    }
+
+    /// Closes (with 1001) a connection that has sent no message for this long
+    /// (default: never).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.settings.idle_timeout = timeout;
+        self
+    }
+
+    /// The most bytes queued for one client before the slow-client policy
+    /// applies (default 1 MiB). A single message larger than this is still
+    /// accepted into an empty queue.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.settings.max_queued_bytes = bytes;
+        self
+    }
+
+    /// What to do with a client whose queue is full (default: disconnect it).
+    pub fn slow_client_policy(mut self, policy: SlowClientPolicy) -> Self {
+        self.settings.slow_client_policy = policy;
+        self
+    }
+
+    /// The most connections one IP address may hold (default: no limit);
+    /// beyond it, `429 Too Many Requests`.
+    pub fn max_connections_per_ip(mut self, limit: Option<usize>) -> Self {
+        self.settings.max_connections_per_ip = limit;
+        self
+    }
+
+    /// The largest message a client may send (default 16 MiB; 1009 beyond).
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.settings.limits.max_message_size = bytes;
+        self
+    }
+
+    /// The largest frame a client may send (default 16 MiB; 1009 beyond).
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.settings.limits.max_frame_size = bytes;
+        self
+    }
+
+    /// The largest handshake request head (default 8 KiB; 431 beyond).
+    pub fn max_head_size(mut self, bytes: usize) -> Self {
+        self.settings.head_limits.max_head_size = bytes;
+        self
+    }
+
+    /// The most header fields in a handshake request (default 100; 431 beyond).
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.settings.head_limits.max_headers = count;
+        self
+    }
+
+    /// Traces handshakes and frames (default: on if `STDWS_TRACE=1`).
+    pub fn trace(mut self, tracer: Tracer) -> Self {
+        self.settings.tracer = tracer;
+        self
+    }
+
+    /// Serves every path without a [`route`](Self::route) of its own with a
+    /// [`Handler`] made by `make` for each connection.
+    pub fn handler<H, F>(mut self, make: F) -> Self
+    where
+        H: Handler + 'static,
+        F: Fn() -> H + Send + Sync + 'static,
+    {
+        self.router.fallback = Some(Endpoint::handler(make));
+        self
+    }
+
+    fn fallback_callbacks(&mut self) -> Endpoint {
+        match self.router.fallback.take() {
+            Some(endpoint) if endpoint.factory.is_none() => endpoint,
+            _ => Endpoint::callbacks(),
+        }
+    }
+
+    /// Called when a client connects to a path without a route of its own.
+    pub fn on_connect(mut self, f: impl Fn(&Connection) + Send + Sync + 'static) -> Self {
+        self.router.fallback = Some(self.fallback_callbacks().on_connect(f));
+        self
+    }
+
+    /// Called for each message from a client on a path without a route of its own.
+    pub fn on_message(mut self, f: impl Fn(&Connection, Message) + Send + Sync + 'static) -> Self {
+        self.router.fallback = Some(self.fallback_callbacks().on_message(f));
+        self
+    }
+
+    /// Called when a client on a path without a route of its own has left.
+    pub fn on_disconnect(
+        mut self,
+        f: impl Fn(&Connection, &Disconnect) + Send + Sync + 'static,
+    ) -> Self {
+        self.router.fallback = Some(self.fallback_callbacks().on_disconnect(f));
+        self
+    }
+
+    /// Serves `path` (exactly, without the query) with `endpoint`. Once any
+    /// route exists, a path with none (and no fallback handler) gets 404.
+    pub fn route(mut self, path: &str, endpoint: Endpoint) -> Self {
+        self.router.routes.retain(|(p, _)| p != path);
+        self.router.routes.push((path.to_owned(), endpoint));
+        self
+    }
+
+    /// Answers plain HTTP requests (ones that ask for no upgrade) with
+    /// `respond`, so that a page and its WebSocket share a port. Without it
+    /// they get `426 Upgrade Required`.
+    pub fn http(mut self, respond: impl Fn(&Request) -> Response + Send + Sync + 'static) -> Self {
+        self.router.http = Some(Arc::new(respond));
+        self
+    }
+
+    /// Runs `hook` for every handshake, before the endpoint's own hook: it
+    /// may refuse with any response, pick a subprotocol, or add headers.
+    pub fn on_handshake(
+        mut self,
+        hook: impl Fn(&mut Handshake<'_>) -> Result<(), Response> + Send + Sync + 'static,
+    ) -> Self {
+        self.router.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Accepts browser connections only from these origins (such as
+    /// `https://example.com`); others get 403. Requests without an `Origin`
+    /// header (non-browser clients) are accepted. This is the defence
+    /// against cross-site WebSocket hijacking: a browser sends the page's
+    /// cookies with a WebSocket handshake whatever page opens it, and only
+    /// the `Origin` tells which page that is.
+    pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.router.allowed_origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Binds the listening socket.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
+        let listener = TcpListener::bind(addr)?;
+        self.listen_on(listener)
+    }
+
+    /// Uses an already-bound listening socket.
+    pub fn listen_on(self, listener: TcpListener) -> Result<Server> {
+        let local_addr = listener.local_addr()?;
+        if self.router.routes.is_empty()
+            && self.router.fallback.is_none()
+            && self.router.http.is_none()
+        {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the server has no endpoint: add a handler, callbacks or a route before bind",
+            )));
+        }
+        let hub = Arc::new(Hub::new(self.settings, self.router.finish(), local_addr));
+        Ok(Server { hub, listener })
+    }
+}

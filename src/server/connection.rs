@@ -1,0 +1,337 @@
+//! The connection handle that handlers, callbacks and the application use
+//! to talk to one client: its identity, the handshake it made, and sends.
+//!
+//! A [`Connection`] is cheap to clone and can be used from any thread. Sends
+//! from the connection's own worker (a handler replying) are written at once;
+//! sends from anywhere else go through the connection's bounded
+//! [outbound queue](super::outbound) and never wait on its socket.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::thread::{self, ThreadId};
+use std::time::Instant;
+
+use super::handle::ServerHandle;
+use super::hub::{Hub, Millis};
+use super::outbound::{Frame, Outbound, Sent};
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::protocol::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::protocol::http::Request;
+
+/// The state of one connection shared by its worker, the registry and every
+/// handle.
+pub(crate) struct ConnShared {
+    pub(crate) id: u64,
+    pub(crate) peer: SocketAddr,
+    pub(crate) request: Request,
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) owner: ThreadId,
+    pub(crate) outbound: Outbound,
+    pub(crate) connected_at: Instant,
+    /// When any frame last arrived.
+    pub(crate) last_heard_ms: Millis,
+    /// When a text or binary message last arrived.
+    pub(crate) last_message_ms: Millis,
+    /// When the unanswered keepalive ping went out (0: none).
+    pub(crate) ping_sent_ms: Millis,
+}
+
+impl ConnShared {
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        request: Request,
+        subprotocol: Option<String>,
+        outbound: Outbound,
+        now_ms: u64,
+    ) -> ConnShared {
+        ConnShared {
+            id,
+            peer,
+            request,
+            subprotocol,
+            owner: thread::current().id(),
+            outbound,
+            connected_at: Instant::now(),
+            last_heard_ms: AtomicU64::new(now_ms),
+            last_message_ms: AtomicU64::new(now_ms),
+            ping_sent_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Sends a frame to `conn` from any thread: written at once by the owner,
+/// never blocking for anyone else.
+pub(crate) fn deliver(hub: &Hub, conn: &Arc<ConnShared>, frame: Frame) -> Result<()> {
+    match conn.outbound.send_from_other(frame)? {
+        Sent::QueuedNeedsDrain => hub.register_backlog(Arc::clone(conn)),
+        Sent::Written | Sent::Queued => {}
+    }
+    Ok(())
+}
+
+/// A handle to one client connection. Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct Connection {
+    pub(crate) shared: Arc<ConnShared>,
+    pub(crate) hub: Arc<Hub>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.shared.id)
+            .field("peer", &self.shared.peer)
+            .field("path", &self.shared.request.path())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// The connection's id: unique within the process, never reused.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.shared.peer
+    }
+
+    /// The handshake request: path, query, headers, cookies, origin.
+    pub fn request(&self) -> &Request {
+        &self.shared.request
+    }
+
+    /// The request's path.
+    pub fn path(&self) -> &str {
+        self.shared.request.path()
+    }
+
+    /// The subprotocol agreed in the handshake, if any.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.shared.subprotocol.as_deref()
+    }
+
+    /// When the connection was opened.
+    pub fn connected_at(&self) -> Instant {
+        self.shared.connected_at
+    }
+
+    /// Whether the connection is open: no close frame has been sent and the
+    /// socket is up.
+    pub fn is_open(&self) -> bool {
+        !self.shared.outbound.is_closing()
+    }
+
+    /// Bytes accepted for this client and not yet written to its socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.outbound.queued_bytes()
+    }
+
+    /// The server this connection belongs to.
+    pub fn server(&self) -> ServerHandle {
+        ServerHandle::from_hub(Arc::clone(&self.hub))
+    }
+
+    fn on_owner_thread(&self) -> bool {
+        thread::current().id() == self.shared.owner
+    }
+
+    /// Sends one frame: written at once from the owner's thread, handed to
+    /// the outbound queue from any other (which needs the payload owned).
+    fn send_frame(&self, opcode: OpCode, payload: Cow<'_, [u8]>) -> Result<()> {
+        if opcode.is_control() && payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(Error::ControlFrameTooLong(payload.len()));
+        }
+        if !self.on_owner_thread() {
+            return deliver(
+                &self.hub,
+                &self.shared,
+                Frame::new(opcode, payload.into_owned()),
+            );
+        }
+        let header = FrameHeader::new(opcode, payload.len() as u64, None);
+        let tracer = &self.hub.settings.tracer;
+        if tracer.is_on() {
+            tracer.sent_frame(self.shared.id, crate::Role::Server, &header, &payload);
+        }
+        self.shared
+            .outbound
+            .send_from_owner([header.encode().as_bytes(), &payload])
+    }
+
+    /// Sends a message: text, binary, ping or pong; a
+    /// [`Message::Close`] closes the connection as [`close`](Self::close) does.
+    ///
+    /// From the connection's own handler, the message is written before this
+    /// returns (blocking while the client's socket is full, up to the write
+    /// timeout). From any other thread, it is written if the socket takes it
+    /// at once and queued otherwise; a full queue applies the
+    /// [`SlowClientPolicy`](super::SlowClientPolicy) and returns
+    /// [`Error::QueueFull`].
+    pub fn send(&self, message: impl Into<Message>) -> Result<()> {
+        match message.into() {
+            Message::Text(text) => self.send_frame(OpCode::Text, Cow::Owned(text.into_bytes())),
+            Message::Binary(data) => self.send_frame(OpCode::Binary, Cow::Owned(data)),
+            Message::Ping(data) => self.send_frame(OpCode::Ping, Cow::Owned(data)),
+            Message::Pong(data) => self.send_frame(OpCode::Pong, Cow::Owned(data)),
+            Message::Close(Some(frame)) => self.close(frame.code, &frame.reason),
+            Message::Close(None) => self.close(CloseCode::NORMAL, ""),
+        }
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&self, text: &str) -> Result<()> {
+        self.send_frame(OpCode::Text, Cow::Borrowed(text.as_bytes()))
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&self, data: &[u8]) -> Result<()> {
+        self.send_frame(OpCode::Binary, Cow::Borrowed(data))
+    }
+
+    /// Sends a ping (at most 125 bytes of payload); the pong arrives at
+    /// [`Handler::on_pong`](super::Handler::on_pong).
+    pub fn ping(&self, payload: &[u8]) -> Result<()> {
+        self.send_frame(OpCode::Ping, Cow::Borrowed(payload))
+    }
+
+    /// Starts the closing handshake with `code` and `reason` (at most 123
+    /// bytes). Messages accepted before it are sent before it. The
+    /// connection ends when the client answers, or after the close timeout.
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<()> {
+        if !code.is_sendable() {
+            return Err(Error::InvalidCloseCode(code));
+        }
+        if reason.len() > MAX_REASON_LEN {
+            return Err(Error::ControlFrameTooLong(reason.len() + 2));
+        }
+        let frame = CloseFrame::new(code, reason);
+        if self.hub.settings.tracer.is_on() {
+            self.hub
+                .settings
+                .tracer
+                .event(self.shared.id, &format!("closing with {frame}"));
+        }
+        let (_, sent) = self.shared.outbound.close(&frame, self.on_owner_thread())?;
+        if sent == Sent::QueuedNeedsDrain {
+            self.hub.register_backlog(Arc::clone(&self.shared));
+        }
+        Ok(())
+    }
+
+    /// Adds this client to `room`.
+    pub fn join(&self, room: &str) {
+        self.hub.registry.join(self.shared.id, room);
+    }
+
+    /// Takes this client out of `room`.
+    pub fn leave(&self, room: &str) {
+        self.hub.registry.leave(self.shared.id, room);
+    }
+
+    /// The rooms this client is in.
+    pub fn rooms(&self) -> Vec<String> {
+        self.hub.registry.rooms_of(self.shared.id)
+    }
+
+    /// Sends `message` to every client of the server, this one included.
+    pub fn broadcast(&self, message: impl Into<Message>) -> BroadcastReport {
+        self.server().broadcast(message)
+    }
+
+    /// Sends `message` to every client of the server but this one.
+    pub fn broadcast_others(&self, message: impl Into<Message>) -> BroadcastReport {
+        self.server().broadcast_except(self.shared.id, message)
+    }
+
+    /// Sends `message` to every client in `room`, this one included if it is a member.
+    pub fn broadcast_room(&self, room: &str, message: impl Into<Message>) -> BroadcastReport {
+        self.server().broadcast_room(room, message)
+    }
+
+    /// Sends `message` to every client in `room` but this one.
+    pub fn broadcast_room_others(
+        &self,
+        room: &str,
+        message: impl Into<Message>,
+    ) -> BroadcastReport {
+        self.server()
+            .broadcast_room_except(room, self.shared.id, message)
+    }
+
+    /// A summary of this client, as listed by [`ServerHandle::clients`].
+    pub fn info(&self) -> ClientInfo {
+        ClientInfo::of(&self.shared, &self.hub)
+    }
+}
+
+/// What a broadcast did, client by client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BroadcastReport {
+    /// Clients the message was written to or queued for.
+    pub delivered: usize,
+    /// Clients whose queue was full, so the message was dropped for them.
+    pub dropped: Vec<u64>,
+    /// Clients disconnected because their queue was full.
+    pub disconnected: Vec<u64>,
+    /// Clients that were closing or gone, and did not get the message.
+    pub closed: Vec<u64>,
+}
+
+impl BroadcastReport {
+    /// Whether every targeted client got the message.
+    pub fn all_delivered(&self) -> bool {
+        self.dropped.is_empty() && self.disconnected.is_empty() && self.closed.is_empty()
+    }
+
+    pub(crate) fn record(&mut self, id: u64, result: Result<()>) {
+        match result {
+            Ok(()) => self.delivered += 1,
+            Err(Error::QueueFull { disconnected: true }) => self.disconnected.push(id),
+            Err(Error::QueueFull {
+                disconnected: false,
+            }) => self.dropped.push(id),
+            Err(_) => self.closed.push(id),
+        }
+    }
+}
+
+/// A summary of one connected client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The connection's id.
+    pub id: u64,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// The path it connected to.
+    pub path: String,
+    /// The agreed subprotocol.
+    pub subprotocol: Option<String>,
+    /// The rooms it is in.
+    pub rooms: Vec<String>,
+    /// Bytes waiting in its outbound queue.
+    pub queued_bytes: usize,
+    /// How long it has been connected.
+    pub connected_for: std::time::Duration,
+}
+
+impl ClientInfo {
+    pub(crate) fn of(shared: &ConnShared, hub: &Hub) -> ClientInfo {
+        ClientInfo {
+            id: shared.id,
+            peer: shared.peer,
+            path: shared.request.path().to_owned(),
+            subprotocol: shared.subprotocol.clone(),
+            rooms: hub.registry.rooms_of(shared.id),
+            queued_bytes: shared.outbound.queued_bytes(),
+            connected_for: shared.connected_at.elapsed(),
+        }
+    }
+}

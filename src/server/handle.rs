@@ -1,0 +1,321 @@
+//! The server handle: what the application holds to talk to all clients and
+//! to stop the server. Clone it freely and use it from any thread.
+
+use std::fmt;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::connection::{BroadcastReport, ClientInfo, ConnShared, Connection, deliver};
+use super::hub::{Hub, Phase};
+use super::outbound::{Ended, Frame};
+use super::pool::lock;
+use crate::error::{Error, Result};
+use crate::message::Message;
+use crate::protocol::close::{CloseCode, CloseFrame};
+use crate::protocol::frame::OpCode;
+
+/// A handle to a running server: broadcast, per-client sends, the client
+/// list, rooms, admission, and shutdown.
+#[derive(Clone)]
+pub struct ServerHandle {
+    hub: Arc<Hub>,
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("local_addr", &self.hub.local_addr)
+            .field("clients", &self.hub.registry.count())
+            .finish()
+    }
+}
+
+/// A message encoded once as a server frame, to be sent to many clients.
+fn prepare(message: Message) -> Option<Frame> {
+    let (opcode, payload): (OpCode, &[u8]) = match &message {
+        Message::Text(t) => (OpCode::Text, t.as_bytes()),
+        Message::Binary(b) => (OpCode::Binary, b),
+        Message::Ping(b) => (OpCode::Ping, b),
+        Message::Pong(b) => (OpCode::Pong, b),
+        Message::Close(_) => return None,
+    };
+    if opcode.is_control() && payload.len() > crate::protocol::frame::MAX_CONTROL_PAYLOAD {
+        return None;
+    }
+    Some(Frame::shared(opcode, payload))
+}
+
+impl ServerHandle {
+    pub(crate) fn from_hub(hub: Arc<Hub>) -> ServerHandle {
+        ServerHandle { hub }
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.hub.local_addr
+    }
+
+    fn send_to_all<'a>(
+        &self,
+        targets: impl Iterator<Item = &'a Arc<ConnShared>>,
+        message: Message,
+    ) -> BroadcastReport {
+        let mut report = BroadcastReport::default();
+        let Some(frame) = prepare(message) else {
+            return report;
+        };
+        for conn in targets {
+            report.record(conn.id, deliver(&self.hub, conn, frame.clone()));
+        }
+        report
+    }
+
+    /// Sends `message` to every connected client. The frame is encoded once;
+    /// no client's socket is waited on (see
+    /// [`Connection::send`](super::Connection::send) for queueing).
+    /// A close message is not broadcast; use [`close_all`](Self::close_all).
+    pub fn broadcast(&self, message: impl Into<Message>) -> BroadcastReport {
+        let all = self.hub.registry.all();
+        self.send_to_all(all.iter(), message.into())
+    }
+
+    /// Sends `message` to every client but `except`.
+    pub fn broadcast_except(&self, except: u64, message: impl Into<Message>) -> BroadcastReport {
+        let all = self.hub.registry.all();
+        self.send_to_all(all.iter().filter(|c| c.id != except), message.into())
+    }
+
+    /// Sends `message` to every client in `room`.
+    pub fn broadcast_room(&self, room: &str, message: impl Into<Message>) -> BroadcastReport {
+        let members = self.hub.registry.room(room);
+        self.send_to_all(members.iter(), message.into())
+    }
+
+    /// Sends `message` to every client in `room` but `except`.
+    pub fn broadcast_room_except(
+        &self,
+        room: &str,
+        except: u64,
+        message: impl Into<Message>,
+    ) -> BroadcastReport {
+        let members = self.hub.registry.room(room);
+        self.send_to_all(members.iter().filter(|c| c.id != except), message.into())
+    }
+
+    /// Sends `message` to the client with id `id`.
+    pub fn send_to(&self, id: u64, message: impl Into<Message>) -> Result<()> {
+        self.client(id)
+            .ok_or(Error::NoSuchClient(id))?
+            .send(message)
+    }
+
+    /// The connection with id `id`, if it is connected.
+    pub fn client(&self, id: u64) -> Option<Connection> {
+        self.hub.registry.get(id).map(|shared| Connection {
+            shared,
+            hub: Arc::clone(&self.hub),
+        })
+    }
+
+    /// Every connected client, by id.
+    pub fn clients(&self) -> Vec<ClientInfo> {
+        self.hub
+            .registry
+            .all()
+            .iter()
+            .map(|c| ClientInfo::of(c, &self.hub))
+            .collect()
+    }
+
+    /// How many clients are connected.
+    pub fn client_count(&self) -> usize {
+        self.hub.registry.count()
+    }
+
+    /// Puts client `id` in `room`.
+    pub fn join(&self, id: u64, room: &str) -> Result<()> {
+        self.hub
+            .registry
+            .join(id, room)
+            .then_some(())
+            .ok_or(Error::NoSuchClient(id))
+    }
+
+    /// Takes client `id` out of `room`.
+    pub fn leave(&self, id: u64, room: &str) {
+        self.hub.registry.leave(id, room);
+    }
+
+    /// The ids of the clients in `room`.
+    pub fn room_members(&self, room: &str) -> Vec<u64> {
+        self.hub.registry.room(room).iter().map(|c| c.id).collect()
+    }
+
+    /// Every room that has members.
+    pub fn rooms(&self) -> Vec<String> {
+        self.hub.registry.room_names()
+    }
+
+    /// Starts the closing handshake with every client.
+    pub fn close_all(&self, code: CloseCode, reason: &str) {
+        for conn in self.hub.registry.all().iter() {
+            let frame = CloseFrame::new(code, reason);
+            if let Ok((_, super::outbound::Sent::QueuedNeedsDrain)) =
+                conn.outbound.close(&frame, false)
+            {
+                self.hub.register_backlog(Arc::clone(conn));
+            }
+        }
+    }
+
+    /// Refuses new connections (with `503 Service Unavailable`) until
+    /// [`allow_new_connections`](Self::allow_new_connections); connected
+    /// clients are not affected.
+    pub fn deny_new_connections(&self) {
+        self.hub.accepting.store(false, Ordering::Release);
+    }
+
+    /// Accepts new connections again.
+    pub fn allow_new_connections(&self) {
+        self.hub.accepting.store(true, Ordering::Release);
+    }
+
+    /// Whether new connections are accepted.
+    pub fn accepts_new_connections(&self) -> bool {
+        self.hub.accepting.load(Ordering::Acquire)
+    }
+
+    /// The number of worker threads started so far (at most the pool's size).
+    pub fn worker_threads(&self) -> usize {
+        self.hub.pool.threads()
+    }
+
+    /// Stops the server gracefully: stops accepting, sends close 1001 to
+    /// every client (after anything already queued for it), waits for their
+    /// answers until `grace` has passed, then ends the rest and every
+    /// thread. Returns once nothing of the server is left running, with
+    /// `true` if every client closed cleanly in time.
+    ///
+    /// Called from one of the server's own handlers, it returns at once and
+    /// the shutdown goes on in a thread of its own (a worker cannot wait for
+    /// itself to end).
+    pub fn shutdown(&self, grace: Duration) -> bool {
+        self.stop(Some(grace))
+    }
+
+    /// Stops the server at once: every connection is cut without a closing
+    /// handshake. Returns once every thread has ended.
+    pub fn shutdown_now(&self) {
+        self.stop(None);
+    }
+
+    fn stop(&self, grace: Option<Duration>) -> bool {
+        {
+            let mut phase = lock(&self.hub.phase);
+            match *phase {
+                Phase::Running => *phase = Phase::ShuttingDown,
+                // Someone else is stopping it: wait for them.
+                Phase::ShuttingDown | Phase::Stopped => {
+                    drop(phase);
+                    if !self.is_worker_thread() {
+                        self.wait();
+                    }
+                    return self.hub.registry.count() == 0;
+                }
+            }
+        }
+        if self.is_worker_thread() {
+            let this = self.clone();
+            let _ = std::thread::Builder::new()
+                .name("stdws-shutdown".into())
+                .spawn(move || this.finish_stop(grace));
+            return false;
+        }
+        self.finish_stop(grace)
+    }
+
+    fn is_worker_thread(&self) -> bool {
+        super::worker::is_serving(&self.hub)
+    }
+
+    fn finish_stop(&self, grace: Option<Duration>) -> bool {
+        let hub = &self.hub;
+        hub.accepting.store(false, Ordering::Release);
+        // Wake the acceptor from accept() with a connection of our own.
+        let acceptor = lock(&hub.threads).acceptor.take();
+        if let Some(acceptor) = acceptor {
+            let _ =
+                TcpStream::connect_timeout(&wake_address(hub.local_addr), Duration::from_secs(1));
+            let _ = acceptor.join();
+        }
+        let clean = match grace {
+            Some(grace) => {
+                let deadline = Instant::now() + grace;
+                self.close_all(CloseCode::GOING_AWAY, "server shutting down");
+                hub.registry.wait_until_empty(deadline)
+            }
+            None => false,
+        };
+        for conn in hub.registry.all().iter() {
+            conn.outbound.kill(Some(Ended {
+                code: CloseCode::GOING_AWAY,
+                reason: "server shut down".into(),
+            }));
+        }
+        let _ = hub.pool.stop_and_join();
+        hub.housekeeper_stop.store(true, Ordering::Release);
+        hub.backlog.wake.notify_all();
+        let housekeeper = lock(&hub.threads).housekeeper.take();
+        if let Some(housekeeper) = housekeeper {
+            let _ = housekeeper.join();
+        }
+        lock(&hub.backlog.conns).clear();
+        hub.set_phase(Phase::Stopped);
+        clean
+    }
+
+    /// Blocks until the server has stopped.
+    pub fn wait(&self) {
+        let mut phase = lock(&self.hub.phase);
+        while *phase != Phase::Stopped {
+            phase = self
+                .hub
+                .phase_changed
+                .wait(phase)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Whether the server has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.hub.phase() == Phase::Stopped
+    }
+
+    /// Internal sizes for leak checks: registry clients, room entries,
+    /// per-address counters, housekeeper backlog, worker threads started.
+    #[doc(hidden)]
+    pub fn debug_counts(&self) -> [usize; 5] {
+        let (clients, rooms, addresses) = self.hub.registry.sizes();
+        [
+            clients,
+            rooms,
+            addresses,
+            lock(&self.hub.backlog.conns).len(),
+            self.hub.pool.threads(),
+        ]
+    }
+}
+
+/// Where to connect to wake an acceptor listening on `addr`.
+fn wake_address(addr: SocketAddr) -> SocketAddr {
+    let mut wake = addr;
+    if addr.ip().is_unspecified() {
+        wake.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    wake
+}

@@ -1,0 +1,170 @@
+//! The two ways to write a server: a [`Handler`] per connection (as in
+//! Tornado's `WebSocketHandler`), or three closures shared by all connections
+//! (as in Python's `websocket-server`).
+//!
+//! Both run on the connection's worker thread, one call at a time, in the
+//! order things happened on the wire. A handler may block (it holds up only
+//! its own connection) and may send to any connection.
+
+use std::sync::Arc;
+
+use super::Connection;
+use crate::message::Message;
+use crate::protocol::close::CloseCode;
+
+/// Why and how a connection ended, as passed to [`Handler::on_close`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disconnect {
+    /// The close code: the peer's when it closed first (1005 if its close
+    /// frame had none), this side's when it closed first or failed the
+    /// connection, 1006 when the connection ended without a closing handshake.
+    pub code: CloseCode,
+    /// The reason that came with the code, or a description of what ended
+    /// the connection.
+    pub reason: String,
+    /// Whether the peer started the close.
+    pub by_peer: bool,
+    /// Whether both close frames were exchanged (a browser's `wasClean`).
+    pub was_clean: bool,
+}
+
+impl Disconnect {
+    pub(crate) fn new(
+        code: CloseCode,
+        reason: impl Into<String>,
+        by_peer: bool,
+        was_clean: bool,
+    ) -> Self {
+        Disconnect {
+            code,
+            reason: reason.into(),
+            by_peer,
+            was_clean,
+        }
+    }
+
+    /// A connection that ended without a closing handshake (code 1006).
+    pub(crate) fn abnormal(reason: impl Into<String>) -> Self {
+        Disconnect::new(CloseCode::ABNORMAL, reason, true, false)
+    }
+}
+
+/// What a server does with one connection. A new handler is made for each
+/// connection, so per-connection state lives in its fields.
+///
+/// ```
+/// use stdws::server::{Connection, Disconnect, Handler};
+/// use stdws::Message;
+///
+/// /// Echoes messages and counts them.
+/// struct Counter {
+///     seen: usize,
+/// }
+///
+/// impl Handler for Counter {
+///     fn on_open(&mut self, conn: &Connection) {
+///         let _ = conn.send_text("welcome");
+///     }
+///     fn on_message(&mut self, conn: &Connection, message: Message) {
+///         self.seen += 1;
+///         let _ = conn.send(message);
+///     }
+///     fn on_close(&mut self, conn: &Connection, why: &Disconnect) {
+///         println!("client {} left after {} messages ({})", conn.id(), self.seen, why.code);
+///     }
+/// }
+///
+/// let server = stdws::Server::builder().handler(|| Counter { seen: 0 });
+/// # drop(server);
+/// ```
+pub trait Handler {
+    /// The handshake is complete; the connection is open and registered.
+    fn on_open(&mut self, conn: &Connection) {
+        let _ = conn;
+    }
+
+    /// A text or binary message arrived.
+    fn on_message(&mut self, conn: &Connection, message: Message);
+
+    /// A pong arrived (the answer to a ping, or an unsolicited heartbeat).
+    fn on_pong(&mut self, conn: &Connection, payload: &[u8]) {
+        let _ = (conn, payload);
+    }
+
+    /// The connection ended. It has left the registry and its rooms; sends
+    /// to it fail.
+    fn on_close(&mut self, conn: &Connection, why: &Disconnect) {
+        let _ = (conn, why);
+    }
+}
+
+/// Makes a handler for each new connection.
+pub(crate) type HandlerFactory = Arc<dyn Fn() -> Box<dyn Handler> + Send + Sync>;
+
+/// Wraps a factory of a concrete handler type.
+pub(crate) fn factory<H, F>(make: F) -> HandlerFactory
+where
+    H: Handler + 'static,
+    F: Fn() -> H + Send + Sync + 'static,
+{
+    Arc::new(move || Box::new(make()) as Box<dyn Handler>)
+}
+
+type OnConnect = dyn Fn(&Connection) + Send + Sync;
+type OnMessage = dyn Fn(&Connection, Message) + Send + Sync;
+type OnDisconnect = dyn Fn(&Connection, &Disconnect) + Send + Sync;
+
+/// Closures shared by every connection: the callback style of a server.
+#[derive(Clone, Default)]
+pub(crate) struct Callbacks {
+    pub(crate) on_connect: Option<Arc<OnConnect>>,
+    pub(crate) on_message: Option<Arc<OnMessage>>,
+    pub(crate) on_disconnect: Option<Arc<OnDisconnect>>,
+}
+
+impl Callbacks {
+    pub(crate) fn set_on_connect(&mut self, f: impl Fn(&Connection) + Send + Sync + 'static) {
+        self.on_connect = Some(Arc::new(f));
+    }
+
+    pub(crate) fn set_on_message(
+        &mut self,
+        f: impl Fn(&Connection, Message) + Send + Sync + 'static,
+    ) {
+        self.on_message = Some(Arc::new(f));
+    }
+
+    pub(crate) fn set_on_disconnect(
+        &mut self,
+        f: impl Fn(&Connection, &Disconnect) + Send + Sync + 'static,
+    ) {
+        self.on_disconnect = Some(Arc::new(f));
+    }
+
+    pub(crate) fn into_factory(self) -> HandlerFactory {
+        let shared = Arc::new(self);
+        Arc::new(move || Box::new(CallbackHandler(Arc::clone(&shared))) as Box<dyn Handler>)
+    }
+}
+
+struct CallbackHandler(Arc<Callbacks>);
+
+impl Handler for CallbackHandler {
+    fn on_open(&mut self, conn: &Connection) {
+        if let Some(f) = &self.0.on_connect {
+            f(conn);
+        }
+    }
+
+    fn on_message(&mut self, conn: &Connection, message: Message) {
+        if let Some(f) = &self.0.on_message {
+            f(conn, message);
+        }
+    }
+
+    fn on_close(&mut self, conn: &Connection, why: &Disconnect) {
+        if let Some(f) = &self.0.on_disconnect {
+            f(conn, why);
+        }
+    }
+}

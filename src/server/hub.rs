@@ -1,0 +1,159 @@
+//! What every thread of one server shares: its settings, router, client
+//! registry, worker pool, housekeeper queue and lifecycle flags.
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::connection::ConnShared;
+use super::outbound::SlowClientPolicy;
+use super::pool::{WorkerPool, lock};
+use super::registry::Registry;
+use super::router::Router;
+use crate::protocol::Limits;
+use crate::protocol::http::HeadLimits;
+use crate::trace::Tracer;
+
+/// A server's settings, with the defaults documented on
+/// [`ServerBuilder`](super::ServerBuilder).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) workers: usize,
+    pub(crate) worker_stack_size: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) close_timeout: Duration,
+    pub(crate) ping_interval: Option<Duration>,
+    pub(crate) ping_timeout: Duration,
+    pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_queued_bytes: usize,
+    pub(crate) slow_client_policy: SlowClientPolicy,
+    pub(crate) max_connections_per_ip: Option<usize>,
+    pub(crate) limits: Limits,
+    pub(crate) head_limits: HeadLimits,
+    pub(crate) tracer: Tracer,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            workers: 1024,
+            worker_stack_size: 256 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(5),
+            ping_interval: Some(Duration::from_secs(20)),
+            ping_timeout: Duration::from_secs(20),
+            idle_timeout: None,
+            max_queued_bytes: 1024 * 1024,
+            slow_client_policy: SlowClientPolicy::Disconnect,
+            max_connections_per_ip: None,
+            limits: Limits::default(),
+            head_limits: HeadLimits::default(),
+            tracer: Tracer::from_env(),
+        }
+    }
+}
+
+/// An accepted TCP connection on its way to a worker.
+pub(crate) struct Accepted {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) accepted_at: Instant,
+}
+
+/// Connections whose queues the housekeeper drains, and its wake-up call.
+#[derive(Default)]
+pub(crate) struct Backlog {
+    pub(crate) conns: Mutex<Vec<Arc<ConnShared>>>,
+    pub(crate) wake: Condvar,
+}
+
+/// The threads a running server owns, joined when it stops.
+#[derive(Default)]
+pub(crate) struct Threads {
+    pub(crate) acceptor: Option<JoinHandle<()>>,
+    pub(crate) housekeeper: Option<JoinHandle<()>>,
+}
+
+/// The lifecycle of a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Running,
+    ShuttingDown,
+    Stopped,
+}
+
+/// Everything one server's threads share.
+pub(crate) struct Hub {
+    pub(crate) settings: Settings,
+    pub(crate) router: Router,
+    pub(crate) registry: Registry,
+    pub(crate) pool: WorkerPool<Accepted>,
+    pub(crate) backlog: Backlog,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) epoch: Instant,
+    pub(crate) accepting: AtomicBool,
+    pub(crate) housekeeper_stop: AtomicBool,
+    pub(crate) phase: Mutex<Phase>,
+    pub(crate) phase_changed: Condvar,
+    pub(crate) threads: Mutex<Threads>,
+    pub(crate) refused_full: AtomicU64,
+}
+
+impl Hub {
+    pub(crate) fn new(settings: Settings, router: Router, local_addr: SocketAddr) -> Hub {
+        let pool = WorkerPool::new(
+            settings.workers,
+            settings.worker_stack_size,
+            "stdws-worker",
+            |job: Accepted| super::worker::serve(job),
+        );
+        Hub {
+            settings,
+            router,
+            registry: Registry::default(),
+            pool,
+            backlog: Backlog::default(),
+            local_addr,
+            epoch: Instant::now(),
+            accepting: AtomicBool::new(true),
+            housekeeper_stop: AtomicBool::new(false),
+            phase: Mutex::new(Phase::Running),
+            phase_changed: Condvar::new(),
+            threads: Mutex::new(Threads::default()),
+            refused_full: AtomicU64::new(0),
+        }
+    }
+
+    /// Milliseconds since the server started, never 0 (0 means "never").
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Asks the housekeeper to drain `conn`'s queue.
+    pub(crate) fn register_backlog(&self, conn: Arc<ConnShared>) {
+        lock(&self.backlog.conns).push(conn);
+        self.backlog.wake.notify_one();
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        *lock(&self.phase)
+    }
+
+    pub(crate) fn set_phase(&self, phase: Phase) {
+        *lock(&self.phase) = phase;
+        self.phase_changed.notify_all();
+    }
+}
+
+/// A point in time as milliseconds since the hub's epoch (0: never).
+pub(crate) type Millis = AtomicU64;
+
+/// Reads a [`Millis`].
+pub(crate) fn load(ms: &Millis) -> u64 {
+    ms.load(Ordering::Relaxed)
+}

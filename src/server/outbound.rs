@@ -1,0 +1,656 @@
+//! A connection's outbound side: the one path by which frames reach its
+//! socket, from its own worker and from any other thread.
+//!
+//! Two kinds of senders share a connection:
+//!
+//! - its **owner**, the worker thread that reads it: replies from its
+//!   handler, pongs, close answers. The owner writes at once, blocking (up to
+//!   the write timeout) if the peer is slow: a peer that does not read stops
+//!   being read, which is the backpressure a server wants. No hand-off to
+//!   another thread, no copy of the payload.
+//! - **everyone else**: broadcasts, sends from other connections' handlers or
+//!   from application threads. These never wait on this socket. They write
+//!   what the kernel takes at once (the socket is switched to non-blocking
+//!   for that one write, under the connection's lock), and queue the rest.
+//!
+//! ```text
+//!              owner (blocking)        others (never block)
+//!                     \                  /
+//!                      v                v
+//!               +---------------------------------+
+//!               | queue of frames, bounded bytes  | --full--> policy: disconnect
+//!               +---------------------------------+           (1008) or drop
+//!                      |  drained by the owner on its next write,
+//!                      |  or by the housekeeper, a few bytes at a time,
+//!                      v  whenever the socket has room
+//!                   socket
+//! ```
+//!
+//! Frames never interleave: a frame is written whole by one thread, or its
+//! unwritten rest waits at the head of the queue. Order is kept: whoever
+//! writes, writes the queue first. The lock is held for queue updates and for
+//! non-blocking writes only, never across a write that can block.
+//!
+//! Why the non-blocking switch is safe: the worker may be blocked in `read`
+//! on the same socket. A read already in progress stays blocking (the flag is
+//! read when a call starts); a read that starts inside the brief window gets
+//! `WouldBlock`, and the worker then waits for this lock, which is released
+//! only after blocking mode is restored, and reads again (see
+//! [`Outbound::wait_for_writers`]).
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Instant;
+
+use super::pool::lock;
+use crate::error::Error;
+use crate::protocol::close::{CloseCode, CloseFrame};
+use crate::protocol::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+
+/// What happens when a client's outbound queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowClientPolicy {
+    /// Disconnect the client (with close code 1008 if its socket still takes
+    /// a frame). The default: a client that cannot keep up gets a clean
+    /// signal instead of silently missing messages.
+    Disconnect,
+    /// Drop the message for this client and keep it connected.
+    DropMessage,
+}
+
+/// A frame ready to go on the wire: an encoded header, then a payload.
+/// A broadcast's frame is encoded once and shared by every receiver.
+#[derive(Clone)]
+pub(crate) struct Frame {
+    header: [u8; MAX_HEADER_LEN],
+    header_len: u8,
+    payload: Payload,
+}
+
+#[derive(Clone)]
+enum Payload {
+    Owned(Vec<u8>),
+    Shared(Arc<[u8]>),
+}
+
+impl Payload {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Owned(v) => v,
+            Payload::Shared(a) => a,
+        }
+    }
+}
+
+impl Frame {
+    /// A server frame (unmasked) of `opcode` around an owned payload.
+    pub(crate) fn new(opcode: OpCode, payload: Vec<u8>) -> Frame {
+        let mut frame = Frame::header_only(opcode, payload.len());
+        frame.payload = Payload::Owned(payload);
+        frame
+    }
+
+    fn header_only(opcode: OpCode, payload_len: usize) -> Frame {
+        let encoded = FrameHeader::new(opcode, payload_len as u64, None).encode();
+        let mut header = [0u8; MAX_HEADER_LEN];
+        header[..encoded.as_bytes().len()].copy_from_slice(encoded.as_bytes());
+        Frame {
+            header,
+            header_len: encoded.as_bytes().len() as u8,
+            payload: Payload::Owned(Vec::new()),
+        }
+    }
+
+    /// A frame whose header and payload are encoded once into shared bytes.
+    pub(crate) fn shared(opcode: OpCode, payload: &[u8]) -> Frame {
+        let encoded = FrameHeader::new(opcode, payload.len() as u64, None).encode();
+        let mut bytes = Vec::with_capacity(encoded.as_bytes().len() + payload.len());
+        bytes.extend_from_slice(encoded.as_bytes());
+        bytes.extend_from_slice(payload);
+        Frame {
+            header: [0; MAX_HEADER_LEN],
+            header_len: 0,
+            payload: Payload::Shared(bytes.into()),
+        }
+    }
+
+    /// A close frame.
+    pub(crate) fn close(frame: Option<&CloseFrame>) -> Frame {
+        let mut payload = Vec::new();
+        if let Some(frame) = frame {
+            frame.encode_payload(&mut payload);
+        }
+        Frame::new(OpCode::Close, payload)
+    }
+
+    fn header(&self) -> &[u8] {
+        &self.header[..self.header_len as usize]
+    }
+
+    /// Its length on the wire.
+    pub(crate) fn wire_len(&self) -> usize {
+        self.header_len as usize + self.payload.bytes().len()
+    }
+
+    /// The frame as it goes on the wire, in at most two pieces.
+    pub(crate) fn parts(&self) -> [&[u8]; 2] {
+        [self.header(), self.payload.bytes()]
+    }
+}
+
+/// A frame in the queue, and how much of it has been written.
+struct Queued {
+    frame: Frame,
+    written: usize,
+}
+
+impl Queued {
+    fn remaining(&self) -> usize {
+        self.frame.wire_len() - self.written
+    }
+
+    /// The unwritten bytes, in at most two slices.
+    fn slices(&self) -> [&[u8]; 2] {
+        let header = self.frame.header();
+        let payload = self.frame.payload.bytes();
+        if self.written < header.len() {
+            [&header[self.written..], payload]
+        } else {
+            [&payload[self.written - header.len()..], &[]]
+        }
+    }
+}
+
+/// Why a connection was ended by someone other than its worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ended {
+    pub(crate) code: CloseCode,
+    pub(crate) reason: String,
+}
+
+struct State {
+    queue: VecDeque<Queued>,
+    queued_bytes: usize,
+    /// The owner is writing without the lock held; others only queue.
+    writer_busy: bool,
+    /// A close frame is queued or sent: no more frames.
+    closing: bool,
+    /// When this side started the closing handshake.
+    close_started: Option<Instant>,
+    /// The socket has been shut down; nothing more will be written.
+    dead: bool,
+    /// Registered with the housekeeper for draining.
+    backlogged: bool,
+    /// The last time a queued byte was written (for the write timeout).
+    last_progress: Instant,
+    /// Why the connection was ended from outside, if it was.
+    ended: Option<Ended>,
+}
+
+/// The outcome of a send from a thread that is not the owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// Written to the socket.
+    Written,
+    /// Queued; the housekeeper already drains this queue, or the owner will.
+    Queued,
+    /// Queued, and the queue needs the housekeeper: register it.
+    QueuedNeedsDrain,
+}
+
+/// The outcome of a housekeeper's drain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drain {
+    /// Nothing left: forget this connection.
+    Done,
+    /// Bytes remain; try again soon. `true` if some were written now.
+    Pending(bool),
+}
+
+/// The outbound side of one connection.
+///
+/// It holds the socket weakly: the worker owns it, so the descriptor closes
+/// when the worker is done with the connection, even if the application
+/// keeps [`Connection`](super::Connection) handles to it.
+pub(crate) struct Outbound {
+    stream: Weak<TcpStream>,
+    state: Mutex<State>,
+    max_queued_bytes: usize,
+    policy: SlowClientPolicy,
+}
+
+impl Outbound {
+    pub(crate) fn new(
+        stream: &Arc<TcpStream>,
+        max_queued_bytes: usize,
+        policy: SlowClientPolicy,
+    ) -> Outbound {
+        Outbound {
+            stream: Arc::downgrade(stream),
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                queued_bytes: 0,
+                writer_busy: false,
+                closing: false,
+                close_started: None,
+                dead: false,
+                backlogged: false,
+                last_progress: Instant::now(),
+                ended: None,
+            }),
+            max_queued_bytes,
+            policy,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    fn stream(&self) -> io::Result<Arc<TcpStream>> {
+        self.stream
+            .upgrade()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the connection is closed"))
+    }
+
+    /// Waits until no other thread is in a non-blocking write (see the
+    /// module docs): the owner calls it when a read says `WouldBlock`.
+    pub(crate) fn wait_for_writers(&self) {
+        drop(self.lock());
+    }
+
+    fn check_open(state: &State) -> Result<(), Error> {
+        if state.dead {
+            Err(Error::ConnectionClosed)
+        } else if state.closing {
+            Err(Error::SendAfterClose)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends a frame from the owner: written at once, after anything queued,
+    /// blocking up to the socket's write timeout.
+    pub(crate) fn send_from_owner(&self, parts: [&[u8]; 2]) -> Result<(), Error> {
+        let state = self.lock();
+        Self::check_open(&state)?;
+        self.owner_write(state, parts)
+    }
+
+    fn owner_write<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        parts: [&[u8]; 2],
+    ) -> Result<(), Error> {
+        if state.queue.is_empty() && !state.writer_busy {
+            state.writer_busy = true;
+            drop(state);
+            let result = self
+                .stream()
+                .and_then(|stream| crate::websocket::write_all_vectored(&mut &*stream, &parts));
+            let state = self.lock();
+            return self.after_owner_write(state, result);
+        }
+        // Behind queued frames: queue this one too, then write them all.
+        let frame = copy_frame(parts);
+        state.queued_bytes += frame.wire_len();
+        state.queue.push_back(Queued { frame, written: 0 });
+        state.writer_busy = true;
+        self.drain_as_owner(state)
+    }
+
+    fn after_owner_write<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        result: io::Result<()>,
+    ) -> Result<(), Error> {
+        if let Err(e) = result {
+            state.writer_busy = false;
+            self.kill_locked(&mut state, None);
+            return Err(Error::Io(e));
+        }
+        self.drain_as_owner(state)
+    }
+
+    /// Writes the whole queue, blocking, with the lock released during each
+    /// write. The caller has set `writer_busy`.
+    fn drain_as_owner<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<(), Error> {
+        while let Some(item) = state.queue.pop_front() {
+            state.queued_bytes -= item.remaining();
+            drop(state);
+            let result = self.stream().and_then(|stream| {
+                crate::websocket::write_all_vectored(&mut &*stream, &item.slices())
+            });
+            state = self.lock();
+            if let Err(e) = result {
+                state.writer_busy = false;
+                self.kill_locked(&mut state, None);
+                return Err(Error::Io(e));
+            }
+            state.last_progress = Instant::now();
+        }
+        state.writer_busy = false;
+        Ok(())
+    }
+
+    /// Writes anything queued, blocking: the owner calls it before it closes
+    /// the socket, so that accepted messages are not lost.
+    pub(crate) fn flush_as_owner(&self) -> Result<(), Error> {
+        let mut state = self.lock();
+        if state.dead || state.writer_busy {
+            return Ok(());
+        }
+        state.writer_busy = true;
+        self.drain_as_owner(state)
+    }
+
+    /// Sends a frame from a thread that is not the owner; never blocks on the
+    /// socket.
+    pub(crate) fn send_from_other(&self, frame: Frame) -> Result<Sent, Error> {
+        let mut state = self.lock();
+        Self::check_open(&state)?;
+        self.enqueue_or_write(&mut state, frame)
+    }
+
+    fn enqueue_or_write(&self, state: &mut State, frame: Frame) -> Result<Sent, Error> {
+        if state.queue.is_empty() && !state.writer_busy {
+            let mut item = Queued { frame, written: 0 };
+            match self.write_nonblocking(std::slice::from_mut(&mut item)) {
+                Ok(_) if item.remaining() == 0 => return Ok(Sent::Written),
+                Ok(_) => {
+                    state.queued_bytes += item.remaining();
+                    state.queue.push_back(item);
+                    state.last_progress = Instant::now();
+                    return Ok(self.needs_drain(state));
+                }
+                Err(e) => {
+                    self.kill_locked(state, None);
+                    return Err(Error::Io(e));
+                }
+            }
+        }
+        // The first frame in a queue is always accepted, whatever its size,
+        // so that one large message can still reach a healthy client.
+        let len = frame.wire_len();
+        if state.queued_bytes > 0 && state.queued_bytes + len > self.max_queued_bytes {
+            return Err(self.queue_full(state));
+        }
+        state.queued_bytes += len;
+        state.queue.push_back(Queued { frame, written: 0 });
+        Ok(self.needs_drain(state))
+    }
+
+    fn needs_drain(&self, state: &mut State) -> Sent {
+        if state.writer_busy || state.backlogged {
+            Sent::Queued
+        } else {
+            state.backlogged = true;
+            Sent::QueuedNeedsDrain
+        }
+    }
+
+    fn queue_full(&self, state: &mut State) -> Error {
+        match self.policy {
+            SlowClientPolicy::DropMessage => Error::QueueFull {
+                disconnected: false,
+            },
+            SlowClientPolicy::Disconnect => {
+                // Keep only a frame already half written, so the close frame
+                // lands on a frame boundary, and try to get it out.
+                let keep = state.queue.front().is_some_and(|q| q.written > 0);
+                state.queue.truncate(keep as usize);
+                state.queued_bytes = state.queue.iter().map(Queued::remaining).sum();
+                let close = CloseFrame::new(
+                    CloseCode::POLICY_VIOLATION,
+                    "client too slow: outbound queue full",
+                );
+                state.queue.push_back(Queued {
+                    frame: Frame::close(Some(&close)),
+                    written: 0,
+                });
+                state.closing = true;
+                if !state.writer_busy {
+                    let _ = self.write_nonblocking(state.queue.make_contiguous());
+                }
+                self.kill_locked(
+                    state,
+                    Some(Ended {
+                        code: close.code,
+                        reason: close.reason,
+                    }),
+                );
+                Error::QueueFull { disconnected: true }
+            }
+        }
+    }
+
+    /// Writes queued frames while the socket takes them, without blocking.
+    /// Returns how many bytes were written.
+    fn write_nonblocking(&self, items: &mut [Queued]) -> io::Result<usize> {
+        let stream = self.stream()?;
+        stream.set_nonblocking(true)?;
+        let result = write_items(&stream, items);
+        let restored = stream.set_nonblocking(false);
+        let written = result?;
+        restored?;
+        Ok(written)
+    }
+
+    /// Drains what the socket takes now (the housekeeper's part). Kills the
+    /// connection when nothing could be written for `write_timeout`.
+    pub(crate) fn drain_nonblocking(&self, write_timeout: std::time::Duration) -> Drain {
+        let mut state = self.lock();
+        if state.dead || state.queue.is_empty() {
+            state.backlogged = false;
+            return Drain::Done;
+        }
+        if state.writer_busy {
+            // The owner is writing and will write the queue too.
+            return Drain::Pending(false);
+        }
+        let result = self.write_nonblocking(state.queue.make_contiguous());
+        let now = Instant::now();
+        match result {
+            Ok(written) => {
+                let mut progressed = written > 0;
+                state.queued_bytes -= written;
+                while state.queue.front().is_some_and(|q| q.remaining() == 0) {
+                    state.queue.pop_front();
+                }
+                if progressed {
+                    state.last_progress = now;
+                } else if now.duration_since(state.last_progress) >= write_timeout {
+                    self.kill_locked(
+                        &mut state,
+                        Some(Ended {
+                            code: CloseCode::POLICY_VIOLATION,
+                            reason: "write timeout: the client stopped reading".into(),
+                        }),
+                    );
+                    progressed = false;
+                }
+                if state.queue.is_empty() || state.dead {
+                    state.backlogged = false;
+                    Drain::Done
+                } else {
+                    Drain::Pending(progressed)
+                }
+            }
+            Err(_) => {
+                self.kill_locked(&mut state, None);
+                state.backlogged = false;
+                Drain::Done
+            }
+        }
+    }
+
+    /// Starts the closing handshake from this side. Returns `false` if a close
+    /// was already under way. Frames queued before it are sent before it.
+    pub(crate) fn close(
+        &self,
+        frame: &CloseFrame,
+        from_owner: bool,
+    ) -> Result<(bool, Sent), Error> {
+        let mut state = self.lock();
+        if state.dead {
+            return Err(Error::ConnectionClosed);
+        }
+        if state.closing {
+            return Ok((false, Sent::Queued));
+        }
+        state.closing = true;
+        state.close_started = Some(Instant::now());
+        let close = Frame::close(Some(frame));
+        if from_owner {
+            let parts = close.parts();
+            self.owner_write(state, parts)
+                .map(|_| (true, Sent::Written))
+        } else {
+            let sent = self.enqueue_unbounded(&mut state, close)?;
+            Ok((true, sent))
+        }
+    }
+
+    fn enqueue_unbounded(&self, state: &mut State, frame: Frame) -> Result<Sent, Error> {
+        if state.queue.is_empty() && !state.writer_busy {
+            return self.enqueue_or_write(state, frame);
+        }
+        state.queued_bytes += frame.wire_len();
+        state.queue.push_back(Queued { frame, written: 0 });
+        Ok(self.needs_drain(state))
+    }
+
+    /// Answers the peer's close (the owner calls it). Returns `true` if this
+    /// side had started the closing handshake, which the peer's close now
+    /// completes, and `false` if the peer started it and was answered.
+    pub(crate) fn answer_close(&self, peer: Option<&CloseFrame>) -> Result<bool, Error> {
+        let mut state = self.lock();
+        if state.dead {
+            return Err(Error::ConnectionClosed);
+        }
+        if state.closing {
+            drop(state);
+            self.flush_as_owner()?;
+            return Ok(true);
+        }
+        state.closing = true;
+        // Echo the peer's code (section 5.5.1), without its reason.
+        let answer = Frame::close(peer.map(|f| CloseFrame::new(f.code, "")).as_ref());
+        self.owner_write(state, answer.parts())?;
+        Ok(false)
+    }
+
+    /// Fails the connection from the owner: a close frame with `code`, unless
+    /// one went out already.
+    pub(crate) fn fail(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let mut state = self.lock();
+        if state.dead || state.closing {
+            return Ok(());
+        }
+        state.closing = true;
+        let close = Frame::close(Some(&CloseFrame::new(code, reason)));
+        self.owner_write(state, close.parts())
+    }
+
+    /// Whether this side sent (or queued) a close frame.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.lock().closing
+    }
+
+    /// When this side started the closing handshake, if it did.
+    pub(crate) fn close_started(&self) -> Option<Instant> {
+        self.lock().close_started
+    }
+
+    /// Whether the socket has been shut down.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.lock().dead
+    }
+
+    /// Bytes waiting in the queue.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().queued_bytes
+    }
+
+    /// Why the connection was ended from outside, if it was.
+    pub(crate) fn ended(&self) -> Option<Ended> {
+        self.lock().ended.clone()
+    }
+
+    /// Shuts the socket down now, waking the owner from its read.
+    pub(crate) fn kill(&self, why: Option<Ended>) {
+        let mut state = self.lock();
+        self.kill_locked(&mut state, why);
+    }
+
+    fn kill_locked(&self, state: &mut State, why: Option<Ended>) {
+        if state.ended.is_none() {
+            state.ended = why;
+        }
+        if !state.dead {
+            state.dead = true;
+            state.closing = true;
+            if let Ok(stream) = self.stream() {
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// Writes the items' unwritten bytes with vectored writes until the socket
+/// stops taking them (`WouldBlock`) or all are written; updates each item's
+/// progress. Returns the bytes written.
+fn write_items(mut stream: &TcpStream, items: &mut [Queued]) -> io::Result<usize> {
+    const BATCH: usize = 32;
+    let mut total = 0;
+    let mut first = 0;
+    while first < items.len() {
+        let end = (first + BATCH / 2).min(items.len());
+        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(BATCH);
+        for item in &items[first..end] {
+            for part in item.slices() {
+                if !part.is_empty() {
+                    slices.push(IoSlice::new(part));
+                }
+            }
+        }
+        if slices.is_empty() {
+            first = end;
+            continue;
+        }
+        let mut n = match stream.write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        total += n;
+        while n > 0 && first < items.len() {
+            let item = &mut items[first];
+            let step = item.remaining().min(n);
+            item.written += step;
+            n -= step;
+            if item.remaining() == 0 {
+                first += 1;
+            }
+        }
+        while first < items.len() && items[first].remaining() == 0 {
+            first += 1;
+        }
+    }
+    Ok(total)
+}
+
+fn copy_frame(parts: [&[u8]; 2]) -> Frame {
+    let mut bytes = Vec::with_capacity(parts[0].len() + parts[1].len());
+    bytes.extend_from_slice(parts[0]);
+    bytes.extend_from_slice(parts[1]);
+    Frame {
+        header: [0; MAX_HEADER_LEN],
+        header_len: 0,
+        payload: Payload::Owned(bytes),
+    }
+}

@@ -1,0 +1,266 @@
+//! Routing and the handshake hook: which endpoint answers a request, and
+//! whether it accepts the upgrade (RFC 6455, section 4.2.2).
+//!
+//! ```text
+//!   request head
+//!     |-- no Upgrade, no Connection: upgrade --> HTTP responder, or 426
+//!     |-- path matches no endpoint ------------> 404
+//!     |-- not a valid WebSocket handshake -----> 400 / 405 / 426
+//!     |-- Origin not allowed ------------------> 403
+//!     |-- a hook refuses ----------------------> the hook's response
+//!     '-- 101 Switching Protocols, with the chosen subprotocol and the
+//!         hooks' extra headers
+//! ```
+//!
+//! The hook is where Tornado's `check_origin` and `select_subprotocol`, and
+//! Socket.IO's connect handler, live: it sees the request, may refuse it
+//! with any response, pick a subprotocol, and add headers (a `Set-Cookie`,
+//! say) to the `101`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use super::Connection;
+use super::handler::{Callbacks, Disconnect, Handler, HandlerFactory, factory};
+use crate::message::Message;
+use crate::protocol::http::{Headers, Request, Response};
+
+/// The handshake in progress, as a hook sees it.
+#[derive(Debug)]
+pub struct Handshake<'a> {
+    request: &'a Request,
+    peer: SocketAddr,
+    subprotocol: Option<String>,
+    headers: Headers,
+}
+
+impl<'a> Handshake<'a> {
+    pub(crate) fn new(request: &'a Request, peer: SocketAddr) -> Self {
+        Handshake {
+            request,
+            peer,
+            subprotocol: None,
+            headers: Headers::new(),
+        }
+    }
+
+    /// The client's request: path, query, headers, cookies, origin.
+    pub fn request(&self) -> &Request {
+        self.request
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The subprotocols the client offers, in its order of preference.
+    pub fn offered_subprotocols(&self) -> impl Iterator<Item = &str> {
+        self.request.subprotocols()
+    }
+
+    /// Chooses `name` as the subprotocol, if the client offered it; returns
+    /// whether it did.
+    pub fn select_subprotocol(&mut self, name: &str) -> bool {
+        let offered = self.request.subprotocols().any(|p| p == name);
+        if offered {
+            self.subprotocol = Some(name.to_owned());
+        }
+        offered
+    }
+
+    /// The subprotocol chosen so far.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// Adds a header field to the `101` response.
+    pub fn add_header(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.headers.append(name, value);
+    }
+
+    pub(crate) fn into_parts(self) -> (Option<String>, Headers) {
+        (self.subprotocol, self.headers)
+    }
+}
+
+/// A handshake hook: `Ok(())` accepts, `Err(response)` refuses with that response.
+pub(crate) type HandshakeHook =
+    Arc<dyn Fn(&mut Handshake<'_>) -> Result<(), Response> + Send + Sync>;
+
+/// Answers plain HTTP requests (no upgrade asked for).
+pub(crate) type HttpResponder = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
+
+/// A WebSocket endpoint: how to handle its connections, and how to decide
+/// whether to accept them.
+///
+/// ```
+/// use stdws::server::{Endpoint, Server};
+/// use stdws::protocol::http::Response;
+///
+/// let chat = Endpoint::callbacks()
+///     .subprotocols(["chat.v2", "chat.v1"])
+///     .on_handshake(|hs| match hs.request().cookie("session") {
+///         Some(_) => Ok(()),
+///         None => Err(Response::text(401, "log in first")),
+///     })
+///     .on_message(|conn, msg| {
+///         let _ = conn.broadcast(msg);
+///     });
+/// let echo = Endpoint::callbacks().on_message(|conn, msg| {
+///     let _ = conn.send(msg);
+/// });
+/// let builder = Server::builder().route("/chat", chat).route("/echo", echo);
+/// # drop(builder);
+/// ```
+#[derive(Clone)]
+pub struct Endpoint {
+    pub(crate) factory: Option<HandlerFactory>,
+    callbacks: Option<Callbacks>,
+    pub(crate) hook: Option<HandshakeHook>,
+    pub(crate) subprotocols: Vec<String>,
+}
+
+impl Endpoint {
+    /// An endpoint served by a [`Handler`], made anew for each connection by `make`.
+    pub fn handler<H, F>(make: F) -> Endpoint
+    where
+        H: Handler + 'static,
+        F: Fn() -> H + Send + Sync + 'static,
+    {
+        Endpoint {
+            factory: Some(factory(make)),
+            callbacks: None,
+            hook: None,
+            subprotocols: Vec::new(),
+        }
+    }
+
+    /// An endpoint served by closures; add them with
+    /// [`on_connect`](Self::on_connect), [`on_message`](Self::on_message) and
+    /// [`on_disconnect`](Self::on_disconnect).
+    pub fn callbacks() -> Endpoint {
+        Endpoint {
+            factory: None,
+            callbacks: Some(Callbacks::default()),
+            hook: None,
+            subprotocols: Vec::new(),
+        }
+    }
+
+    fn callbacks_mut(&mut self) -> &mut Callbacks {
+        self.factory = None;
+        self.callbacks.get_or_insert_with(Callbacks::default)
+    }
+
+    /// Called when a client has connected (the handshake is complete).
+    pub fn on_connect(mut self, f: impl Fn(&Connection) + Send + Sync + 'static) -> Endpoint {
+        self.callbacks_mut().set_on_connect(f);
+        self
+    }
+
+    /// Called for every text or binary message received.
+    pub fn on_message(
+        mut self,
+        f: impl Fn(&Connection, Message) + Send + Sync + 'static,
+    ) -> Endpoint {
+        self.callbacks_mut().set_on_message(f);
+        self
+    }
+
+    /// Called when a client has left.
+    pub fn on_disconnect(
+        mut self,
+        f: impl Fn(&Connection, &Disconnect) + Send + Sync + 'static,
+    ) -> Endpoint {
+        self.callbacks_mut().set_on_disconnect(f);
+        self
+    }
+
+    /// Runs `hook` before answering the handshake: it may refuse with any
+    /// response, pick a subprotocol, or add headers to the `101`.
+    pub fn on_handshake(
+        mut self,
+        hook: impl Fn(&mut Handshake<'_>) -> Result<(), Response> + Send + Sync + 'static,
+    ) -> Endpoint {
+        self.hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// The subprotocols this endpoint speaks, in order of preference: the
+    /// first of them that the client offers is chosen (unless a hook chose
+    /// one). A client that offers only others is still accepted, with no
+    /// subprotocol, as RFC 6455 section 4.2.2 allows.
+    pub fn subprotocols<I, S>(mut self, names: I) -> Endpoint
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.subprotocols = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Fixes the endpoint's handler factory (callbacks become one).
+    pub(crate) fn finish(mut self) -> Endpoint {
+        if let Some(callbacks) = self.callbacks.take() {
+            self.factory = Some(callbacks.into_factory());
+        }
+        self
+    }
+
+    pub(crate) fn make_handler(&self) -> Box<dyn Handler> {
+        match &self.factory {
+            Some(make) => make(),
+            None => Box::new(Ignore),
+        }
+    }
+}
+
+/// The handler of an endpoint given no callbacks: it drops messages.
+struct Ignore;
+
+impl Handler for Ignore {
+    fn on_message(&mut self, _: &Connection, _: Message) {}
+}
+
+/// Which endpoint serves which path, and the server-wide checks.
+#[derive(Clone, Default)]
+pub(crate) struct Router {
+    pub(crate) routes: Vec<(String, Endpoint)>,
+    pub(crate) fallback: Option<Endpoint>,
+    pub(crate) http: Option<HttpResponder>,
+    pub(crate) hook: Option<HandshakeHook>,
+    pub(crate) allowed_origins: Option<Vec<String>>,
+}
+
+impl Router {
+    pub(crate) fn finish(mut self) -> Router {
+        self.routes = self
+            .routes
+            .into_iter()
+            .map(|(p, e)| (p, e.finish()))
+            .collect();
+        self.fallback = self.fallback.map(Endpoint::finish);
+        self
+    }
+
+    /// The endpoint for `path`: an exact route, else the fallback.
+    pub(crate) fn endpoint(&self, path: &str) -> Option<&Endpoint> {
+        self.routes
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, e)| e)
+            .or(self.fallback.as_ref())
+    }
+
+    /// Whether `origin` may open connections (no list: any; no header: a
+    /// non-browser client, allowed).
+    pub(crate) fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        match (&self.allowed_origins, origin) {
+            (None, _) | (_, None) => true,
+            (Some(list), Some(origin)) => list
+                .iter()
+                .any(|o| o == "*" || o.eq_ignore_ascii_case(origin)),
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! One connection's life on its worker thread: the opening handshake, the
+//! routing decision, the message loop that calls the handler, and the close.
+//!
+//! ```text
+//!   accepted --> read request head (handshake timeout) --> route, check, hooks
+//!                                                            |         |
+//!                                         HTTP error / page <-+         v
+//!                                                                 101, register
+//!                                                                       |
+//!     +--------------------- message loop <-----------------------------+
+//!     |  text/binary -> on_message     ping -> pong     pong -> on_pong
+//!     |  close -> answer it            rule broken -> close with its code
+//!     |  EOF / reset / killed by the housekeeper -> 1006 or the reason given
+//!     v
+//!   unregister, on_close, flush, FIN, wait briefly for the peer's FIN, close
+//! ```
+
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::connection::{ConnShared, Connection};
+use super::handler::{Disconnect, Handler};
+use super::hub::{Accepted, Hub};
+use super::outbound::{Frame, Outbound};
+use super::router::{Endpoint, Handshake};
+use crate::error::Error;
+use crate::message::Message;
+use crate::protocol::close::CloseCode;
+use crate::protocol::frame::OpCode;
+use crate::protocol::handshake::{accept_response, check_request, is_plain_http};
+use crate::protocol::http::{Request, Response};
+use crate::protocol::{Receiver, Role};
+use crate::trace::next_connection_id;
+use crate::websocket::{ReadBuffer, read_request};
+
+thread_local! {
+    /// The hub whose connection this thread is serving (0: none).
+    static SERVING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether the current thread is one of `hub`'s workers, serving a connection.
+pub(crate) fn is_serving(hub: &Hub) -> bool {
+    SERVING.with(|s| s.get() == hub as *const Hub as usize)
+}
+
+/// Serves one accepted connection from handshake to close.
+pub(crate) fn serve(job: Accepted) {
+    let Accepted {
+        hub,
+        stream,
+        peer,
+        accepted_at,
+    } = job;
+    SERVING.with(|s| s.set(Arc::as_ptr(&hub) as usize));
+    let stream = Arc::new(stream);
+    serve_stream(&hub, &stream, peer, accepted_at);
+    hub.registry.release_address(peer.ip());
+    SERVING.with(|s| s.set(0));
+}
+
+fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accepted_at: Instant) {
+    let settings = &hub.settings;
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(settings.write_timeout));
+    let deadline = accepted_at + settings.handshake_timeout;
+    let mut handshake_io = DeadlineStream { stream, deadline };
+    let Ok((request, leftover)) = read_request(&mut handshake_io, settings.head_limits) else {
+        // Timed out, malformed (answered already), or gone.
+        finish_tcp(stream, settings.close_timeout);
+        return;
+    };
+    let trace_id = next_connection_id();
+    let tracer = &settings.tracer;
+    if tracer.is_on() {
+        tracer.handshake(trace_id, "request", &head_text(&request));
+    }
+    let (endpoint, response) = match decide(hub, &request, peer) {
+        Ok(accepted) => accepted,
+        Err(response) => {
+            if tracer.is_on() {
+                tracer.handshake_dir(
+                    trace_id,
+                    "->",
+                    "refused",
+                    &String::from_utf8_lossy(&response.to_bytes()),
+                );
+            }
+            let _ = (&**stream).write_all(&response.to_bytes());
+            finish_tcp(stream, settings.close_timeout);
+            return;
+        }
+    };
+    let bytes = response.to_bytes();
+    if tracer.is_on() {
+        tracer.handshake(trace_id, "response", &String::from_utf8_lossy(&bytes));
+    }
+    if (&**stream).write_all(&bytes).is_err() || stream.set_read_timeout(None).is_err() {
+        return;
+    }
+    let subprotocol = response
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .map(str::to_owned);
+    let outbound = Outbound::new(
+        stream,
+        settings.max_queued_bytes,
+        settings.slow_client_policy,
+    );
+    let shared = Arc::new(ConnShared::new(
+        trace_id,
+        peer,
+        request,
+        subprotocol,
+        outbound,
+        hub.now_ms(),
+    ));
+    hub.registry.insert(Arc::clone(&shared));
+    let conn = Connection {
+        shared,
+        hub: Arc::clone(hub),
+    };
+    let mut handler = endpoint.make_handler();
+    let why = run_session(&conn, stream, &leftover, &mut *handler);
+    if tracer.is_on() {
+        tracer.event(
+            conn.id(),
+            &format!(
+                "disconnected: {} {:?} (by peer: {}, clean: {})",
+                why.code, why.reason, why.by_peer, why.was_clean
+            ),
+        );
+    }
+    hub.registry.remove(conn.id());
+    guarded(|| handler.on_close(&conn, &why));
+    if !conn.shared.outbound.is_dead() {
+        let _ = conn.shared.outbound.flush_as_owner();
+        finish_tcp(stream, settings.close_timeout);
+    }
+}
+
+/// Decides what to answer a request: an endpoint and its `101`, or a refusal.
+fn decide<'h>(
+    hub: &'h Hub,
+    request: &Request,
+    peer: SocketAddr,
+) -> Result<(&'h Endpoint, Response), Response> {
+    let router = &hub.router;
+    if is_plain_http(request) {
+        return Err(match &router.http {
+            Some(respond) => match catch_unwind(AssertUnwindSafe(|| respond(request))) {
+                Ok(response) => response,
+                Err(_) => Response::text(500, "the page handler failed"),
+            },
+            None => crate::protocol::handshake::RequestProblem::NotAnUpgrade.response(),
+        });
+    }
+    let Some(endpoint) = router.endpoint(request.path()) else {
+        return Err(Response::text(
+            404,
+            format!("no WebSocket endpoint at {}", request.path()),
+        ));
+    };
+    let key = check_request(request).map_err(|problem| problem.response())?;
+    if !router.origin_allowed(request.origin()) {
+        return Err(Response::text(
+            403,
+            format!(
+                "origin {} is not allowed to connect",
+                request.origin().unwrap_or("")
+            ),
+        ));
+    }
+    let mut handshake = Handshake::new(request, peer);
+    if let Some(choice) = endpoint
+        .subprotocols
+        .iter()
+        .find(|p| request.subprotocols().any(|o| o == p.as_str()))
+    {
+        handshake.select_subprotocol(choice);
+    }
+    for hook in [&router.hook, &endpoint.hook].into_iter().flatten() {
+        match catch_unwind(AssertUnwindSafe(|| hook(&mut handshake))) {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => return Err(refusal),
+            Err(_) => return Err(Response::text(500, "the handshake hook failed")),
+        }
+    }
+    let (subprotocol, headers) = handshake.into_parts();
+    let mut response = accept_response(key, subprotocol.as_deref());
+    for (name, value) in headers.iter() {
+        response.headers_mut().append(name, value);
+    }
+    Ok((endpoint, response))
+}
+
+/// The message loop. Returns why the connection ended.
+fn run_session(
+    conn: &Connection,
+    stream: &TcpStream,
+    leftover: &[u8],
+    handler: &mut dyn Handler,
+) -> Disconnect {
+    let hub = &conn.hub;
+    let shared = &conn.shared;
+    let tracer = &hub.settings.tracer;
+    let mut receiver = Receiver::new(Role::Server, hub.settings.limits);
+    receiver.observe_frames(tracer.is_on());
+    let mut inbound = ReadBuffer::with_bytes(leftover);
+    let mut reader = OwnerReader {
+        stream,
+        outbound: &shared.outbound,
+    };
+    if !guarded(|| handler.on_open(conn)) {
+        return handler_failed(shared);
+    }
+    loop {
+        let next = inbound.next_message(&mut reader, &mut receiver, tracer, shared.id);
+        let now = hub.now_ms();
+        match next {
+            Ok(Some(message)) => {
+                shared.last_heard_ms.store(now, Ordering::Relaxed);
+                match message {
+                    Message::Text(_) | Message::Binary(_) => {
+                        shared.last_message_ms.store(now, Ordering::Relaxed);
+                        if shared.outbound.is_closing() {
+                            continue; // closing: the handler has said its last word
+                        }
+                        if !guarded(|| handler.on_message(conn, message)) {
+                            return handler_failed(shared);
+                        }
+                    }
+                    Message::Ping(payload) => {
+                        if !shared.outbound.is_closing() {
+                            let pong = Frame::new(OpCode::Pong, payload);
+                            if tracer.is_on() {
+                                tracer.sent_bytes(shared.id, Role::Server, &concat(pong.parts()));
+                            }
+                            let _ = shared.outbound.send_from_owner(pong.parts());
+                        }
+                    }
+                    Message::Pong(payload) => {
+                        shared.ping_sent_ms.store(0, Ordering::Relaxed);
+                        if !guarded(|| handler.on_pong(conn, &payload)) {
+                            return handler_failed(shared);
+                        }
+                    }
+                    Message::Close(frame) => {
+                        let we_started =
+                            shared.outbound.answer_close(frame.as_ref()).unwrap_or(true);
+                        let (code, reason) = match frame {
+                            Some(f) => (f.code, f.reason),
+                            None => (CloseCode::NO_STATUS, String::new()),
+                        };
+                        return Disconnect::new(code, reason, !we_started, true);
+                    }
+                }
+            }
+            Ok(None) => return ended_or(shared, "the connection ended without a close frame"),
+            Err(Error::Protocol(violation)) => {
+                let _ = shared
+                    .outbound
+                    .fail(violation.close_code(), violation.close_reason());
+                return Disconnect::new(
+                    violation.close_code(),
+                    violation.to_string(),
+                    false,
+                    false,
+                );
+            }
+            Err(e) => return ended_or(shared, &e.to_string()),
+        }
+    }
+}
+
+/// Why a connection whose socket ended was ended: by the housekeeper or a
+/// slow-client policy, or by the network.
+fn ended_or(shared: &ConnShared, otherwise: &str) -> Disconnect {
+    match shared.outbound.ended() {
+        Some(ended) => Disconnect::new(ended.code, ended.reason, false, false),
+        None => Disconnect::abnormal(otherwise),
+    }
+}
+
+fn handler_failed(shared: &ConnShared) -> Disconnect {
+    let _ = shared
+        .outbound
+        .fail(CloseCode::INTERNAL_ERROR, "internal server error");
+    Disconnect::new(
+        CloseCode::INTERNAL_ERROR,
+        "the handler panicked",
+        false,
+        false,
+    )
+}
+
+/// Runs user code; `false` if it panicked (the panic message has been printed
+/// by the panic hook).
+fn guarded(f: impl FnOnce()) -> bool {
+    catch_unwind(AssertUnwindSafe(f)).is_ok()
+}
+
+fn concat(parts: [&[u8]; 2]) -> Vec<u8> {
+    [parts[0], parts[1]].concat()
+}
+
+/// Ends the TCP connection the way RFC 6455 section 7.1.1 asks of a server:
+/// close our side first (FIN), then read and discard until the peer closes
+/// too, for at most `linger`. Closing with unread bytes in the socket would
+/// send a reset instead, which can destroy the close frame in flight.
+fn finish_tcp(stream: &TcpStream, linger: Duration) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + linger;
+    let mut sink = [0u8; 4096];
+    let mut reader = DeadlineStream { stream, deadline };
+    let mut budget: usize = 1 << 20;
+    while let Ok(n @ 1..) = reader.read(&mut sink) {
+        budget = budget.saturating_sub(n);
+        if budget == 0 {
+            break;
+        }
+    }
+}
+
+fn head_text(request: &Request) -> String {
+    let (major, minor) = request.version();
+    let mut text = format!(
+        "{} {} HTTP/{major}.{minor}\n",
+        request.method(),
+        request.target()
+    );
+    for (name, value) in request.headers().iter() {
+        text.push_str(&format!("{name}: {value}\n"));
+    }
+    text
+}
+
+/// Reads and writes a socket with every read bounded by one overall deadline
+/// (a client sending one byte every few seconds cannot stretch it).
+struct DeadlineStream<'a> {
+    stream: &'a TcpStream,
+    deadline: Instant,
+}
+
+impl Read for DeadlineStream<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        let mut stream = self.stream;
+        stream.read(buf)
+    }
+}
+
+impl Write for DeadlineStream<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut stream = self.stream;
+        stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The worker's reads: blocking, and retried after another thread's brief
+/// non-blocking write (see [`Outbound::wait_for_writers`]).
+struct OwnerReader<'a> {
+    stream: &'a TcpStream,
+    outbound: &'a Outbound,
+}
+
+impl Read for OwnerReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut stream = self.stream;
+        loop {
+            match stream.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.outbound.wait_for_writers(),
+                other => return other,
+            }
+        }
+    }
+}
