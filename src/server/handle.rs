@@ -258,7 +258,8 @@ impl ServerHandle {
             }
             None => false,
         };
-        for conn in hub.registry.all().iter() {
+        let finishing: Vec<_> = lock(&hub.finishing).values().cloned().collect();
+        for conn in hub.registry.all().iter().chain(&finishing) {
             conn.outbound.kill(Some(Ended {
                 code: CloseCode::GOING_AWAY,
                 reason: "server shut down".into(),

@@ -102,6 +102,9 @@ pub(crate) struct Hub {
     pub(crate) phase_changed: Condvar,
     pub(crate) threads: Mutex<Threads>,
     pub(crate) refused_full: AtomicU64,
+    /// Connections that have left the registry and are waiting for their
+    /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
+    pub(crate) finishing: Mutex<std::collections::HashMap<u64, Arc<ConnShared>>>,
 }
 
 impl Hub {
@@ -126,6 +129,7 @@ impl Hub {
             phase_changed: Condvar::new(),
             threads: Mutex::new(Threads::default()),
             refused_full: AtomicU64::new(0),
+            finishing: Mutex::new(std::collections::HashMap::new()),
         }
     }
 

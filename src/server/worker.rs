@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use super::connection::{ConnShared, Connection};
 use super::handler::{Disconnect, Handler};
-use super::hub::{Accepted, Hub};
+use super::hub::{Accepted, Hub, Phase};
+use super::pool::lock;
 use super::outbound::{Frame, Outbound};
 use super::router::{Endpoint, Handshake};
 use crate::error::Error;
@@ -135,12 +136,15 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
             ),
         );
     }
+    lock(&hub.finishing).insert(conn.id(), Arc::clone(&conn.shared));
     hub.registry.remove(conn.id());
     guarded(|| handler.on_close(&conn, &why));
     if !conn.shared.outbound.is_dead() {
         let _ = conn.shared.outbound.flush_as_owner();
-        finish_tcp(stream, settings.close_timeout);
+        let linger = if hub.phase() == Phase::Running { settings.close_timeout } else { Duration::ZERO };
+        finish_tcp(stream, linger);
     }
+    lock(&hub.finishing).remove(&conn.id());
 }
 
 /// Decides what to answer a request: an endpoint and its `101`, or a refusal.
