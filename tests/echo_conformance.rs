@@ -15,7 +15,10 @@ fn handshake_gets_101_with_the_rfc_accept_value() {
     let reply = http_exchange(server.local_addr(), &handshake_request("/", ""));
     assert_eq!(reply.status, 101);
     assert_eq!(reply.header("Upgrade").as_deref(), Some("websocket"));
-    assert_eq!(reply.header("Sec-WebSocket-Accept").as_deref(), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    assert_eq!(
+        reply.header("Sec-WebSocket-Accept").as_deref(),
+        Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    );
     server.shutdown_now();
 }
 
@@ -28,21 +31,56 @@ fn handshake_rejections_are_http_errors_with_a_one_line_body() {
         (good.replacen("GET", "POST", 1), 405, "method"),
         (good.replace("HTTP/1.1", "HTTP/1.0"), 400, "HTTP/1.1"),
         (good.replace("Host: 127.0.0.1\r\n", ""), 400, "Host"),
-        (good.replace("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ="), 400, "Sec-WebSocket-Key"),
-        (good.replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""), 400, "Sec-WebSocket-Key"),
+        (
+            good.replace("dGhlIHNhbXBsZSBub25jZQ==", "c2hvcnQ="),
+            400,
+            "Sec-WebSocket-Key",
+        ),
+        (
+            good.replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""),
+            400,
+            "Sec-WebSocket-Key",
+        ),
         (good.replace("Version: 13", "Version: 8"), 426, "version"),
-        (good.replace("Upgrade: websocket", "Upgrade: h2c"), 400, "websocket"),
-        (good.replace("Connection: Upgrade", "Connection: keep-alive"), 400, "upgrade"),
-        ("GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(), 426, "WebSocket"),
-        (format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(9000)), 431, "larger"),
-        (format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(101)), 431, "header fields"),
+        (
+            good.replace("Upgrade: websocket", "Upgrade: h2c"),
+            400,
+            "websocket",
+        ),
+        (
+            good.replace("Connection: Upgrade", "Connection: keep-alive"),
+            400,
+            "upgrade",
+        ),
+        (
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+            426,
+            "WebSocket",
+        ),
+        (
+            format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(9000)
+            ),
+            431,
+            "larger",
+        ),
+        (
+            format!("GET / HTTP/1.1\r\n{}\r\n", "X-A: b\r\n".repeat(101)),
+            431,
+            "header fields",
+        ),
         ("GARBAGE\r\n\r\n".to_owned(), 400, "malformed"),
     ];
     for (request, status, needle) in cases {
         let reply = http_exchange(addr, &request);
         assert_eq!(reply.status, status, "{request:?} -> {reply:?}");
         assert_eq!(reply.body.lines().count(), 1, "{reply:?}");
-        assert!(reply.body.contains(needle), "body {:?} should mention {needle:?}", reply.body);
+        assert!(
+            reply.body.contains(needle),
+            "body {:?} should mention {needle:?}",
+            reply.body
+        );
     }
     let reply = http_exchange(addr, &good.replace("Version: 13", "Version: 8"));
     assert_eq!(reply.header("Sec-WebSocket-Version").as_deref(), Some("13"));
@@ -83,7 +121,10 @@ fn text_and_binary_of_every_length_class_are_echoed() {
         let text: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
         client.send_text(&text);
         let frame = client.read_frame().unwrap();
-        assert_eq!((frame.opcode, frame.fin, frame.masked, frame.payload.len()), (1, true, false, len));
+        assert_eq!(
+            (frame.opcode, frame.fin, frame.masked, frame.payload.len()),
+            (1, true, false, len)
+        );
         assert_eq!(frame.payload, text.as_bytes());
         let binary: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
         client.send(true, 2, &binary);
@@ -141,7 +182,13 @@ fn many_messages_in_one_write_are_each_echoed_in_order() {
     let mut client = RawClient::connect(server.local_addr(), "/");
     let mut burst = Vec::new();
     for i in 0..1000 {
-        burst.extend(encode_frame(true, 0, 1, format!("m{i}").as_bytes(), Some(KEY)));
+        burst.extend(encode_frame(
+            true,
+            0,
+            1,
+            format!("m{i}").as_bytes(),
+            Some(KEY),
+        ));
     }
     client.send_raw(&burst);
     for i in 0..1000 {
@@ -261,7 +308,10 @@ fn fragmented_text_with_pings_between_fragments_is_echoed_whole() {
     client.send(true, 9, b"ping 2");
     client.send(true, 0, b"ed");
     let pong1 = client.read_frame().unwrap();
-    assert_eq!((pong1.opcode, pong1.payload.as_slice()), (10, &b"ping 1"[..]));
+    assert_eq!(
+        (pong1.opcode, pong1.payload.as_slice()),
+        (10, &b"ping 1"[..])
+    );
     let pong2 = client.read_frame().unwrap();
     assert_eq!(pong2.payload, b"ping 2");
     client.expect_text("fragmented");
@@ -277,7 +327,13 @@ fn a_message_in_a_thousand_one_byte_fragments_is_echoed() {
     let mut burst = Vec::new();
     for (i, byte) in bytes.iter().enumerate() {
         let opcode = if i == 0 { 1 } else { 0 };
-        burst.extend(encode_frame(i == bytes.len() - 1, 0, opcode, &[*byte], Some(KEY)));
+        burst.extend(encode_frame(
+            i == bytes.len() - 1,
+            0,
+            opcode,
+            &[*byte],
+            Some(KEY),
+        ));
     }
     client.send_raw(&burst);
     client.expect_text(&text);
@@ -326,13 +382,22 @@ fn invalid_utf8_fails_fast_with_1007_before_the_message_ends() {
     // Autobahn 6.4.1: the second fragment makes the text invalid; the third
     // is never sent, so only fail-fast validation can answer.
     let mut client = RawClient::connect(server.local_addr(), "/");
-    client.send(false, 1, &[0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5]);
+    client.send(
+        false,
+        1,
+        &[
+            0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5,
+        ],
+    );
     client.send(false, 0, &[0xf4, 0x90, 0x80, 0x80]);
     assert_eq!(client.expect_close().0, Some(1007));
     client.expect_eof();
     // Autobahn 6.4.3: the same inside one frame, whose end never arrives.
     let mut client = RawClient::connect(server.local_addr(), "/");
-    let payload = [0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xf4, 0x90, 0x80, 0x80, b'e', b'd', b'i', b't', b'e', b'd'];
+    let payload = [
+        0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xf4, 0x90, 0x80, 0x80,
+        b'e', b'd', b'i', b't', b'e', b'd',
+    ];
     let frame = encode_frame(true, 0, 1, &payload, Some(KEY));
     client.send_raw(&frame[..6 + 12]); // header, mask, the good bytes and 0xf4
     client.send_raw(&frame[6 + 12..6 + 13]); // 0x90: no code point can start F4 90
@@ -343,7 +408,13 @@ fn invalid_utf8_fails_fast_with_1007_before_the_message_ends() {
 #[test]
 fn invalid_utf8_in_a_whole_message_fails_with_1007() {
     let server = echo_server();
-    for bad in [&b"\xc0\xaf"[..], b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xff", b"ok\xe2\x82"] {
+    for bad in [
+        &b"\xc0\xaf"[..],
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\xff",
+        b"ok\xe2\x82",
+    ] {
         let mut client = RawClient::connect(server.local_addr(), "/");
         client.send(true, 1, bad);
         assert_eq!(client.expect_close().0, Some(1007), "{bad:x?}");
@@ -356,7 +427,10 @@ fn invalid_utf8_in_a_whole_message_fails_with_1007() {
 #[test]
 fn every_valid_close_code_is_echoed_and_the_server_closes_tcp_first() {
     let server = echo_server();
-    for code in [1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999] {
+    for code in [
+        1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+        4000, 4999,
+    ] {
         let mut client = RawClient::connect(server.local_addr(), "/");
         client.send_close(code, "reason");
         assert_eq!(client.expect_close().0, Some(code));
@@ -368,7 +442,9 @@ fn every_valid_close_code_is_echoed_and_the_server_closes_tcp_first() {
 #[test]
 fn every_invalid_close_code_fails_with_1002() {
     let server = echo_server();
-    for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+    for code in [
+        0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+    ] {
         let mut client = RawClient::connect(server.local_addr(), "/");
         client.send_close(code, "");
         assert_eq!(client.expect_close().0, Some(1002), "code {code}");
@@ -446,6 +522,8 @@ fn a_client_that_vanishes_mid_frame_leaves_the_server_serving_others() {
     let mut other = RawClient::connect(server.local_addr(), "/");
     other.send_text("still here");
     other.expect_text("still here");
-    wait_until("the vanished client is unregistered", || server.client_count() == 1);
+    wait_until("the vanished client is unregistered", || {
+        server.client_count() == 1
+    });
     server.shutdown_now();
 }

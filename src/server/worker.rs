@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use super::connection::{ConnShared, Connection};
 use super::handler::{Disconnect, Handler};
 use super::hub::{Accepted, Hub, Phase};
-use super::pool::lock;
 use super::outbound::{Frame, Outbound};
+use super::pool::lock;
 use super::router::{Endpoint, Handshake};
 use crate::error::Error;
 use crate::message::Message;
@@ -141,7 +141,11 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     guarded(|| handler.on_close(&conn, &why));
     if !conn.shared.outbound.is_dead() {
         let _ = conn.shared.outbound.flush_as_owner();
-        let linger = if hub.phase() == Phase::Running { settings.close_timeout } else { Duration::ZERO };
+        let linger = if hub.phase() == Phase::Running {
+            settings.close_timeout
+        } else {
+            Duration::ZERO
+        };
         finish_tcp(stream, linger);
     }
     lock(&hub.finishing).remove(&conn.id());

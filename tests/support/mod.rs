@@ -52,7 +52,9 @@ impl HttpReply {
     pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
         })
     }
 }
@@ -64,12 +66,19 @@ pub fn read_http_reply(stream: &mut TcpStream) -> HttpReply {
     while !buf.ends_with(b"\r\n\r\n") {
         match stream.read(&mut byte) {
             Ok(1) => buf.push(byte[0]),
-            other => panic!("response head cut short ({other:?}) after {:?}", String::from_utf8_lossy(&buf)),
+            other => panic!(
+                "response head cut short ({other:?}) after {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
         }
     }
     let head = String::from_utf8(buf).unwrap();
     let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let mut reply = HttpReply { status, head, body: String::new() };
+    let mut reply = HttpReply {
+        status,
+        head,
+        body: String::new(),
+    };
     if let Some(len) = reply.header("Content-Length") {
         let mut body = vec![0; len.parse().unwrap()];
         stream.read_exact(&mut body).unwrap();
@@ -98,12 +107,19 @@ pub struct RawFrame {
 impl RawFrame {
     /// The close code of a close frame, if it has one.
     pub fn close_code(&self) -> Option<u16> {
-        (self.opcode == 8 && self.payload.len() >= 2).then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+        (self.opcode == 8 && self.payload.len() >= 2)
+            .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
     }
 }
 
 /// Encodes a frame with every bit under the caller's control.
-pub fn encode_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+pub fn encode_frame(
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) -> Vec<u8> {
     let mut out = vec![(fin as u8) << 7 | (rsv & 7) << 4 | (opcode & 0xf)];
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     match payload.len() {
@@ -139,16 +155,45 @@ impl RawClient {
     /// Connects to `path` and completes the handshake.
     pub fn connect(addr: SocketAddr, path: &str) -> RawClient {
         let mut stream = tcp(addr);
-        stream.write_all(handshake_request(path, "").as_bytes()).unwrap();
+        stream
+            .write_all(handshake_request(path, "").as_bytes())
+            .unwrap();
         let reply = read_http_reply(&mut stream);
         assert_eq!(reply.status, 101, "{reply:?}");
-        assert_eq!(reply.header("Sec-WebSocket-Accept").as_deref(), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
-        RawClient { stream, buffered: Vec::new() }
+        assert_eq!(
+            reply.header("Sec-WebSocket-Accept").as_deref(),
+            Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
+        RawClient {
+            stream,
+            buffered: Vec::new(),
+        }
+    }
+
+    /// Connects, retrying while the server answers 503 (its workers are
+    /// still finishing earlier connections).
+    pub fn connect_when_served(addr: SocketAddr, path: &str) -> RawClient {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let mut stream = tcp(addr);
+            stream
+                .write_all(handshake_request(path, "").as_bytes())
+                .unwrap();
+            let reply = read_http_reply(&mut stream);
+            match reply.status {
+                101 => return RawClient::from_stream(stream),
+                503 if Instant::now() < deadline => std::thread::yield_now(),
+                _ => panic!("not served: {reply:?}"),
+            }
+        }
     }
 
     /// Wraps a stream on which the handshake is already done.
     pub fn from_stream(stream: TcpStream) -> RawClient {
-        RawClient { stream, buffered: Vec::new() }
+        RawClient {
+            stream,
+            buffered: Vec::new(),
+        }
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
@@ -186,7 +231,10 @@ impl RawClient {
     /// Reads the next frame, or `None` at end of stream.
     pub fn read_frame(&mut self) -> Option<RawFrame> {
         if !self.fill(2) {
-            assert!(self.buffered.is_empty(), "stream ended inside a frame header");
+            assert!(
+                self.buffered.is_empty(),
+                "stream ended inside a frame header"
+            );
             return None;
         }
         let b0 = self.buffered[0];
@@ -194,7 +242,10 @@ impl RawClient {
         let (len, mut at) = match b1 & 0x7f {
             126 => {
                 assert!(self.fill(4));
-                (u16::from_be_bytes([self.buffered[2], self.buffered[3]]) as usize, 4)
+                (
+                    u16::from_be_bytes([self.buffered[2], self.buffered[3]]) as usize,
+                    4,
+                )
             }
             127 => {
                 assert!(self.fill(10));
@@ -207,7 +258,12 @@ impl RawClient {
         let masked = b1 & 0x80 != 0;
         let key = if masked {
             assert!(self.fill(at + 4));
-            let k = [self.buffered[at], self.buffered[at + 1], self.buffered[at + 2], self.buffered[at + 3]];
+            let k = [
+                self.buffered[at],
+                self.buffered[at + 1],
+                self.buffered[at + 2],
+                self.buffered[at + 3],
+            ];
             at += 4;
             Some(k)
         } else {
@@ -216,7 +272,10 @@ impl RawClient {
         assert!(self.fill(at + len), "stream ended inside a frame payload");
         let mut payload: Vec<u8> = self.buffered[at..at + len].to_vec();
         if let Some(k) = key {
-            payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= k[i % 4]);
+            payload
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, b)| *b ^= k[i % 4]);
         }
         self.buffered.drain(..at + len);
         Some(RawFrame {
@@ -255,7 +314,10 @@ impl RawClient {
         let deadline = Instant::now() + TIMEOUT;
         let mut chunk = [0u8; 1024];
         loop {
-            assert!(Instant::now() < deadline, "the server did not close the connection");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not close the connection"
+            );
             match self.stream.read(&mut chunk) {
                 Ok(0) => return,
                 Ok(_) => continue,
