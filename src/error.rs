@@ -3,7 +3,7 @@
 //! Each variant says what happened; its `Display` message also says what a
 //! user can do about it. Following wsproto and h11, an error that arises from
 //! the peer carries what was sent back: the close code of a
-//! [`Violation`](crate::protocol::Violation), the HTTP status of a refused
+//! [`Violation`], the HTTP status of a refused
 //! handshake.
 
 use std::fmt;

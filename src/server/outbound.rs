@@ -36,7 +36,7 @@
 //! read when a call starts); a read that starts inside the brief window gets
 //! `WouldBlock`, and the worker then waits for this lock, which is released
 //! only after blocking mode is restored, and reads again (see
-//! [`Outbound::wait_for_writers`]).
+//! `Outbound::wait_for_writers`).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};

@@ -1,0 +1,210 @@
+//! A chat with rooms and nicknames. Its page and its WebSocket share one port.
+//!
+//! ```text
+//! cargo run --example chat [-- ADDR]
+//! ```
+//!
+//! Open http://127.0.0.1:8002/ in a browser (two tabs, to talk to yourself).
+//! The page connects to `ws://HOST/chat?nick=NAME&room=ROOM`. What a client
+//! sends, line by line:
+//!
+//! | text            | effect                                  |
+//! |-----------------|-----------------------------------------|
+//! | `/nick NAME`    | change nickname (announced to the room) |
+//! | `/join ROOM`    | leave the current room, join another    |
+//! | `/who`          | list the nicknames in the room          |
+//! | anything else   | said to everyone in the room            |
+//!
+//! What the server sends: `<nick> text` for what was said, `* ...` for
+//! notices (joins, leaves, renames, answers to `/who`).
+//!
+//! This example shows the [`Handler`] style: each connection's nickname and
+//! room live in its handler; the room itself is a registry room.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use stdws::protocol::http::Response;
+use stdws::server::{Connection, Disconnect, Endpoint, Handler};
+use stdws::{Message, Server};
+
+/// Every nickname in use, by connection id (for `/who`).
+type Nicknames = Arc<Mutex<HashMap<u64, String>>>;
+
+struct ChatUser {
+    nick: String,
+    room: String,
+    nicknames: Nicknames,
+}
+
+impl ChatUser {
+    fn announce(&self, conn: &Connection, notice: &str) {
+        conn.broadcast_room(&self.room, format!("* {notice}"));
+    }
+
+    fn enter(&mut self, conn: &Connection, room: &str) {
+        self.room = clean(room, "lobby");
+        conn.join(&self.room);
+        let _ = conn.send_text(&format!("* you are {} in #{}", self.nick, self.room));
+        self.announce(conn, &format!("{} joined #{}", self.nick, self.room));
+    }
+}
+
+/// Names are one word of at most 32 characters, with a default.
+fn clean(name: &str, default: &str) -> String {
+    let word: String = name.split_whitespace().next().unwrap_or("").chars().take(32).collect();
+    if word.is_empty() { default.to_owned() } else { word }
+}
+
+impl Handler for ChatUser {
+    fn on_open(&mut self, conn: &Connection) {
+        self.nick = clean(conn.request().query_param("nick").unwrap_or(""), &format!("guest{}", conn.id()));
+        self.nicknames.lock().unwrap_or_else(|e| e.into_inner()).insert(conn.id(), self.nick.clone());
+        let room = conn.request().query_param("room").unwrap_or("lobby").to_owned();
+        self.enter(conn, &room);
+    }
+
+    fn on_message(&mut self, conn: &Connection, message: Message) {
+        let Message::Text(text) = message else {
+            let _ = conn.send_text("* only text is spoken here");
+            return;
+        };
+        let text = text.trim();
+        if let Some(nick) = text.strip_prefix("/nick ") {
+            let new = clean(nick, &self.nick);
+            let old = std::mem::replace(&mut self.nick, new);
+            self.nicknames.lock().unwrap_or_else(|e| e.into_inner()).insert(conn.id(), self.nick.clone());
+            self.announce(conn, &format!("{old} is now {}", self.nick));
+        } else if let Some(room) = text.strip_prefix("/join ") {
+            self.announce(conn, &format!("{} left #{}", self.nick, self.room));
+            conn.leave(&self.room);
+            self.enter(conn, room);
+        } else if text == "/who" {
+            let server = conn.server();
+            let nicknames = self.nicknames.lock().unwrap_or_else(|e| e.into_inner());
+            let mut here: Vec<&str> = server
+                .room_members(&self.room)
+                .iter()
+                .filter_map(|id| nicknames.get(id).map(String::as_str))
+                .collect();
+            here.sort();
+            let _ = conn.send_text(&format!("* in #{}: {}", self.room, here.join(", ")));
+        } else if !text.is_empty() {
+            conn.broadcast_room(&self.room, format!("<{}> {text}", self.nick));
+        }
+    }
+
+    fn on_close(&mut self, conn: &Connection, _why: &Disconnect) {
+        self.nicknames.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn.id());
+        // The connection has left its rooms already; tell the others.
+        conn.server().broadcast_room(&self.room, format!("* {} left #{}", self.nick, self.room));
+    }
+}
+
+fn main() -> ExitCode {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8002".to_owned());
+    let nicknames = Nicknames::default();
+    let server = Server::builder()
+        .workers(1000)
+        .route(
+            "/chat",
+            Endpoint::handler(move || ChatUser {
+                nick: String::new(),
+                room: String::new(),
+                nicknames: Arc::clone(&nicknames),
+            }),
+        )
+        .http(|request| match request.path() {
+            "/" => Response::new(200)
+                .with_header("Content-Type", "text/html; charset=utf-8")
+                .with_body(PAGE),
+            _ => Response::text(404, "not found: the chat is at /"),
+        })
+        .bind(&addr);
+    let server = match server {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("chat: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("chat on http://{}/ (WebSocket at /chat)", server.local_addr());
+    match server.run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>stdws chat</title>
+<style>
+  body { font: 15px system-ui, sans-serif; max-width: 48rem; margin: 2rem auto; }
+  #log { border: 1px solid #ccc; height: 24rem; overflow-y: auto; padding: .5rem; white-space: pre-wrap; }
+  .notice { color: #666; }
+  form { display: flex; gap: .5rem; margin-top: .5rem; }
+  #text { flex: 1; }
+</style>
+</head>
+<body>
+<h1>stdws chat</h1>
+<p>
+  <label>Nickname <input id="nick" size="12"></label>
+  <label>Room <input id="room" size="12" value="lobby"></label>
+  <button id="connect">Connect</button>
+  <button id="leave" disabled>Leave</button>
+  <span id="status">not connected</span>
+</p>
+<div id="log"></div>
+<form id="say"><input id="text" autocomplete="off" placeholder="say something, or /nick, /join, /who" disabled><button>Send</button></form>
+<script>
+"use strict";
+const $ = (id) => document.getElementById(id);
+let ws = null;
+
+function show(line) {
+  const div = document.createElement("div");
+  if (line.startsWith("* ")) div.className = "notice";
+  div.textContent = line;
+  $("log").appendChild(div);
+  $("log").scrollTop = $("log").scrollHeight;
+}
+
+function connect() {
+  const params = new URLSearchParams({ nick: $("nick").value, room: $("room").value });
+  ws = new WebSocket(`ws://${location.host}/chat?${params}`);
+  $("status").textContent = "connecting";
+  ws.onopen = () => {
+    $("status").textContent = "open";
+    $("text").disabled = false; $("leave").disabled = false; $("connect").disabled = true;
+  };
+  ws.onmessage = (event) => show(event.data);
+  ws.onclose = (event) => {
+    $("status").textContent = `closed code=${event.code} clean=${event.wasClean}`;
+    $("text").disabled = true; $("leave").disabled = true; $("connect").disabled = false;
+  };
+}
+
+$("connect").onclick = connect;
+$("leave").onclick = () => ws && ws.close(1000, "bye");
+$("say").onsubmit = (event) => {
+  event.preventDefault();
+  if (ws && ws.readyState === WebSocket.OPEN && $("text").value) {
+    ws.send($("text").value);
+    $("text").value = "";
+  }
+};
+if (new URLSearchParams(location.search).has("autoconnect")) {
+  $("nick").value = new URLSearchParams(location.search).get("nick") || "";
+  connect();
+}
+</script>
+</body>
+</html>
+"#;
