@@ -394,7 +394,7 @@ impl ClientBuilder {
         match check_response(&response, &key, &self.subprotocols) {
             Ok(subprotocol) => {
                 let ws =
-                    WebSocket::from_partially_read(stream, &leftover, Role::Client, &self.config)
+                    WebSocket::from_partially_read(stream, &[], Role::Client, &self.config)
                         .with_trace_id(id);
                 Ok((
                     ws,

@@ -6,13 +6,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
 pub mod error;
 pub mod message;
 pub mod protocol;
 mod random;
+pub mod split;
 pub mod trace;
+pub mod url;
 pub mod websocket;
 
+pub use client::{ClientBuilder, connect};
 pub use error::{Error, Result};
 pub use message::Message;
 pub use protocol::Role;

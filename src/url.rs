@@ -233,6 +233,10 @@ fn parse_authority(authority: &str, secure: bool) -> Result<(String, bool, u16)>
             },
         };
         (literal, true, port)
+    } else if authority.matches(':').count() > 1 {
+        return Err(bad(format!(
+            "{authority:?} looks like an IPv6 address: write it in brackets, as ws://[::1]:9001/"
+        )));
     } else {
         match authority.split_once(':') {
             Some((host, port)) => (host, false, Some(port)),
@@ -249,13 +253,8 @@ fn parse_authority(authority: &str, secure: bool) -> Result<(String, bool, u16)>
             .chars()
             .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')))
         {
-            let hint = if c == ':' || c == '[' || c == ']' {
-                " (write an IPv6 address in brackets: ws://[::1]:port/)"
-            } else {
-                ""
-            };
             return Err(bad(format!(
-                "the host {host:?} contains {c:?}, which a host name cannot{hint}"
+                "the host {host:?} contains {c:?}, which a host name cannot"
             )));
         }
     }

@@ -565,3 +565,26 @@ fn refuse(stream: &mut impl Write, problem: RequestProblem) -> Error {
     let _ = stream.flush();
     Error::HandshakeRequest(problem)
 }
+
+// Used by the client and the split halves.
+impl<S> WebSocket<S> {
+    /// Names the connection `id` in trace lines: the client traces its
+    /// handshake before the WebSocket exists, and its frames must carry the
+    /// same number.
+    pub(crate) fn with_trace_id(mut self, id: u64) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// Takes the WebSocket apart, for [`split`](WebSocket::split).
+    pub(crate) fn into_parts(self) -> crate::split::Parts<S> {
+        crate::split::Parts {
+            stream: self.stream,
+            session: self.session,
+            inbound: self.inbound,
+            close_returned: self.close_returned,
+            tracer: self.tracer,
+            id: self.id,
+        }
+    }
+}
