@@ -30,6 +30,7 @@
 //! To read in one thread and write from another, see
 //! [`WebSocket::split`](crate::WebSocket::split).
 
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
@@ -111,7 +112,7 @@ impl Accepted {
 /// ws.send_text("hello")?;
 /// # Ok::<(), stdws::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     url: String,
     headers: Headers,
@@ -120,6 +121,23 @@ pub struct ClientBuilder {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     config: WebSocketConfig,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values stay out: they are often credentials, and builders
+        // end up in logs.
+        let header_names: Vec<&str> = self.headers.iter().map(|(name, _)| name).collect();
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url)
+            .field("headers", &header_names)
+            .field("subprotocols", &self.subprotocols)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 impl ClientBuilder {
@@ -245,13 +263,13 @@ impl ClientBuilder {
     /// use std::net::TcpStream;
     /// use stdws::client::ClientBuilder;
     ///
-    /// # // Stands in for the TLS crate's connect (rustls's `StreamOwned`,
-    /// # // native-tls's `TlsConnector::connect`...).
-    /// # fn tls_connect(_host: &str, tcp: TcpStream) -> std::io::Result<impl Read + Write> {
-    /// #     Ok(tcp)
-    /// # }
+    /// // Stands in for your TLS crate (rustls's `StreamOwned`, native-tls's
+    /// // `TlsConnector::connect`...): any connected Read + Write stream works.
+    /// fn tls_connect(_host: &str, tcp: TcpStream) -> std::io::Result<impl Read + Write> {
+    ///     Ok(tcp) // a real one returns a TLS session over `tcp`
+    /// }
+    ///
     /// let tcp = TcpStream::connect("example.com:443")?;
-    /// // Any connected Read + Write stream: here, a TLS session over the TCP one.
     /// let tls = tls_connect("example.com", tcp)?;
     /// let (mut ws, _) = ClientBuilder::new("wss://example.com/feed").connect_on(tls)?;
     /// ws.send_text("subscribe")?;
@@ -266,7 +284,12 @@ impl ClientBuilder {
     /// Refuses header fields and subprotocols that would corrupt the request
     /// or contradict the handshake, before anything is sent.
     fn check_request_fields(&self) -> Result<()> {
-        const OWNED: [&str; 4] = ["Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version"];
+        const OWNED: [&str; 4] = [
+            "Upgrade",
+            "Connection",
+            "Sec-WebSocket-Key",
+            "Sec-WebSocket-Version",
+        ];
         for (name, value) in self.headers.iter() {
             if name.is_empty() || !name.bytes().all(is_token_byte) {
                 return Err(invalid(format!(
@@ -280,7 +303,8 @@ impl ClientBuilder {
             }
             if name.eq_ignore_ascii_case("Sec-WebSocket-Protocol") {
                 return Err(invalid(
-                    "offer subprotocols with ClientBuilder::subprotocol, not as a header".to_owned(),
+                    "offer subprotocols with ClientBuilder::subprotocol, not as a header"
+                        .to_owned(),
                 ));
             }
             if name.eq_ignore_ascii_case("Sec-WebSocket-Extensions") {
@@ -312,9 +336,7 @@ impl ClientBuilder {
     fn open_tcp(&self, url: &Url) -> Result<TcpStream> {
         let addrs: Vec<SocketAddr> = (url.host(), url.port())
             .to_socket_addrs()
-            .map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot resolve {}: {e}", url.host()))
-            })?
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot resolve {}: {e}", url.host())))?
             .collect();
         if addrs.is_empty() {
             return Err(Error::Io(io::Error::new(
@@ -394,7 +416,7 @@ impl ClientBuilder {
         match check_response(&response, &key, &self.subprotocols) {
             Ok(subprotocol) => {
                 let ws =
-                    WebSocket::from_partially_read(stream, &[], Role::Client, &self.config)
+                    WebSocket::from_partially_read(stream, &leftover, Role::Client, &self.config)
                         .with_trace_id(id);
                 Ok((
                     ws,
@@ -499,7 +521,10 @@ fn read_body(stream: &mut impl Read, response: &Response, mut raw: Vec<u8>) -> V
     }
     let headers = response.headers();
     let chunked = headers.has_token("Transfer-Encoding", "chunked");
-    let want = match headers.get("Content-Length").map(|v| v.trim().parse::<u64>()) {
+    let want = match headers
+        .get("Content-Length")
+        .map(|v| v.trim().parse::<u64>())
+    {
         Some(Ok(len)) if !chunked => len.min(MAX_REFUSAL_BODY as u64) as usize,
         _ => MAX_REFUSAL_BODY,
     };
@@ -560,9 +585,20 @@ mod tests {
             (b"go away!!!".to_vec(), true)
         );
         assert_eq!(decode_chunked(b"7\r\ngo a"), (b"go a".to_vec(), false));
-        assert_eq!(decode_chunked(b"7\r\ngo away\r\n"), (b"go away".to_vec(), false));
+        assert_eq!(
+            decode_chunked(b"7\r\ngo away\r\n"),
+            (b"go away".to_vec(), false)
+        );
         assert_eq!(decode_chunked(b"zz\r\n"), (Vec::new(), true));
         assert_eq!(decode_chunked(b""), (Vec::new(), false));
+    }
+
+    #[test]
+    fn debug_output_leaves_header_values_out() {
+        let builder = ClientBuilder::new("ws://h/").header("Authorization", "Bearer s3cr3t");
+        let debug = format!("{builder:?}");
+        assert!(debug.contains("Authorization"), "{debug}");
+        assert!(!debug.contains("s3cr3t"), "{debug}");
     }
 
     #[test]

@@ -4,37 +4,49 @@
 //! Both halves write to the socket: the writer its messages, the reader the
 //! answers RFC 6455 requires of it, a pong for each ping (section 5.5.2), a
 //! close for the peer's close (section 5.5.1), a close with the broken rule's
-//! code when the peer fails the connection (section 7.1.7). Every frame is
-//! written whole while holding one lock over the sending state, so frames never
-//! interleave on the wire, and the one [`Sender`](crate::protocol::Sender)
-//! refuses any frame after a close, whichever half sent it.
+//! code when the peer breaks one (section 7.1.7). One
+//! [`Sender`](crate::protocol::Sender) frames all of them, so nothing follows
+//! a close whichever half sent it, and one thread at a time holds the *write
+//! turn*, so frames never interleave on the wire.
 //!
 //! ```text
-//!        ReadHalf (own clone of the socket)        WriteHalf (Clone, &self)
-//!   read() --> bytes --> Receiver --> Message      send(), close(), ping()
-//!                            |                            |
-//!                            | ping: pong                 | frames
-//!                            | close: close               |
-//!                            v                            v
-//!                  +-------------------------------------------+
-//!                  | Mutex: Session (its Sender), out buffer    | --> socket
-//!                  +-------------------------------------------+
+//!     ReadHalf (own clone of the socket)          WriteHalf (Clone, &self)
+//!   read() -> Receiver -> Message                 send(), close(), ping()
+//!                |                                        |
+//!                | ping: queue a pong                     | wait for the turn,
+//!                | close: queue a close                   | encode, write the
+//!                | (write it too if nobody                | frame, then every
+//!                |  holds the turn)                       | queued control frame
+//!                v                                        v
+//!   +-------------------------------------------------------------------+
+//!   | Mutex: Session (its Sender), queued control frames, turn taken?  |
+//!   +-------------------------------------------------------------------+
+//!                                  | the turn's holder writes, lock released
+//!                                  v
+//!                               socket
 //! ```
 //!
-//! The lock is taken only to encode and write one frame, never while waiting
-//! for input, so a reader blocked in `read` never holds up the writer. Socket
-//! options (timeouts, non-blocking) are shared by the two halves, since they
-//! share the socket.
+//! The lock is held to encode, never across a socket call. The reader never
+//! waits for a writer: a writer blocked on a peer that does not read (because
+//! it is itself blocked writing to us) would otherwise stop the very reads
+//! that let the peer go on. Its pong waits in the queue instead, and the
+//! writer sends it after the frame in progress (section 5.5.2 asks for a pong
+//! "as soon as is practical", and lets a pong answer only the latest ping).
+//! When nobody holds the turn, the reader takes it and writes its answer
+//! itself: a few bytes, which block only if the peer has stopped reading.
+//!
+//! Socket options (timeouts, non-blocking) are shared by the two halves, since
+//! they share the socket.
 
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::protocol::frame::OpCode;
-use crate::protocol::{Receiver, Session};
+use crate::protocol::{Receiver, Role, Session, Violation};
 use crate::trace::Tracer;
 use crate::websocket::{ReadBuffer, WebSocket};
 
@@ -81,25 +93,28 @@ impl WebSocket<TcpStream> {
         let read_stream = parts.stream.try_clone()?;
         let role = parts.session.role();
         let limits = parts.session.receiver_mut().limits();
-        // The reader takes the receiver with whatever it holds of a frame
-        // in progress; the session keeps the sender and the closing state.
+        // The reader takes the receiver with whatever it holds of a frame in
+        // progress; the session keeps the sender and the closing state.
         let receiver = std::mem::replace(parts.session.receiver_mut(), Receiver::new(role, limits));
         let pending = parts.session.take_output();
         let writer = WriteHalf {
-            shared: Arc::new(Mutex::new(Shared {
-                session: parts.session,
-                out: Vec::new(),
-                broken: None,
-            })),
-            stream: Arc::new(parts.stream),
-            tracer: parts.tracer.clone(),
-            id: parts.id,
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    session: parts.session,
+                    writing: false,
+                    pong: None,
+                    control: pending,
+                    broken: None,
+                }),
+                turn_free: Condvar::new(),
+                stream: parts.stream,
+                role,
+                tracer: parts.tracer,
+                id: parts.id,
+            }),
         };
-        if !pending.is_empty() {
-            let mut shared = writer.lock()?;
-            shared.out = pending;
-            writer.write_out(&mut shared)?;
-        }
+        // Answers the WebSocket had prepared but not yet written.
+        writer.shared.write_queued()?;
         let reader = ReadHalf {
             stream: read_stream,
             inbound: parts.inbound,
@@ -111,17 +126,139 @@ impl WebSocket<TcpStream> {
     }
 }
 
-/// The sending state both halves share.
+/// What both halves share.
 #[derive(Debug)]
 struct Shared {
+    state: Mutex<State>,
+    /// Signalled whenever the write turn is given back.
+    turn_free: Condvar,
+    /// Written only by the holder of the write turn.
+    stream: TcpStream,
+    role: Role,
+    tracer: Tracer,
+    id: u64,
+}
+
+/// The sending state, under the lock.
+#[derive(Debug)]
+struct State {
     /// Its sender frames everything; its receiver is unused (the reader has
     /// the real one).
     session: Session,
-    /// The frame being written.
-    out: Vec<u8>,
+    /// Whether a thread holds the write turn. While it is false, `pong` is
+    /// `None` and `control` is empty: the holder writes both before giving
+    /// the turn back.
+    writing: bool,
+    /// The payload of the latest ping not yet answered.
+    pong: Option<Vec<u8>>,
+    /// Encoded control frames the reader queued, in order.
+    control: Vec<u8>,
     /// Set when a write failed, perhaps part-way through a frame: nothing
     /// more may be written after a partial frame.
     broken: Option<io::ErrorKind>,
+}
+
+impl State {
+    /// Refuses to write after a failed connection or a failed write.
+    fn check_usable(&self) -> Result<()> {
+        if let Some(violation) = self.session.failure() {
+            return Err(Error::Protocol(violation));
+        }
+        if let Some(kind) = self.broken {
+            return Err(Error::Io(io::Error::new(
+                kind,
+                "an earlier write on this connection failed, perhaps part-way through a frame; drop the connection",
+            )));
+        }
+        Ok(())
+    }
+
+    /// Encodes the pending pong after the control frames already queued.
+    fn queue_pong(&mut self) {
+        if let Some(payload) = self.pong.take() {
+            if !self.session.sender_mut().close_sent() {
+                // Cannot fail: a received ping's payload fits in a pong.
+                let _ = self.session.sender_mut().encode(
+                    OpCode::Pong,
+                    true,
+                    &payload,
+                    &mut self.control,
+                );
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> Result<MutexGuard<'_, State>> {
+        self.state.lock().map_err(|_| poisoned())
+    }
+
+    /// Locks the state once no other thread holds the write turn.
+    fn wait_for_turn(&self) -> Result<MutexGuard<'_, State>> {
+        let mut state = self.lock()?;
+        while state.writing {
+            state = self.turn_free.wait(state).map_err(|_| poisoned())?;
+        }
+        Ok(state)
+    }
+
+    /// Takes the turn if it is free and writes what is queued. When another
+    /// thread holds the turn, it writes the queue before giving the turn
+    /// back, so there is nothing to do.
+    fn write_queued(&self) -> Result<()> {
+        let mut state = self.lock()?;
+        if state.writing || (state.pong.is_none() && state.control.is_empty()) {
+            return Ok(());
+        }
+        state.writing = true;
+        drop(state);
+        self.write_then_give_back(&[])
+    }
+
+    /// With the turn held: writes `frame`, then whatever control frames were
+    /// queued meanwhile, then gives the turn back.
+    fn write_then_give_back(&self, frame: &[u8]) -> Result<()> {
+        let mut written = self.write_raw(frame);
+        loop {
+            let mut state = self.lock()?;
+            if let Err(e) = &written {
+                state.broken = Some(e.kind());
+            } else {
+                state.queue_pong();
+                if !state.control.is_empty() && state.broken.is_none() {
+                    let control = std::mem::take(&mut state.control);
+                    drop(state);
+                    written = self.write_raw(&control);
+                    continue;
+                }
+            }
+            state.pong = None;
+            state.control.clear();
+            state.writing = false;
+            drop(state);
+            self.turn_free.notify_all();
+            return written.map_err(Error::Io);
+        }
+    }
+
+    fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.tracer.is_on() {
+            self.tracer.sent_bytes(self.id, self.role, bytes);
+        }
+        let mut stream = &self.stream;
+        stream.write_all(bytes)?;
+        stream.flush()
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Io(io::Error::other(
+        "a thread panicked while sending on this connection; drop it",
+    ))
 }
 
 /// The reading half of a split [`WebSocket`]; see [`WebSocket::split`].
@@ -136,11 +273,12 @@ pub struct ReadHalf {
 
 impl ReadHalf {
     /// Reads the next message, as [`WebSocket::read`] does: pings are
-    /// answered with a pong and the peer's close with a close (through the
-    /// shared sending state, between the writer's frames) before they are
-    /// returned; a broken rule is answered with a close frame with the rule's
-    /// code and returned as [`Error::Protocol`], after which the writer's
-    /// sends fail with the same error.
+    /// answered with a pong and the peer's close with a close before they
+    /// are returned (when the writer is in the middle of a frame, the answer
+    /// follows that frame, written by the writer's thread); a broken rule is
+    /// answered with a close frame with the rule's code and returned as
+    /// [`Error::Protocol`], after which the writer's sends fail with the same
+    /// error.
     ///
     /// After [`Message::Close`], or any error but a timeout, every call
     /// returns [`Error::ConnectionClosed`].
@@ -148,11 +286,12 @@ impl ReadHalf {
         if self.done {
             return Err(Error::ConnectionClosed);
         }
+        let shared = &self.writer.shared;
         let next = self.inbound.next_message(
             &mut self.stream,
             &mut self.receiver,
-            &self.writer.tracer,
-            self.writer.id,
+            &shared.tracer,
+            shared.id,
         );
         match next {
             Ok(Some(message)) => {
@@ -200,15 +339,10 @@ impl ReadHalf {
 /// The writing half of a split [`WebSocket`]; see [`WebSocket::split`].
 ///
 /// Clones share one sending state, so several threads may send: each frame
-/// is written whole.
+/// is written whole, one after the other.
 #[derive(Debug, Clone)]
 pub struct WriteHalf {
-    shared: Arc<Mutex<Shared>>,
-    /// Written only while `shared` is locked. Outside the lock so that
-    /// [`shutdown`](Self::shutdown) can wake a writer blocked on a full socket.
-    stream: Arc<TcpStream>,
-    tracer: Tracer,
-    id: u64,
+    shared: Arc<Shared>,
 }
 
 impl WriteHalf {
@@ -245,9 +379,6 @@ impl WriteHalf {
     /// Fails with [`Error::SendAfterClose`] if a close was sent already,
     /// such as the reader's answer to the peer's close.
     pub fn close(&self, code: CloseCode, reason: &str) -> Result<()> {
-        if reason.len() > MAX_REASON_LEN {
-            return Err(Error::ControlFrameTooLong(reason.len() + 2));
-        }
         self.close_with(Some(CloseFrame::new(code, reason)))
     }
 
@@ -255,22 +386,29 @@ impl WriteHalf {
     /// handshake: a reader blocked in [`ReadHalf::read`] wakes with an error,
     /// and so does a writer blocked on a peer that does not read.
     pub fn shutdown(&self) -> Result<()> {
-        self.stream.shutdown(Shutdown::Both).map_err(Error::Io)
+        self.shared
+            .stream
+            .shutdown(Shutdown::Both)
+            .map_err(Error::Io)
     }
 
     /// The socket (shared with the reader). Writing to it directly breaks the
     /// framing.
     pub fn get_ref(&self) -> &TcpStream {
-        &self.stream
+        &self.shared.stream
     }
 
     fn send_frame(&self, opcode: OpCode, payload: &[u8]) -> Result<()> {
-        let mut shared = self.lock()?;
-        shared.check_usable()?;
-        let Shared { session, out, .. } = &mut *shared;
-        out.clear();
-        session.sender_mut().encode(opcode, true, payload, out)?;
-        self.write_out(&mut shared)
+        let mut state = self.shared.wait_for_turn()?;
+        state.check_usable()?;
+        let mut frame = Vec::with_capacity(payload.len() + 14);
+        state
+            .session
+            .sender_mut()
+            .encode(opcode, true, payload, &mut frame)?;
+        state.writing = true;
+        drop(state);
+        self.shared.write_then_give_back(&frame)
     }
 
     fn close_with(&self, frame: Option<CloseFrame>) -> Result<()> {
@@ -282,91 +420,52 @@ impl WriteHalf {
                 return Err(Error::ControlFrameTooLong(f.reason.len() + 2));
             }
         }
-        let mut shared = self.lock()?;
-        shared.check_usable()?;
-        let Shared { session, out, .. } = &mut *shared;
-        out.clear();
-        session.close(frame, out)?;
-        self.write_out(&mut shared)
+        let mut state = self.shared.wait_for_turn()?;
+        state.check_usable()?;
+        let mut bytes = Vec::new();
+        state.session.close(frame, &mut bytes)?;
+        state.writing = true;
+        drop(state);
+        self.shared.write_then_give_back(&bytes)
     }
 
     fn answer_ping(&self, payload: &[u8]) -> Result<()> {
-        let mut shared = self.lock()?;
-        if shared.session.sender_mut().close_sent() {
+        let mut state = self.shared.lock()?;
+        if state.session.sender_mut().close_sent() {
             // After our close, the peer expects nothing but its close answer.
             return Ok(());
         }
-        shared.check_usable()?;
-        let Shared { session, out, .. } = &mut *shared;
-        out.clear();
-        session.sender_mut().encode(OpCode::Pong, true, payload, out)?;
-        self.write_out(&mut shared)
+        state.check_usable()?;
+        state.pong = Some(payload.to_vec());
+        drop(state);
+        self.shared.write_queued()
     }
 
     fn answer_close(&self, frame: Option<&CloseFrame>) -> Result<()> {
-        let mut shared = self.lock()?;
-        if shared.session.sender_mut().close_sent() {
+        let mut state = self.shared.lock()?;
+        if state.session.sender_mut().close_sent() {
             return Ok(());
         }
-        shared.check_usable()?;
+        state.check_usable()?;
+        // A ping that came before the close is answered before it.
+        state.queue_pong();
         // Echo the code (section 5.5.1), not the reason: it is the peer's.
         let answer = frame.map(|f| CloseFrame::new(f.code, ""));
-        let Shared { session, out, .. } = &mut *shared;
-        out.clear();
-        session.close(answer, out)?;
-        self.write_out(&mut shared)
+        let State {
+            session, control, ..
+        } = &mut *state;
+        session.close(answer, control)?;
+        drop(state);
+        self.shared.write_queued()
     }
 
-    fn fail(&self, violation: crate::protocol::Violation) -> Result<()> {
-        let mut shared = self.lock()?;
-        shared.session.fail(violation);
-        let output = shared.session.take_output();
-        if output.is_empty() || shared.broken.is_some() {
-            return Ok(());
-        }
-        shared.out = output;
-        self.write_out(&mut shared)
-    }
-
-    /// Writes `shared.out`, whole, while the lock is held.
-    fn write_out(&self, shared: &mut MutexGuard<'_, Shared>) -> Result<()> {
-        if self.tracer.is_on() {
-            let role = shared.session.role();
-            self.tracer.sent_bytes(self.id, role, &shared.out);
-        }
-        let mut stream: &TcpStream = &self.stream;
-        let written = stream.write_all(&shared.out).and_then(|_| stream.flush());
-        if shared.out.capacity() > 64 * 1024 {
-            // A large message has passed: give the memory back.
-            shared.out = Vec::new();
-        }
-        written.map_err(|e| {
-            shared.broken = Some(e.kind());
-            Error::Io(e)
-        })
-    }
-
-    fn lock(&self) -> Result<MutexGuard<'_, Shared>> {
-        self.shared.lock().map_err(|_| {
-            Error::Io(io::Error::other(
-                "a thread panicked while sending on this connection; drop it",
-            ))
-        })
-    }
-}
-
-impl Shared {
-    /// Refuses to write after a failed connection or a failed write.
-    fn check_usable(&self) -> Result<()> {
-        if let Some(violation) = self.session.failure() {
-            return Err(Error::Protocol(violation));
-        }
-        if let Some(kind) = self.broken {
-            return Err(Error::Io(io::Error::new(
-                kind,
-                "an earlier write on this connection failed, perhaps part-way through a frame; drop the connection",
-            )));
-        }
-        Ok(())
+    fn fail(&self, violation: Violation) -> Result<()> {
+        let mut state = self.shared.lock()?;
+        state.pong = None;
+        state.session.fail(violation);
+        let output = state.session.take_output();
+        state.control.extend_from_slice(&output);
+        drop(state);
+        self.shared.write_queued()
     }
 }

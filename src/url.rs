@@ -245,7 +245,7 @@ fn parse_authority(authority: &str, secure: bool) -> Result<(String, bool, u16)>
     };
     if host.is_empty() {
         return Err(bad(
-            "the URL has no host: write it as ws://host/path".to_owned(),
+            "the URL has no host: write it as ws://host/path".to_owned()
         ));
     }
     if !ipv6 {
