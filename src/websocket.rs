@@ -492,22 +492,19 @@ pub fn accept_with_config<S: Read + Write>(
         }
     };
     let response = accept_response(&key, None).to_bytes();
+    let mut ws = WebSocket::from_partially_read(stream, &leftover, Role::Server, config);
     if config.tracer.is_on() {
+        let id = ws.id;
         config
             .tracer
-            .handshake(0, "request", &read_head_text(&request));
+            .handshake(id, "request", &read_head_text(&request));
         config
             .tracer
-            .handshake(0, "response", &String::from_utf8_lossy(&response));
+            .handshake(id, "response", &String::from_utf8_lossy(&response));
     }
-    stream.write_all(&response)?;
-    stream.flush()?;
-    Ok(WebSocket::from_partially_read(
-        stream,
-        &leftover,
-        Role::Server,
-        config,
-    ))
+    ws.stream.write_all(&response)?;
+    ws.stream.flush()?;
+    Ok(ws)
 }
 
 fn read_head_text(request: &Request) -> String {
