@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::hub::{Accepted, Hub, Phase};
+use super::hub::{Accepted, Counters, Hub, Phase};
 use super::pool::Refused;
 use crate::protocol::http::Response;
 
@@ -40,6 +40,7 @@ pub(crate) fn run(hub: Arc<Hub>, listener: TcpListener) {
             continue;
         };
         if !hub.accepting.load(Ordering::Acquire) {
+            Counters::add(&hub.counters.refused_denied);
             refuse(stream, 503, "the server is not accepting new connections");
             continue;
         }
@@ -57,10 +58,10 @@ pub(crate) fn run(hub: Arc<Hub>, listener: TcpListener) {
             accepted_at: Instant::now(),
         };
         match hub.pool.submit(job) {
-            Ok(()) => {}
+            Ok(()) => Counters::add(&hub.counters.accepted),
             Err(Refused::Full(job) | Refused::Stopped(job)) => {
                 hub.registry.release_address(peer.ip());
-                hub.refused_full.fetch_add(1, Ordering::Relaxed);
+                Counters::add(&hub.counters.refused_busy);
                 refuse(job.stream, 503, "every worker is busy; try again shortly");
             }
             Err(Refused::SpawnFailed(e)) => {

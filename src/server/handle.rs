@@ -294,6 +294,22 @@ impl ServerHandle {
         self.hub.phase() == Phase::Stopped
     }
 
+    /// Running totals since the server started.
+    pub fn stats(&self) -> ServerStats {
+        let c = &self.hub.counters;
+        let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        ServerStats {
+            accepted: get(&c.accepted),
+            refused_busy: get(&c.refused_busy),
+            refused_denied: get(&c.refused_denied),
+            refused_per_ip: get(&c.refused_per_ip),
+            opened: get(&c.opened),
+            closed: get(&c.closed),
+            clients: self.hub.registry.count(),
+            worker_threads: self.hub.pool.threads(),
+        }
+    }
+
     /// Internal sizes for leak checks: registry clients, room entries,
     /// per-address counters, housekeeper backlog, worker threads started.
     #[doc(hidden)]
@@ -307,6 +323,27 @@ impl ServerHandle {
             self.hub.pool.threads(),
         ]
     }
+}
+
+/// Running totals of a server, from [`ServerHandle::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// TCP connections handed to a worker.
+    pub accepted: u64,
+    /// Connections refused with 503 because every worker was busy.
+    pub refused_busy: u64,
+    /// Connections refused with 503 while new connections were denied.
+    pub refused_denied: u64,
+    /// Connections refused with 429: too many from one address.
+    pub refused_per_ip: u64,
+    /// WebSocket connections opened (handshakes completed).
+    pub opened: u64,
+    /// WebSocket connections ended.
+    pub closed: u64,
+    /// Clients connected now.
+    pub clients: usize,
+    /// Worker threads started so far.
+    pub worker_threads: usize,
 }
 
 /// Where to connect to wake an acceptor listening on `addr`.

@@ -87,6 +87,23 @@ pub(crate) enum Phase {
     Stopped,
 }
 
+/// Running totals, for [`ServerHandle::stats`](super::ServerHandle::stats).
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) accepted: AtomicU64,
+    pub(crate) refused_busy: AtomicU64,
+    pub(crate) refused_denied: AtomicU64,
+    pub(crate) refused_per_ip: AtomicU64,
+    pub(crate) opened: AtomicU64,
+    pub(crate) closed: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Everything one server's threads share.
 pub(crate) struct Hub {
     pub(crate) settings: Settings,
@@ -101,7 +118,7 @@ pub(crate) struct Hub {
     pub(crate) phase: Mutex<Phase>,
     pub(crate) phase_changed: Condvar,
     pub(crate) threads: Mutex<Threads>,
-    pub(crate) refused_full: AtomicU64,
+    pub(crate) counters: Counters,
     /// Connections that have left the registry and are waiting for their
     /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
     pub(crate) finishing: Mutex<std::collections::HashMap<u64, Arc<ConnShared>>>,
@@ -128,7 +145,7 @@ impl Hub {
             phase: Mutex::new(Phase::Running),
             phase_changed: Condvar::new(),
             threads: Mutex::new(Threads::default()),
-            refused_full: AtomicU64::new(0),
+            counters: Counters::default(),
             finishing: Mutex::new(std::collections::HashMap::new()),
         }
     }

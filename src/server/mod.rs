@@ -50,7 +50,7 @@ mod worker;
 
 pub use builder::{Server, ServerBuilder};
 pub use connection::{BroadcastReport, ClientInfo, Connection};
-pub use handle::ServerHandle;
+pub use handle::{ServerHandle, ServerStats};
 pub use handler::{Disconnect, Handler};
 pub use outbound::SlowClientPolicy;
 pub use router::{Endpoint, Handshake};

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::connection::{ConnShared, Connection};
 use super::handler::{Disconnect, Handler};
-use super::hub::{Accepted, Hub, Phase};
+use super::hub::{Accepted, Counters, Hub, Phase};
 use super::outbound::{Frame, Outbound};
 use super::pool::lock;
 use super::router::{Endpoint, Handshake};
@@ -121,6 +121,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         hub.now_ms(),
     ));
     hub.registry.insert(Arc::clone(&shared));
+    Counters::add(&hub.counters.opened);
     let conn = Connection {
         shared,
         hub: Arc::clone(hub),
@@ -138,6 +139,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     }
     lock(&hub.finishing).insert(conn.id(), Arc::clone(&conn.shared));
     hub.registry.remove(conn.id());
+    Counters::add(&hub.counters.closed);
     guarded(|| handler.on_close(&conn, &why));
     if !conn.shared.outbound.is_dead() {
         let _ = conn.shared.outbound.flush_as_owner();
