@@ -164,6 +164,20 @@ impl ReadBuffer {
         tracer: &Tracer,
         conn: u64,
     ) -> Result<Option<Message>> {
+        self.next_message_with(reader, decoder, tracer, conn, || {})
+    }
+
+    /// [`next_message`](Self::next_message), calling `before_blocking` each
+    /// time it is about to wait for the stream (the server writes out replies
+    /// it held back while it had input to process).
+    pub(crate) fn next_message_with(
+        &mut self,
+        reader: &mut impl Read,
+        decoder: &mut impl Decode,
+        tracer: &Tracer,
+        conn: u64,
+        mut before_blocking: impl FnMut(),
+    ) -> Result<Option<Message>> {
         loop {
             if self.start < self.end {
                 let result = decoder.decode(self.pending());
@@ -176,6 +190,7 @@ impl ReadBuffer {
                     return Ok(message);
                 }
             }
+            before_blocking();
             let want = decoder.receiver().payload_remaining();
             loop {
                 match self.fill(reader, want) {
@@ -186,6 +201,11 @@ impl ReadBuffer {
                 }
             }
         }
+    }
+
+    /// Whether bytes are buffered that have not been decoded yet.
+    pub(crate) fn has_pending(&self) -> bool {
+        self.start < self.end
     }
 }
 

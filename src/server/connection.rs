@@ -65,11 +65,15 @@ impl ConnShared {
     }
 }
 
-/// Sends a frame to `conn` from any thread: written at once by the owner,
-/// never blocking for anyone else.
+/// Sends a frame to `conn` from a thread that is not its owner, never
+/// blocking. A worker busy with buffered input defers the write until it is
+/// done with it, so that a burst of broadcasts reaches each client in one
+/// write.
 pub(crate) fn deliver(hub: &Hub, conn: &Arc<ConnShared>, frame: Frame) -> Result<()> {
-    match conn.outbound.send_from_other(frame)? {
+    let defer = super::worker::is_corked();
+    match conn.outbound.send_from_other(frame, defer)? {
         Sent::QueuedNeedsDrain => hub.register_backlog(Arc::clone(conn)),
+        Sent::Deferred => super::worker::defer_flush(conn),
         Sent::Written | Sent::Queued => {}
     }
     Ok(())
@@ -160,6 +164,10 @@ impl Connection {
         let tracer = &self.hub.settings.tracer;
         if tracer.is_on() {
             tracer.sent_frame(self.shared.id, crate::Role::Server, &header, &payload);
+        }
+        if super::worker::is_corked() {
+            let frame = Frame::new(opcode, payload.into_owned());
+            return self.shared.outbound.hold_from_owner(frame);
         }
         self.shared
             .outbound

@@ -114,7 +114,9 @@ fn check_timers(hub: &Hub) {
             if ping_sent != 0 {
                 if now_ms.saturating_sub(ping_sent) >= s.ping_timeout.as_millis() as u64 {
                     let why = CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
-                    let _ = conn.outbound.send_from_other(Frame::close(Some(&why)));
+                    let _ = conn
+                        .outbound
+                        .send_from_other(Frame::close(Some(&why)), false);
                     conn.outbound.kill(Some(Ended {
                         code: why.code,
                         reason: why.reason,
@@ -126,7 +128,7 @@ fn check_timers(hub: &Hub) {
                 let payload = now_ms.to_be_bytes().to_vec();
                 if let Ok(super::outbound::Sent::QueuedNeedsDrain) = conn
                     .outbound
-                    .send_from_other(Frame::new(OpCode::Ping, payload))
+                    .send_from_other(Frame::new(OpCode::Ping, payload), false)
                 {
                     hub.register_backlog(Arc::clone(conn));
                 }

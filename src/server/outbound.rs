@@ -183,6 +183,9 @@ struct State {
     dead: bool,
     /// Registered with the housekeeper for draining.
     backlogged: bool,
+    /// Queued by a worker that will write it once it has processed its
+    /// buffered input (see [`Sent::Deferred`]).
+    deferred: bool,
     /// The last time a queued byte was written (for the write timeout).
     last_progress: Instant,
     /// Why the connection was ended from outside, if it was.
@@ -198,6 +201,10 @@ pub(crate) enum Sent {
     Queued,
     /// Queued, and the queue needs the housekeeper: register it.
     QueuedNeedsDrain,
+    /// Queued without an attempt to write: the sending worker writes it,
+    /// with whatever else it sends to this client meanwhile, before it next
+    /// waits for input (see [`Outbound::flush_deferred`]).
+    Deferred,
 }
 
 /// The outcome of a housekeeper's drain.
@@ -237,6 +244,7 @@ impl Outbound {
                 close_started: None,
                 dead: false,
                 backlogged: false,
+                deferred: false,
                 last_progress: Instant::now(),
                 ended: None,
             }),
@@ -315,14 +323,19 @@ impl Outbound {
     }
 
     /// Writes the whole queue, blocking, with the lock released during each
-    /// write. The caller has set `writer_busy`.
+    /// write; frames go out in batches, several per system call. The caller
+    /// has set `writer_busy`.
     fn drain_as_owner<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<(), Error> {
-        while let Some(item) = state.queue.pop_front() {
-            state.queued_bytes -= item.remaining();
+        let mut batch = Vec::new();
+        while !state.queue.is_empty() {
+            let take = state.queue.len().min(OWNER_BATCH);
+            batch.extend(state.queue.drain(..take));
+            state.queued_bytes -= batch.iter().map(Queued::remaining).sum::<usize>();
             drop(state);
-            let result = self.stream().and_then(|stream| {
-                crate::websocket::write_all_vectored(&mut &*stream, &item.slices())
-            });
+            let result = self
+                .stream()
+                .and_then(|stream| write_items_blocking(&stream, &mut batch));
+            batch.clear();
             state = self.lock();
             if let Err(e) = result {
                 state.writer_busy = false;
@@ -333,6 +346,22 @@ impl Outbound {
         }
         state.writer_busy = false;
         Ok(())
+    }
+
+    /// Queues a frame from the owner without writing it: the owner is busy
+    /// with input that is already buffered and writes its replies together
+    /// before it waits for more ([`flush_as_owner`](Self::flush_as_owner)).
+    /// Past [`CORK_LIMIT`] bytes, everything is written at once.
+    pub(crate) fn hold_from_owner(&self, frame: Frame) -> Result<(), Error> {
+        let mut state = self.lock();
+        Self::check_open(&state)?;
+        state.queued_bytes += frame.wire_len();
+        state.queue.push_back(Queued { frame, written: 0 });
+        if state.queued_bytes < CORK_LIMIT || state.writer_busy {
+            return Ok(());
+        }
+        state.writer_busy = true;
+        self.drain_as_owner(state)
     }
 
     /// Writes anything queued, blocking: the owner calls it before it closes
@@ -347,11 +376,50 @@ impl Outbound {
     }
 
     /// Sends a frame from a thread that is not the owner; never blocks on the
-    /// socket.
-    pub(crate) fn send_from_other(&self, frame: Frame) -> Result<Sent, Error> {
+    /// socket. With `defer`, a frame for an idle connection is only queued
+    /// ([`Sent::Deferred`]): the caller promises a
+    /// [`flush_deferred`](Self::flush_deferred) soon.
+    pub(crate) fn send_from_other(&self, frame: Frame, defer: bool) -> Result<Sent, Error> {
         let mut state = self.lock();
         Self::check_open(&state)?;
+        if defer && state.queue.is_empty() && !state.writer_busy && !state.backlogged {
+            state.queued_bytes += frame.wire_len();
+            state.queue.push_back(Queued { frame, written: 0 });
+            state.deferred = true;
+            return Ok(Sent::Deferred);
+        }
         self.enqueue_or_write(&mut state, frame)
+    }
+
+    /// Writes what was deferred, without blocking; what the socket does not
+    /// take stays queued, and [`Sent::QueuedNeedsDrain`] says so.
+    pub(crate) fn flush_deferred(&self) -> Sent {
+        let mut state = self.lock();
+        if !state.deferred {
+            return Sent::Queued;
+        }
+        state.deferred = false;
+        if state.dead || state.queue.is_empty() || state.writer_busy || state.backlogged {
+            return Sent::Queued;
+        }
+        match self.write_nonblocking(state.queue.make_contiguous()) {
+            Ok(written) => {
+                state.queued_bytes -= written;
+                while state.queue.front().is_some_and(|q| q.remaining() == 0) {
+                    state.queue.pop_front();
+                }
+                if state.queue.is_empty() {
+                    Sent::Written
+                } else {
+                    state.last_progress = Instant::now();
+                    self.needs_drain(&mut state)
+                }
+            }
+            Err(_) => {
+                self.kill_locked(&mut state, None);
+                Sent::Written
+            }
+        }
     }
 
     fn enqueue_or_write(&self, state: &mut State, frame: Frame) -> Result<Sent, Error> {
@@ -383,7 +451,7 @@ impl Outbound {
     }
 
     fn needs_drain(&self, state: &mut State) -> Sent {
-        if state.writer_busy || state.backlogged {
+        if state.writer_busy || state.backlogged || state.deferred {
             Sent::Queued
         } else {
             state.backlogged = true;
@@ -599,28 +667,39 @@ impl Outbound {
     }
 }
 
+/// The most frames the owner takes from its queue for one round of writes.
+const OWNER_BATCH: usize = 64;
+
+/// How many bytes of replies the owner holds back while it processes
+/// buffered input, before it writes them anyway.
+pub(crate) const CORK_LIMIT: usize = 64 * 1024;
+
 /// Writes the items' unwritten bytes with vectored writes until the socket
 /// stops taking them (`WouldBlock`) or all are written; updates each item's
 /// progress. Returns the bytes written.
 fn write_items(mut stream: &TcpStream, items: &mut [Queued]) -> io::Result<usize> {
-    const BATCH: usize = 32;
+    const SLICES: usize = 32;
     let mut total = 0;
     let mut first = 0;
     while first < items.len() {
-        let end = (first + BATCH / 2).min(items.len());
-        let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(BATCH);
-        for item in &items[first..end] {
+        let mut slices = [IoSlice::new(&[]); SLICES];
+        let mut count = 0;
+        for item in &items[first..] {
+            if count + 2 > SLICES {
+                break;
+            }
             for part in item.slices() {
                 if !part.is_empty() {
-                    slices.push(IoSlice::new(part));
+                    slices[count] = IoSlice::new(part);
+                    count += 1;
                 }
             }
         }
-        if slices.is_empty() {
-            first = end;
-            continue;
+        if count == 0 {
+            // Only empty remainders left: nothing to write.
+            break;
         }
-        let mut n = match stream.write_vectored(&slices) {
+        let mut n = match stream.write_vectored(&slices[..count]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
@@ -642,6 +721,21 @@ fn write_items(mut stream: &TcpStream, items: &mut [Queued]) -> io::Result<usize
         }
     }
     Ok(total)
+}
+
+/// Writes every item on a blocking socket; a write that times out (the
+/// socket's write timeout) is an error.
+fn write_items_blocking(stream: &TcpStream, items: &mut [Queued]) -> io::Result<()> {
+    write_items(stream, items)?;
+    if items.iter().all(|q| q.remaining() == 0) {
+        return Ok(());
+    }
+    // `write_items` stops early only on `WouldBlock`: on a blocking socket,
+    // that is the write timeout.
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the client did not read for the whole write timeout",
+    ))
 }
 
 fn copy_frame(parts: [&[u8]; 2]) -> Frame {

@@ -15,7 +15,7 @@
 //!   unregister, on_close, flush, FIN, wait briefly for the peer's FIN, close
 //! ```
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use super::connection::{ConnShared, Connection};
 use super::handler::{Disconnect, Handler};
 use super::hub::{Accepted, Counters, Hub, Phase};
-use super::outbound::{Frame, Outbound};
+use super::outbound::{Frame, Outbound, Sent};
 use super::pool::lock;
 use super::router::{Endpoint, Handshake};
 use crate::error::Error;
@@ -42,6 +42,43 @@ use crate::websocket::{ReadBuffer, read_request};
 thread_local! {
     /// The hub whose connection this thread is serving (0: none).
     static SERVING: Cell<usize> = const { Cell::new(0) };
+    /// Whether this worker holds back what its handler sends, because more
+    /// input is already buffered (see `run_session`).
+    static CORKED: Cell<bool> = const { Cell::new(false) };
+    /// Connections this worker queued frames for while corked, to be written
+    /// when it uncorks.
+    static DEFERRED: RefCell<Vec<Arc<ConnShared>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether the current thread is a worker holding back its sends.
+pub(crate) fn is_corked() -> bool {
+    CORKED.with(Cell::get)
+}
+
+/// Remembers to write `conn`'s deferred frames when this worker uncorks.
+pub(crate) fn defer_flush(conn: &Arc<ConnShared>) {
+    DEFERRED.with(|d| d.borrow_mut().push(Arc::clone(conn)));
+}
+
+/// Stops holding back: writes the deferred frames of other connections
+/// (without blocking), then this connection's own held replies.
+fn uncork(hub: &Hub, own: &ConnShared) {
+    CORKED.with(|c| c.set(false));
+    let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    for conn in &deferred {
+        if conn.outbound.flush_deferred() == Sent::QueuedNeedsDrain {
+            hub.register_backlog(Arc::clone(conn));
+        }
+    }
+    // Give the (emptied) list back, to reuse its allocation.
+    DEFERRED.with(|d| {
+        let mut list = d.borrow_mut();
+        if list.is_empty() {
+            *list = deferred;
+            list.clear();
+        }
+    });
+    let _ = own.outbound.flush_as_owner();
 }
 
 /// Whether the current thread is one of `hub`'s workers, serving a connection.
@@ -225,11 +262,22 @@ fn run_session(
         stream,
         outbound: &shared.outbound,
     };
+    CORKED.with(|c| c.set(false));
     if !guarded(|| handler.on_open(conn)) {
+        uncork(hub, shared);
         return handler_failed(shared);
     }
-    loop {
-        let next = inbound.next_message(&mut reader, &mut receiver, tracer, shared.id);
+    let why = loop {
+        // Replies and broadcasts made while more input is already buffered
+        // are held back and written together before the worker next waits
+        // for input: one system call for a burst instead of one per frame.
+        let next = inbound.next_message_with(&mut reader, &mut receiver, tracer, shared.id, || {
+            uncork(hub, shared)
+        });
+        CORKED.with(|c| c.set(inbound.has_pending()));
+        if !inbound.has_pending() {
+            uncork(hub, shared);
+        }
         let now = hub.now_ms();
         match next {
             Ok(Some(message)) => {
@@ -241,7 +289,7 @@ fn run_session(
                             continue; // closing: the handler has said its last word
                         }
                         if !guarded(|| handler.on_message(conn, message)) {
-                            return handler_failed(shared);
+                            break handler_failed(shared);
                         }
                     }
                     Message::Ping(payload) => {
@@ -250,41 +298,44 @@ fn run_session(
                             if tracer.is_on() {
                                 tracer.sent_bytes(shared.id, Role::Server, &concat(pong.parts()));
                             }
-                            let _ = shared.outbound.send_from_owner(pong.parts());
+                            let _ = if is_corked() {
+                                shared.outbound.hold_from_owner(pong)
+                            } else {
+                                shared.outbound.send_from_owner(pong.parts())
+                            };
                         }
                     }
                     Message::Pong(payload) => {
                         shared.ping_sent_ms.store(0, Ordering::Relaxed);
                         if !guarded(|| handler.on_pong(conn, &payload)) {
-                            return handler_failed(shared);
+                            break handler_failed(shared);
                         }
                     }
                     Message::Close(frame) => {
+                        uncork(hub, shared);
                         let we_started =
                             shared.outbound.answer_close(frame.as_ref()).unwrap_or(true);
                         let (code, reason) = match frame {
                             Some(f) => (f.code, f.reason),
                             None => (CloseCode::NO_STATUS, String::new()),
                         };
-                        return Disconnect::new(code, reason, !we_started, true);
+                        break Disconnect::new(code, reason, !we_started, true);
                     }
                 }
             }
-            Ok(None) => return ended_or(shared, "the connection ended without a close frame"),
+            Ok(None) => break ended_or(shared, "the connection ended without a close frame"),
             Err(Error::Protocol(violation)) => {
+                uncork(hub, shared);
                 let _ = shared
                     .outbound
                     .fail(violation.close_code(), violation.close_reason());
-                return Disconnect::new(
-                    violation.close_code(),
-                    violation.to_string(),
-                    false,
-                    false,
-                );
+                break Disconnect::new(violation.close_code(), violation.to_string(), false, false);
             }
-            Err(e) => return ended_or(shared, &e.to_string()),
+            Err(e) => break ended_or(shared, &e.to_string()),
         }
-    }
+    };
+    uncork(hub, shared);
+    why
 }
 
 /// Why a connection whose socket ended was ended: by the housekeeper or a
