@@ -177,12 +177,16 @@ impl Connection {
     /// Sends a message: text, binary, ping or pong; a
     /// [`Message::Close`] closes the connection as [`close`](Self::close) does.
     ///
-    /// From the connection's own handler, the message is written before this
-    /// returns (blocking while the client's socket is full, up to the write
-    /// timeout). From any other thread, it is written if the socket takes it
-    /// at once and queued otherwise; a full queue applies the
+    /// From the connection's own handler, the message is written at once
+    /// (blocking while the client's socket is full, up to the write timeout),
+    /// except while more of the client's input is already buffered: then
+    /// the replies to that input are written together, with one system call,
+    /// before the worker waits for more (call [`flush`](Self::flush) to write
+    /// earlier). From any other thread, the message is written if the socket
+    /// takes it at once and queued otherwise; a full queue applies the
     /// [`SlowClientPolicy`](super::SlowClientPolicy) and returns
-    /// [`Error::QueueFull`].
+    /// [`Error::QueueFull`]. Frames never interleave, and each sender's
+    /// messages arrive in the order it sent them.
     pub fn send(&self, message: impl Into<Message>) -> Result<()> {
         match message.into() {
             Message::Text(text) => self.send_frame(OpCode::Text, Cow::Owned(text.into_bytes())),
@@ -192,6 +196,16 @@ impl Connection {
             Message::Close(Some(frame)) => self.close(frame.code, &frame.reason),
             Message::Close(None) => self.close(CloseCode::NORMAL, ""),
         }
+    }
+
+    /// Writes now what this connection's handler has sent and the worker
+    /// held back (see [`send`](Self::send)); from any other thread, does
+    /// nothing, since those sends are never held back.
+    pub fn flush(&self) -> Result<()> {
+        if self.on_owner_thread() {
+            super::worker::flush_held(&self.hub, &self.shared);
+        }
+        Ok(())
     }
 
     /// Sends a text message.

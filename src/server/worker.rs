@@ -60,10 +60,16 @@ pub(crate) fn defer_flush(conn: &Arc<ConnShared>) {
     DEFERRED.with(|d| d.borrow_mut().push(Arc::clone(conn)));
 }
 
-/// Stops holding back: writes the deferred frames of other connections
-/// (without blocking), then this connection's own held replies.
+/// Writes what this worker held back, and holds nothing back until its
+/// next message.
 fn uncork(hub: &Hub, own: &ConnShared) {
     CORKED.with(|c| c.set(false));
+    flush_held(hub, own);
+}
+
+/// Writes the deferred frames of other connections (without blocking), then
+/// this connection's own held replies.
+pub(crate) fn flush_held(hub: &Hub, own: &ConnShared) {
     let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
     for conn in &deferred {
         if conn.outbound.flush_deferred() == Sent::QueuedNeedsDrain {
