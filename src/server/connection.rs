@@ -161,10 +161,6 @@ impl Connection {
             );
         }
         let header = FrameHeader::new(opcode, payload.len() as u64, None);
-        let tracer = &self.hub.settings.tracer;
-        if tracer.is_on() {
-            tracer.sent_frame(self.shared.id, crate::Role::Server, &header, &payload);
-        }
         if super::worker::is_corked() {
             let frame = Frame::new(opcode, payload.into_owned());
             return self.shared.outbound.hold_from_owner(frame);

@@ -46,8 +46,10 @@ use std::time::Instant;
 
 use super::pool::lock;
 use crate::error::Error;
+use crate::protocol::Role;
 use crate::protocol::close::{CloseCode, CloseFrame};
 use crate::protocol::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::trace::Tracer;
 
 /// What happens when a client's outbound queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +225,9 @@ pub(crate) enum Drain {
 /// keeps [`Connection`](super::Connection) handles to it.
 pub(crate) struct Outbound {
     stream: Weak<TcpStream>,
+    /// Prints every frame as it is handed over (off: one branch).
+    tracer: Tracer,
+    id: u64,
     state: Mutex<State>,
     max_queued_bytes: usize,
     policy: SlowClientPolicy,
@@ -233,9 +238,13 @@ impl Outbound {
         stream: &Arc<TcpStream>,
         max_queued_bytes: usize,
         policy: SlowClientPolicy,
+        tracer: Tracer,
+        id: u64,
     ) -> Outbound {
         Outbound {
             stream: Arc::downgrade(stream),
+            tracer,
+            id,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 queued_bytes: 0,
@@ -255,6 +264,15 @@ impl Outbound {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// Prints a frame handed to this connection, when tracing.
+    #[inline]
+    fn trace(&self, parts: [&[u8]; 2]) {
+        if self.tracer.is_on() {
+            self.tracer
+                .sent_bytes(self.id, Role::Server, &[parts[0], parts[1]].concat());
+        }
     }
 
     fn stream(&self) -> io::Result<Arc<TcpStream>> {
@@ -284,6 +302,7 @@ impl Outbound {
     pub(crate) fn send_from_owner(&self, parts: [&[u8]; 2]) -> Result<(), Error> {
         let state = self.lock();
         Self::check_open(&state)?;
+        self.trace(parts);
         self.owner_write(state, parts)
     }
 
@@ -355,6 +374,7 @@ impl Outbound {
     pub(crate) fn hold_from_owner(&self, frame: Frame) -> Result<(), Error> {
         let mut state = self.lock();
         Self::check_open(&state)?;
+        self.trace(frame.parts());
         state.queued_bytes += frame.wire_len();
         state.queue.push_back(Queued { frame, written: 0 });
         if state.queued_bytes < CORK_LIMIT || state.writer_busy {
@@ -382,6 +402,7 @@ impl Outbound {
     pub(crate) fn send_from_other(&self, frame: Frame, defer: bool) -> Result<Sent, Error> {
         let mut state = self.lock();
         Self::check_open(&state)?;
+        self.trace(frame.parts());
         if defer && state.queue.is_empty() && !state.writer_busy && !state.backlogged {
             state.queued_bytes += frame.wire_len();
             state.queue.push_back(Queued { frame, written: 0 });
@@ -474,10 +495,9 @@ impl Outbound {
                     CloseCode::POLICY_VIOLATION,
                     "client too slow: outbound queue full",
                 );
-                state.queue.push_back(Queued {
-                    frame: Frame::close(Some(&close)),
-                    written: 0,
-                });
+                let frame = Frame::close(Some(&close));
+                self.trace(frame.parts());
+                state.queue.push_back(Queued { frame, written: 0 });
                 state.closing = true;
                 if !state.writer_busy {
                     let _ = self.write_nonblocking(state.queue.make_contiguous());
@@ -571,6 +591,7 @@ impl Outbound {
         state.closing = true;
         state.close_started = Some(Instant::now());
         let close = Frame::close(Some(frame));
+        self.trace(close.parts());
         if from_owner {
             let parts = close.parts();
             self.owner_write(state, parts)
@@ -606,6 +627,7 @@ impl Outbound {
         state.closing = true;
         // Echo the peer's code (section 5.5.1), without its reason.
         let answer = Frame::close(peer.map(|f| CloseFrame::new(f.code, "")).as_ref());
+        self.trace(answer.parts());
         self.owner_write(state, answer.parts())?;
         Ok(false)
     }
@@ -619,6 +641,7 @@ impl Outbound {
         }
         state.closing = true;
         let close = Frame::close(Some(&CloseFrame::new(code, reason)));
+        self.trace(close.parts());
         self.owner_write(state, close.parts())
     }
 

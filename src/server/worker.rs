@@ -154,6 +154,8 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         stream,
         settings.max_queued_bytes,
         settings.slow_client_policy,
+        settings.tracer.clone(),
+        trace_id,
     );
     let shared = Arc::new(ConnShared::new(
         trace_id,
@@ -301,9 +303,7 @@ fn run_session(
                     Message::Ping(payload) => {
                         if !shared.outbound.is_closing() {
                             let pong = Frame::new(OpCode::Pong, payload);
-                            if tracer.is_on() {
-                                tracer.sent_bytes(shared.id, Role::Server, &concat(pong.parts()));
-                            }
+
                             let _ = if is_corked() {
                                 shared.outbound.hold_from_owner(pong)
                             } else {
@@ -369,10 +369,6 @@ fn handler_failed(shared: &ConnShared) -> Disconnect {
 /// by the panic hook).
 fn guarded(f: impl FnOnce()) -> bool {
     catch_unwind(AssertUnwindSafe(f)).is_ok()
-}
-
-fn concat(parts: [&[u8]; 2]) -> Vec<u8> {
-    [parts[0], parts[1]].concat()
 }
 
 /// Ends the TCP connection the way RFC 6455 section 7.1.1 asks of a server:
