@@ -146,6 +146,13 @@ impl From<SendError> for Error {
         match e {
             SendError::CloseSent => Error::SendAfterClose,
             SendError::ControlFrameTooLong(len) => Error::ControlFrameTooLong(len),
+            SendError::InvalidCloseCode(code) => Error::InvalidCloseCode(code),
+            other @ (SendError::FragmentedControlFrame
+            | SendError::NoMessageToContinue
+            | SendError::MessageInProgress) => Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                other.to_string(),
+            )),
             SendError::Random(e) => Error::Io(e),
         }
     }

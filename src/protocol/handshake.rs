@@ -85,6 +85,8 @@ pub enum RequestProblem {
     MissingVersion,
     /// `Sec-WebSocket-Version` other than 13: 426.
     UnsupportedVersion(String),
+    /// `Sec-WebSocket-Version` more than once (section 11.3.5): 400.
+    RepeatedVersion,
     /// `Sec-WebSocket-Key` missing, repeated, or not 16 bytes in base64: 400.
     Key,
 }
@@ -147,6 +149,9 @@ impl fmt::Display for RequestProblem {
                 f.write_str("the Connection header lacks the upgrade token")
             }
             RequestProblem::MissingVersion => f.write_str("missing Sec-WebSocket-Version header"),
+            RequestProblem::RepeatedVersion => {
+                f.write_str("the Sec-WebSocket-Version header may appear only once")
+            }
             RequestProblem::UnsupportedVersion(v) => {
                 write!(
                     f,
@@ -200,7 +205,8 @@ pub fn check_request(request: &Request) -> Result<&str, RequestProblem> {
     match (versions.next(), versions.next()) {
         (None, _) => return Err(RequestProblem::MissingVersion),
         (Some(v), None) if v.trim() == WEBSOCKET_VERSION => {}
-        (Some(v), _) => return Err(RequestProblem::UnsupportedVersion(v.to_owned())),
+        (Some(v), None) => return Err(RequestProblem::UnsupportedVersion(v.to_owned())),
+        (Some(_), Some(_)) => return Err(RequestProblem::RepeatedVersion),
     }
     let mut keys = headers.get_all("Sec-WebSocket-Key");
     let (Some(key), None) = (keys.next(), keys.next()) else {

@@ -239,29 +239,37 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
 
 /// Splits a complete head into its start line and header fields.
 fn parse_lines(head: &[u8], limits: HeadLimits) -> Result<(&str, Headers), HeadError> {
-    let text = std::str::from_utf8(head).map_err(|_| HeadError::Malformed("head is not UTF-8"))?;
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let start = lines.next().unwrap_or("");
+    let mut lines = head
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let start = std::str::from_utf8(lines.next().unwrap_or(b""))
+        .map_err(|_| HeadError::Malformed("start line is not text"))?;
     let mut headers = Headers::new();
     for line in lines {
         if line.is_empty() {
             break;
         }
-        if line.starts_with([' ', '\t']) {
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
             return Err(HeadError::Malformed("folded header line"));
         }
-        let (name, value) = line
-            .split_once(':')
+        let colon = line
+            .iter()
+            .position(|&b| b == b':')
             .ok_or(HeadError::Malformed("header line without a colon"))?;
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
             return Err(HeadError::Malformed("invalid header name"));
         }
-        if value.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
+        if value.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
             return Err(HeadError::Malformed("control character in a header value"));
         }
         if headers.len() == limits.max_headers {
             return Err(HeadError::TooManyHeaders(limits.max_headers));
         }
+        // Names are ASCII (checked above). Values may hold bytes that are not
+        // UTF-8 (RFC 9110's obs-text); they are kept, replaced by U+FFFD.
+        let name = String::from_utf8_lossy(name);
+        let value = String::from_utf8_lossy(value);
         headers.append(name, value.trim_matches([' ', '\t']));
     }
     Ok((start, headers))
@@ -275,10 +283,14 @@ fn is_token_byte(b: u8) -> bool {
 /// An HTTP version, such as (1, 1).
 pub type Version = (u8, u8);
 
+/// `HTTP/` DIGIT `.` DIGIT (RFC 9112, section 2.3), nothing looser.
 fn parse_version(s: &str) -> Option<Version> {
-    let digits = s.strip_prefix("HTTP/")?;
-    let (major, minor) = digits.split_once('.').unwrap_or((digits, "0"));
-    Some((major.parse().ok()?, minor.parse().ok()?))
+    match s.strip_prefix("HTTP/")?.as_bytes() {
+        &[major, b'.', minor] if major.is_ascii_digit() && minor.is_ascii_digit() => {
+            Some((major - b'0', minor - b'0'))
+        }
+        _ => None,
+    }
 }
 
 /// A parsed request head.
@@ -513,7 +525,11 @@ impl Response {
         let (start, headers) = parse_lines(head, limits)?;
         let mut parts = start.splitn(3, ' ');
         let version = parts.next().and_then(parse_version);
-        let status = parts.next().and_then(|s| s.parse::<u16>().ok());
+        // A status code is exactly three digits (RFC 9112, section 4).
+        let status = parts
+            .next()
+            .filter(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|s| s.parse::<u16>().ok());
         let (Some(_), Some(status)) = (version, status) else {
             return Err(HeadError::Malformed(
                 "status line is not VERSION STATUS REASON",

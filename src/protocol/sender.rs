@@ -2,15 +2,18 @@
 //! sections 5.1, 5.3 and 5.5.1).
 //!
 //! [`Sender`] encodes frames for one role. A client masks every frame with a
-//! fresh key; a server never masks. Once a close frame has been sent, the
-//! sender refuses every further frame (section 5.5.1: "the endpoint MUST NOT
-//! send any more data frames").
+//! fresh key; a server never masks. It refuses to write what the peer would
+//! have to fail the connection for: a control frame that is fragmented or
+//! longer than 125 bytes (section 5.5), a close code reserved for reporting
+//! (section 7.4.1), a continuation with no message to continue or a new
+//! message inside a fragmented one (section 5.4), and anything after a close
+//! frame (section 5.5.1: "the endpoint MUST NOT send any more data frames").
 
 use std::fmt;
 use std::io;
 
 use super::Role;
-use super::close::CloseFrame;
+use super::close::{CloseCode, CloseFrame};
 use super::frame::{EncodedHeader, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use super::mask::mask_into;
 use crate::random::MaskKeys;
@@ -22,6 +25,15 @@ pub enum SendError {
     CloseSent,
     /// A control frame's payload was over 125 bytes.
     ControlFrameTooLong(usize),
+    /// A control frame without FIN: control frames are never fragmented.
+    FragmentedControlFrame,
+    /// A continuation frame with no fragmented message open.
+    NoMessageToContinue,
+    /// A new text or binary frame while a fragmented message is open.
+    MessageInProgress,
+    /// A close code that may not be sent (1005, 1006, 1015, or outside the
+    /// ranges of section 7.4.2).
+    InvalidCloseCode(CloseCode),
     /// The random device could not supply a masking key.
     Random(io::Error),
 }
@@ -33,6 +45,14 @@ impl fmt::Display for SendError {
             SendError::ControlFrameTooLong(len) => {
                 write!(f, "a control frame of {len} bytes is over the limit of 125")
             }
+            SendError::FragmentedControlFrame => f.write_str("control frames cannot be fragmented"),
+            SendError::NoMessageToContinue => {
+                f.write_str("a continuation frame needs a fragmented message to continue")
+            }
+            SendError::MessageInProgress => {
+                f.write_str("a new message cannot start before the fragmented one ends")
+            }
+            SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             SendError::Random(e) => write!(f, "no masking key: {e}"),
         }
     }
@@ -43,6 +63,8 @@ impl fmt::Display for SendError {
 pub struct Sender {
     role: Role,
     close_sent: bool,
+    /// Whether a fragmented message has been started and not finished.
+    fragmenting: bool,
     keys: Option<MaskKeys>,
 }
 
@@ -52,6 +74,7 @@ impl Sender {
         Sender {
             role,
             close_sent: false,
+            fragmenting: false,
             keys: None,
         }
     }
@@ -79,8 +102,19 @@ impl Sender {
         if self.close_sent {
             return Err(SendError::CloseSent);
         }
-        if opcode.is_control() && payload_len > MAX_CONTROL_PAYLOAD {
-            return Err(SendError::ControlFrameTooLong(payload_len));
+        if opcode.is_control() {
+            if payload_len > MAX_CONTROL_PAYLOAD {
+                return Err(SendError::ControlFrameTooLong(payload_len));
+            }
+            if !fin {
+                return Err(SendError::FragmentedControlFrame);
+            }
+        } else {
+            match (opcode == OpCode::Continuation, self.fragmenting) {
+                (true, false) => return Err(SendError::NoMessageToContinue),
+                (false, true) => return Err(SendError::MessageInProgress),
+                _ => {}
+            }
         }
         let mask = match self.role {
             Role::Server => None,
@@ -93,6 +127,8 @@ impl Sender {
         };
         if opcode == OpCode::Close {
             self.close_sent = true;
+        } else if !opcode.is_control() {
+            self.fragmenting = !fin;
         }
         let mut header = FrameHeader::new(opcode, payload_len as u64, mask);
         header.fin = fin;
@@ -146,6 +182,9 @@ impl Sender {
     ) -> Result<(), SendError> {
         let mut payload = Vec::with_capacity(MAX_CONTROL_PAYLOAD);
         if let Some(frame) = frame {
+            if !frame.code.is_sendable() {
+                return Err(SendError::InvalidCloseCode(frame.code));
+            }
             frame.encode_payload(&mut payload);
         }
         self.encode(OpCode::Close, true, &payload, out)

@@ -186,8 +186,8 @@ impl Session {
     }
 
     /// Starts the closing handshake: appends a close frame to `out`.
-    /// `None` closes without a status code. The caller checks that the code
-    /// may be sent ([`CloseCode::is_sendable`]).
+    /// `None` closes without a status code. A code that may not be sent
+    /// ([`CloseCode::is_sendable`]) is refused.
     pub fn close(&mut self, frame: Option<CloseFrame>, out: &mut Vec<u8>) -> Result<(), SendError> {
         if let Some(f) = &frame {
             debug_assert!(
