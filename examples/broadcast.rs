@@ -57,7 +57,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("broadcast server listening on ws://{} ({workers} workers)", server.local_addr());
+    eprintln!(
+        "broadcast server listening on ws://{} ({workers} workers)",
+        server.local_addr()
+    );
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -71,6 +74,12 @@ fn usage(problem: &str) -> ExitCode {
     if !problem.is_empty() {
         eprintln!("broadcast: {problem}");
     }
-    eprintln!("usage: broadcast [ADDR] [--workers N] [--quiet]   (default 127.0.0.1:8001, 10000 workers)");
-    if problem.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) }
+    eprintln!(
+        "usage: broadcast [ADDR] [--workers N] [--quiet]   (default 127.0.0.1:8001, 10000 workers)"
+    );
+    if problem.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }

@@ -53,15 +53,35 @@ impl ChatUser {
 
 /// Names are one word of at most 32 characters, with a default.
 fn clean(name: &str, default: &str) -> String {
-    let word: String = name.split_whitespace().next().unwrap_or("").chars().take(32).collect();
-    if word.is_empty() { default.to_owned() } else { word }
+    let word: String = name
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(32)
+        .collect();
+    if word.is_empty() {
+        default.to_owned()
+    } else {
+        word
+    }
 }
 
 impl Handler for ChatUser {
     fn on_open(&mut self, conn: &Connection) {
-        self.nick = clean(conn.request().query_param("nick").unwrap_or(""), &format!("guest{}", conn.id()));
-        self.nicknames.lock().unwrap_or_else(|e| e.into_inner()).insert(conn.id(), self.nick.clone());
-        let room = conn.request().query_param("room").unwrap_or("lobby").to_owned();
+        self.nick = clean(
+            conn.request().query_param("nick").unwrap_or(""),
+            &format!("guest{}", conn.id()),
+        );
+        self.nicknames
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(conn.id(), self.nick.clone());
+        let room = conn
+            .request()
+            .query_param("room")
+            .unwrap_or("lobby")
+            .to_owned();
         self.enter(conn, &room);
     }
 
@@ -74,7 +94,10 @@ impl Handler for ChatUser {
         if let Some(nick) = text.strip_prefix("/nick ") {
             let new = clean(nick, &self.nick);
             let old = std::mem::replace(&mut self.nick, new);
-            self.nicknames.lock().unwrap_or_else(|e| e.into_inner()).insert(conn.id(), self.nick.clone());
+            self.nicknames
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(conn.id(), self.nick.clone());
             self.announce(conn, &format!("{old} is now {}", self.nick));
         } else if let Some(room) = text.strip_prefix("/join ") {
             self.announce(conn, &format!("{} left #{}", self.nick, self.room));
@@ -96,14 +119,20 @@ impl Handler for ChatUser {
     }
 
     fn on_close(&mut self, conn: &Connection, _why: &Disconnect) {
-        self.nicknames.lock().unwrap_or_else(|e| e.into_inner()).remove(&conn.id());
+        self.nicknames
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&conn.id());
         // The connection has left its rooms already; tell the others.
-        conn.server().broadcast_room(&self.room, format!("* {} left #{}", self.nick, self.room));
+        conn.server()
+            .broadcast_room(&self.room, format!("* {} left #{}", self.nick, self.room));
     }
 }
 
 fn main() -> ExitCode {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8002".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8002".to_owned());
     let nicknames = Nicknames::default();
     let server = Server::builder()
         .workers(1000)
@@ -129,7 +158,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    eprintln!("chat on http://{}/ (WebSocket at /chat)", server.local_addr());
+    eprintln!(
+        "chat on http://{}/ (WebSocket at /chat)",
+        server.local_addr()
+    );
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
