@@ -696,3 +696,38 @@ fn server_run_blocks_until_a_handle_shuts_it_down() {
     runner.join().unwrap().unwrap();
     let _ = Arc::new(());
 }
+
+// ---- named events (Socket.IO's style) ----------------------------------------
+
+#[test]
+fn named_events_reach_their_handlers_and_emit_reaches_rooms() {
+    use stdws::server::Events;
+    let events = Events::new()
+        .on("join", |conn, room| conn.join(room.trim_matches('"')))
+        .on("chat", |conn, data| {
+            for room in conn.rooms() {
+                conn.server().emit_to_room(&room, "chat", data);
+            }
+        })
+        .otherwise(|conn, message| {
+            let _ = conn.emit("error", &format!("{{\"unknown\":{}}}", message.len()));
+        });
+    let server = Server::builder()
+        .route("/socket", Endpoint::events(events))
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut ann = RawClient::connect(server.local_addr(), "/socket");
+    let mut bob = RawClient::connect(server.local_addr(), "/socket");
+    let mut eve = RawClient::connect(server.local_addr(), "/socket");
+    ann.send_text(r#"["join", "lobby"]"#);
+    bob.send_text(r#"["join","lobby"]"#);
+    wait_until("both joined", || server.room_members("lobby").len() == 2);
+    ann.send_text(r#"["chat", {"text": "hi"}]"#);
+    ann.expect_text(r#"["chat",{"text": "hi"}]"#);
+    bob.expect_text(r#"["chat",{"text": "hi"}]"#);
+    eve.send_text("not an event");
+    eve.expect_text(r#"["error",{"unknown":12}]"#);
+    server.shutdown_now();
+}

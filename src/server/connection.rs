@@ -244,6 +244,12 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends the named event `name` with `data` (JSON text, or `""`), as
+    /// [`Events`](super::Events) reads them.
+    pub fn emit(&self, name: &str, data: &str) -> Result<()> {
+        self.send_text(&super::events::event(name, data))
+    }
+
     /// Adds this client to `room`.
     pub fn join(&self, room: &str) {
         self.hub.registry.join(self.shared.id, room);

@@ -81,6 +81,17 @@ impl ServerHandle {
         self.send_to_all(all.iter(), message.into())
     }
 
+    /// Sends the named event `name` with `data` (JSON text, or `""`) to
+    /// every client (see [`Events`](super::Events)).
+    pub fn emit(&self, name: &str, data: &str) -> BroadcastReport {
+        self.broadcast(super::events::event(name, data))
+    }
+
+    /// Sends the named event `name` with `data` to every client in `room`.
+    pub fn emit_to_room(&self, room: &str, name: &str, data: &str) -> BroadcastReport {
+        self.broadcast_room(room, super::events::event(name, data))
+    }
+
     /// Sends `message` to every client but `except`.
     pub fn broadcast_except(&self, except: u64, message: impl Into<Message>) -> BroadcastReport {
         let all = self.hub.registry.all();

@@ -38,6 +38,7 @@
 mod acceptor;
 pub mod builder;
 pub mod connection;
+pub mod events;
 pub mod handle;
 pub mod handler;
 mod housekeeper;
@@ -50,6 +51,7 @@ mod worker;
 
 pub use builder::{Server, ServerBuilder};
 pub use connection::{BroadcastReport, ClientInfo, Connection};
+pub use events::{Events, event};
 pub use handle::{ServerHandle, ServerStats};
 pub use handler::{Disconnect, Handler};
 pub use outbound::SlowClientPolicy;

@@ -136,6 +136,13 @@ impl Endpoint {
         }
     }
 
+    /// An endpoint whose messages are named events (Socket.IO's style): see
+    /// [`Events`](super::Events). Add `on_connect` and `on_disconnect` as
+    /// for [`callbacks`](Self::callbacks).
+    pub fn events(events: super::Events) -> Endpoint {
+        Endpoint::callbacks().on_message(move |conn, message| events.dispatch(conn, message))
+    }
+
     /// An endpoint served by closures; add them with
     /// [`on_connect`](Self::on_connect), [`on_message`](Self::on_message) and
     /// [`on_disconnect`](Self::on_disconnect).
