@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# A real browser against the chat example: Debian's Chromium, driven by
+# playwright-core (.ci/browser/chat_test.js), loads the page the example
+# serves, connects, sends two messages with the page's form, which a second
+# client (the client example) must receive, and leaves: the page must then
+# show "closed code=1000 clean=true". A screenshot goes to
+# target/browser/chat.png.
+#
+# Installs what is missing: the chromium Debian package (when /usr/bin/chromium
+# is absent; needs root, as CI has) and playwright-core, pinned by
+# .ci/browser/package-lock.json, into target/browser/ (it downloads no
+# browser). Fails with the browser's console and the server's log printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROOT=$PWD
+DIR=$ROOT/target/browser
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+STARTED=$SECONDS
+mkdir -p "$DIR"
+RUN=$(mktemp -d "$DIR/run.XXXXXX")
+
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ]; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+die() {
+  echo "browser: $*"
+  exit 1
+}
+
+# ---- install
+if [ ! -x "$CHROMIUM" ]; then
+  t=$SECONDS
+  [ "$(id -u)" = 0 ] || die "$CHROMIUM is missing and installing the chromium package needs root"
+  export DEBIAN_FRONTEND=noninteractive
+  { timeout 300 apt-get update -qq && timeout 300 apt-get install -y -qq --no-install-recommends chromium; } \
+    >"$RUN/apt.log" 2>&1 || { tail -30 "$RUN/apt.log"; die "cannot install the chromium package"; }
+  [ -x "$CHROMIUM" ] || die "the chromium package did not install $CHROMIUM"
+  echo "browser: installed the chromium package ($((SECONDS - t)) s)"
+fi
+if ! cmp -s .ci/browser/package-lock.json "$DIR/package-lock.json" || [ ! -f "$DIR/node_modules/playwright-core/package.json" ]; then
+  t=$SECONDS
+  cp .ci/browser/package.json .ci/browser/package-lock.json "$DIR/"
+  timeout 300 npm ci --prefix "$DIR" --ignore-scripts --no-audit --no-fund --loglevel=error >"$RUN/npm.log" 2>&1 \
+    || { cat "$RUN/npm.log"; die "npm ci failed for .ci/browser/package-lock.json"; }
+  echo "browser: installed playwright-core into target/browser/node_modules ($((SECONDS - t)) s)"
+fi
+
+# Only the examples used here, so that a broken unrelated example cannot hide these results.
+cargo build --release --example chat --example client --quiet
+
+# ---- the chat server, every frame traced to its log
+LOG=$RUN/chat.log
+STDWS_TRACE=1 target/release/examples/chat 127.0.0.1:0 2>"$LOG" &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 100); do
+  URL=$(grep -o -m1 'http://[0-9.:]*/' "$LOG" | head -1) || true
+  [ -n "$URL" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$URL" ] || { cat "$LOG"; die "the chat example did not start"; }
+
+rm -f "$DIR/chat.png"
+status=0
+CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 180 \
+  node .ci/browser/chat_test.js "$URL" "$ROOT/target/release/examples/client" "$DIR/chat.png" || status=$?
+if [ "$status" != 0 ]; then
+  [ "$status" = 124 ] && echo "browser: the test was killed after 180 s"
+  echo "browser: the chat server's log (STDWS_TRACE=1):"
+  sed 's/^/    /' "$LOG"
+  die "the Chromium chat test failed ($((SECONDS - STARTED)) s)"
+fi
+echo "browser: Chromium chat test OK ($((SECONDS - STARTED)) s)"
+rm -rf "$RUN"
