@@ -127,10 +127,16 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         Ok(accepted) => accepted,
         Err(response) => {
             if tracer.is_on() {
+                // A page served to a plain HTTP request is not a refusal.
+                let what = if is_plain_http(&request) && response.status() < 400 {
+                    "http"
+                } else {
+                    "refused"
+                };
                 tracer.handshake_dir(
                     trace_id,
                     "->",
-                    "refused",
+                    what,
                     &String::from_utf8_lossy(&response.to_bytes()),
                 );
             }
