@@ -105,6 +105,7 @@ impl WebSocket<TcpStream> {
                     pong: None,
                     control: pending,
                     broken: None,
+                    send_buffer: Vec::new(),
                 }),
                 turn_free: Condvar::new(),
                 stream: parts.stream,
@@ -156,7 +157,12 @@ struct State {
     /// Set when a write failed, perhaps part-way through a frame: nothing
     /// more may be written after a partial frame.
     broken: Option<io::ErrorKind>,
+    /// Where the writer encodes (and masks) its frames, kept between sends.
+    send_buffer: Vec<u8>,
 }
+
+/// The largest send buffer kept between messages.
+const KEEP_SEND_BUFFER: usize = 4 << 20;
 
 impl State {
     /// Refuses to write after a failed connection or a failed write.
@@ -401,14 +407,22 @@ impl WriteHalf {
     fn send_frame(&self, opcode: OpCode, payload: &[u8]) -> Result<()> {
         let mut state = self.shared.wait_for_turn()?;
         state.check_usable()?;
-        let mut frame = Vec::with_capacity(payload.len() + 14);
+        // The buffer of the last send is reused: no allocation per message.
+        let mut frame = std::mem::take(&mut state.send_buffer);
+        frame.clear();
         state
             .session
             .sender_mut()
             .encode(opcode, true, payload, &mut frame)?;
         state.writing = true;
         drop(state);
-        self.shared.write_then_give_back(&frame)
+        let written = self.shared.write_then_give_back(&frame);
+        if frame.capacity() <= KEEP_SEND_BUFFER {
+            if let Ok(mut state) = self.shared.lock() {
+                state.send_buffer = frame;
+            }
+        }
+        written
     }
 
     fn close_with(&self, frame: Option<CloseFrame>) -> Result<()> {

@@ -100,8 +100,10 @@ impl WebSocketConfig {
 
 /// Bytes read from the stream and not yet consumed by the protocol core.
 ///
-/// It starts small and grows only while a large frame is arriving, so an idle
-/// connection holds a few kilobytes at most.
+/// It stays small (a connection holds 4 KiB at most): frame headers, control
+/// frames and small messages pass through it, while large payloads are read
+/// straight into the message they belong to
+/// ([`Receiver::payload_space`]), without a copy.
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuffer {
     buf: Vec<u8>,
@@ -110,10 +112,13 @@ pub(crate) struct ReadBuffer {
 }
 
 impl ReadBuffer {
-    /// The usual read size: most messages fit in one read.
-    const SMALL: usize = 4 * 1024;
-    /// The read size while a large payload streams in.
-    const LARGE: usize = 128 * 1024;
+    /// The read size: most messages fit in one read, and an idle connection
+    /// holds no more than this.
+    const SIZE: usize = 4 * 1024;
+    /// A payload at least this large is read straight into its message.
+    const DIRECT_MIN: usize = 8 * 1024;
+    /// The most one direct read asks for.
+    const DIRECT_MAX: usize = 1 << 20;
 
     pub(crate) fn with_bytes(bytes: &[u8]) -> ReadBuffer {
         ReadBuffer {
@@ -135,20 +140,17 @@ impl ReadBuffer {
         }
     }
 
-    /// Reads once from `reader`, with room for at least `want` bytes (capped
-    /// at the large read size). Returns the count read; 0 is end of stream.
-    fn fill(&mut self, reader: &mut impl Read, want: usize) -> io::Result<usize> {
-        let size = want.clamp(Self::SMALL, Self::LARGE);
-        if self.start > 0 && self.buf.len() - self.end < size {
+    /// Reads once from `reader` into the buffer. Returns the count read; 0 is
+    /// end of stream.
+    fn fill(&mut self, reader: &mut impl Read) -> io::Result<usize> {
+        if self.start > 0 {
+            // At most a partial frame header or control frame is left.
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        if self.buf.len() - self.end < size {
-            self.buf.resize(self.end + size, 0);
-        } else if self.end == 0 && self.buf.len() > Self::SMALL && size == Self::SMALL {
-            // A large message has passed: give the memory back.
-            self.buf = vec![0; Self::SMALL];
+        if self.buf.len() < self.end + Self::SIZE {
+            self.buf.resize(self.end + Self::SIZE, 0);
         }
         let n = reader.read(&mut self.buf[self.end..])?;
         self.end += n;
@@ -191,14 +193,33 @@ impl ReadBuffer {
                 }
             }
             before_blocking();
-            let want = decoder.receiver().payload_remaining();
-            loop {
-                match self.fill(reader, want) {
-                    Ok(0) => return Ok(None),
-                    Ok(_) => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::Io(e)),
+            let remaining = decoder.receiver().payload_remaining();
+            if remaining >= Self::DIRECT_MIN {
+                if let Some(space) = decoder
+                    .receiver()
+                    .payload_space(remaining.min(Self::DIRECT_MAX))
+                {
+                    let read = read_retrying(reader, space);
+                    let written = *read.as_ref().unwrap_or(&0);
+                    let result = decoder.payload_written(written);
+                    if tracer.is_on() {
+                        tracer.received_frames(conn, decoder.receiver(), &result);
+                    }
+                    match read {
+                        Ok(0) => return Ok(None),
+                        Ok(_) => {}
+                        Err(e) => return Err(Error::Io(e)),
+                    }
+                    if let Some(message) = result? {
+                        return Ok(Some(message));
+                    }
+                    continue;
                 }
+            }
+            match retry_interrupted(|| self.fill(reader)) {
+                Ok(0) => return Ok(None),
+                Ok(_) => {}
+                Err(e) => return Err(Error::Io(e)),
             }
         }
     }
@@ -209,17 +230,41 @@ impl ReadBuffer {
     }
 }
 
+/// Reads once into `buf`, again if interrupted by a signal.
+fn read_retrying(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    retry_interrupted(|| reader.read(buf))
+}
+
+fn retry_interrupted(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+    loop {
+        match op() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// What turns bytes into messages: a whole [`Session`] (which also prepares
 /// the answers to pings and closes), or a bare [`Receiver`] (the server
 /// answers through its outbound queue instead).
 pub(crate) trait Decode {
     fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation>;
+    fn payload_written(
+        &mut self,
+        written: usize,
+    ) -> std::result::Result<Option<Message>, Violation>;
     fn receiver(&mut self) -> &mut Receiver;
 }
 
 impl Decode for Session {
     fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation> {
         self.receive(data)
+    }
+    fn payload_written(
+        &mut self,
+        written: usize,
+    ) -> std::result::Result<Option<Message>, Violation> {
+        Session::payload_written(self, written)
     }
     fn receiver(&mut self) -> &mut Receiver {
         self.receiver_mut()
@@ -229,6 +274,12 @@ impl Decode for Session {
 impl Decode for Receiver {
     fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation> {
         self.receive(data)
+    }
+    fn payload_written(
+        &mut self,
+        written: usize,
+    ) -> std::result::Result<Option<Message>, Violation> {
+        Receiver::payload_written(self, written)
     }
     fn receiver(&mut self) -> &mut Receiver {
         self
@@ -271,6 +322,9 @@ pub struct WebSocket<S> {
 }
 
 impl<S: Read + Write> WebSocket<S> {
+    /// The largest send buffer kept between messages (a client masks into it).
+    const KEEP_SEND_BUFFER: usize = 4 << 20;
+
     /// Wraps a stream on which the opening handshake is complete.
     pub fn from_stream(stream: S, role: Role, config: &WebSocketConfig) -> WebSocket<S> {
         Self::from_partially_read(stream, &[], role, config)
@@ -436,7 +490,8 @@ impl<S: Read + Write> WebSocket<S> {
                 self.out.resize(start + payload.len(), 0);
                 crate::protocol::mask::mask_into(&mut self.out[start..], payload, key, 0);
                 self.stream.write_all(&self.out)?;
-                if self.out.capacity() > 64 * 1024 {
+                // Keep the buffer for the next message, unless it is huge.
+                if self.out.capacity() > Self::KEEP_SEND_BUFFER {
                     self.out = Vec::new();
                 }
             }

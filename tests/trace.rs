@@ -6,7 +6,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use stdws::{Server, Tracer};
+use stdws::Tracer;
 use support::*;
 
 /// A writer whose bytes the test can read afterwards.

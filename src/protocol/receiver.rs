@@ -98,6 +98,8 @@ pub struct Receiver {
     observe: bool,
     seen: Vec<SeenFrame>,
     seen_prefix: Vec<u8>,
+    /// Bytes of room handed out by `payload_space`, not yet reported.
+    direct_pending: usize,
 }
 
 /// A frame the receiver decoded, as recorded for tracing: its header and the
@@ -132,6 +134,7 @@ impl Receiver {
             observe: false,
             seen: Vec::new(),
             seen_prefix: Vec::new(),
+            direct_pending: 0,
         }
     }
 
@@ -228,29 +231,81 @@ impl Receiver {
             let take = frame.remaining.min(available) as usize;
             self.take_payload(&frame, &data[pos..pos + take])?;
             pos += take;
-            let remaining = frame.remaining - take as u64;
-            if remaining > 0 {
-                self.frame = Some(FrameInProgress {
-                    remaining,
-                    read: frame.read + take as u64,
-                    ..frame
-                });
-                return Ok((pos, None));
-            }
-            self.frame = None;
-            if self.observe {
-                self.seen.push(SeenFrame {
-                    header: frame.header,
-                    prefix: std::mem::take(&mut self.seen_prefix),
-                });
-            }
-            if let Some(message) = self.finish_frame(&frame.header)? {
+            if let Some(message) = self.advance(frame, take)? {
                 return Ok((pos, Some(message)));
             }
-            if pos == data.len() {
+            if self.frame.is_some() || pos == data.len() {
                 return Ok((pos, None));
             }
         }
+    }
+
+    /// Records that `taken` more bytes of `frame`'s payload were stored, and
+    /// completes the frame when its payload is all there.
+    fn advance(
+        &mut self,
+        frame: FrameInProgress,
+        taken: usize,
+    ) -> Result<Option<Message>, Violation> {
+        let remaining = frame.remaining - taken as u64;
+        if remaining > 0 {
+            self.frame = Some(FrameInProgress {
+                remaining,
+                read: frame.read + taken as u64,
+                ..frame
+            });
+            return Ok(None);
+        }
+        self.frame = None;
+        if self.observe {
+            self.seen.push(SeenFrame {
+                header: frame.header,
+                prefix: std::mem::take(&mut self.seen_prefix),
+            });
+        }
+        self.finish_frame(&frame.header)
+    }
+
+    /// Room at the end of the message being assembled for up to `max` bytes
+    /// of the current text or binary frame's payload, for the caller to read
+    /// straight into, then report with [`payload_written`](Self::payload_written).
+    /// A large payload then costs no copy and no large read buffer. `None`
+    /// when no data frame's payload is expected.
+    pub fn payload_space(&mut self, max: usize) -> Option<&mut [u8]> {
+        let frame = self.frame?;
+        if frame.header.opcode.is_control() || self.failed.is_some() {
+            return None;
+        }
+        let message = self.message.as_mut()?;
+        let take = frame.remaining.min(max as u64) as usize;
+        let start = message.data.len();
+        message.data.resize(start + take, 0);
+        self.direct_pending = take;
+        Some(&mut message.data[start..])
+    }
+
+    /// Takes the `written` bytes the caller put at the start of the space
+    /// [`payload_space`](Self::payload_space) gave (0 if it put none): they
+    /// are unmasked and checked as if passed to [`receive`](Self::receive).
+    pub fn payload_written(&mut self, written: usize) -> Result<Option<Message>, Violation> {
+        let pending = std::mem::take(&mut self.direct_pending);
+        let (Some(frame), Some(message)) = (self.frame, self.message.as_mut()) else {
+            return Ok(None);
+        };
+        let start = message.data.len() - pending;
+        message.data.truncate(start + written.min(pending));
+        if written == 0 {
+            return Ok(None);
+        }
+        let result = self
+            .check_appended(&frame, start)
+            .and_then(|_| self.advance(frame, written.min(pending)));
+        if let Err(violation) = result {
+            self.failed = Some(violation);
+            self.message = None;
+            self.frame = None;
+        }
+        result
     }
 
     /// Decodes the next header from `data` (and any bytes of it kept from
@@ -361,6 +416,16 @@ impl Receiver {
         };
         let start = message.data.len();
         message.data.extend_from_slice(piece);
+        self.check_appended(frame, start)
+    }
+
+    /// Unmasks the payload bytes appended to the message from `start` on,
+    /// and checks them if the message is text.
+    fn check_appended(&mut self, frame: &FrameInProgress, start: usize) -> Result<(), Violation> {
+        let header = &frame.header;
+        let Some(message) = &mut self.message else {
+            return Ok(());
+        };
         if let Some(key) = header.mask {
             apply_mask(&mut message.data[start..], key, frame.read as usize);
         }
@@ -368,8 +433,9 @@ impl Receiver {
             keep_prefix(&mut self.seen_prefix, &message.data[start..]);
         }
         if message.text {
+            let appended = message.data.len() - start;
             let whole_message_at_once =
-                header.fin && start == 0 && piece.len() as u64 == header.payload_len;
+                header.fin && start == 0 && appended as u64 == header.payload_len;
             if !whole_message_at_once {
                 message.streaming_utf8 = true;
                 message
@@ -415,4 +481,105 @@ impl Receiver {
 fn keep_prefix(prefix: &mut Vec<u8>, bytes: &[u8]) {
     let room = SeenFrame::PREFIX.saturating_sub(prefix.len());
     prefix.extend_from_slice(&bytes[..room.min(bytes.len())]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::mask::mask_into;
+
+    fn masked_frame(opcode: u8, payload: &[u8], key: [u8; 4]) -> Vec<u8> {
+        let header = FrameHeader::new(
+            OpCode::from_bits(opcode).unwrap(),
+            payload.len() as u64,
+            Some(key),
+        );
+        let mut out = header.encode().as_bytes().to_vec();
+        let start = out.len();
+        out.resize(start + payload.len(), 0);
+        mask_into(&mut out[start..], payload, key, 0);
+        out
+    }
+
+    /// Feeds the header and first `head` payload bytes through `receive`, the
+    /// rest through `payload_space` in pieces of `piece` bytes.
+    fn receive_direct(
+        wire: &[u8],
+        head: usize,
+        piece: usize,
+    ) -> Result<Option<Message>, Violation> {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let header_len = FrameHeader::parse(wire).unwrap().unwrap().1;
+        let (used, message) = rx.receive(&wire[..header_len + head])?;
+        assert_eq!((used, message), (header_len + head, None));
+        let mut rest = &wire[header_len + head..];
+        while !rest.is_empty() {
+            let space = rx
+                .payload_space(piece)
+                .expect("a data frame is in progress");
+            let n = space.len().min(rest.len());
+            space[..n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if let Some(message) = rx.payload_written(n)? {
+                assert!(rest.is_empty());
+                return Ok(Some(message));
+            }
+        }
+        Ok(None)
+    }
+
+    #[test]
+    fn payloads_read_straight_into_the_message_are_unmasked_at_the_right_phase() {
+        let text: String = (0..100_000).map(|i| ['a', 'é', '€', '𝄞'][i % 4]).collect();
+        let wire = masked_frame(1, text.as_bytes(), [1, 2, 3, 4]);
+        for (head, piece) in [(0, 4096), (3, 1000), (5, 7), (1, 65536)] {
+            assert_eq!(
+                receive_direct(&wire, head, piece),
+                Ok(Some(Message::Text(text.clone()))),
+                "{head} {piece}"
+            );
+        }
+        let binary: Vec<u8> = (0..70_000).map(|i| (i * 13) as u8).collect();
+        let wire = masked_frame(2, &binary, [9, 8, 7, 6]);
+        assert_eq!(
+            receive_direct(&wire, 2, 333),
+            Ok(Some(Message::Binary(binary)))
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_read_straight_into_the_message_fails_in_the_piece_that_brings_it() {
+        let mut text = "a".repeat(50_000).into_bytes();
+        text[20_000] = 0xff;
+        let wire = masked_frame(1, &text, [5, 6, 7, 8]);
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let header_len = FrameHeader::parse(&wire).unwrap().unwrap().1;
+        rx.receive(&wire[..header_len]).unwrap();
+        let space = rx.payload_space(10_000).unwrap();
+        space.copy_from_slice(&wire[header_len..header_len + 10_000]);
+        assert_eq!(rx.payload_written(10_000), Ok(None));
+        let space = rx.payload_space(15_000).unwrap();
+        space.copy_from_slice(&wire[header_len + 10_000..header_len + 25_000]);
+        assert_eq!(rx.payload_written(15_000), Err(Violation::InvalidUtf8));
+        assert_eq!(rx.receive(b"more"), Err(Violation::InvalidUtf8));
+        assert!(rx.payload_space(100).is_none());
+    }
+
+    #[test]
+    fn a_short_read_gives_back_the_unused_space() {
+        let payload = vec![7u8; 20_000];
+        let wire = masked_frame(2, &payload, [0, 0, 0, 0]);
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let header_len = FrameHeader::parse(&wire).unwrap().unwrap().1;
+        rx.receive(&wire[..header_len]).unwrap();
+        let space = rx.payload_space(20_000).unwrap();
+        assert_eq!(space.len(), 20_000);
+        space[..100].copy_from_slice(&wire[header_len..header_len + 100]);
+        assert_eq!(rx.payload_written(100), Ok(None));
+        assert_eq!(rx.payload_remaining(), 19_900);
+        assert_eq!(
+            rx.receive(&wire[header_len + 100..]),
+            Ok((19_900, Some(Message::Binary(payload))))
+        );
+    }
 }

@@ -156,6 +156,17 @@ impl Session {
         }
     }
 
+    /// Takes payload bytes read straight into the receiver's message (see
+    /// [`Receiver::payload_space`]); a broken rule fails the connection as in
+    /// [`receive`](Self::receive).
+    pub fn payload_written(&mut self, written: usize) -> Result<Option<Message>, Violation> {
+        let result = self.receiver.payload_written(written);
+        if let Err(violation) = result {
+            self.fail(violation);
+        }
+        result
+    }
+
     /// Fails the connection (section 7.1.7): a close frame with the rule's code
     /// goes out, unless one was sent already, and the session is closed.
     pub fn fail(&mut self, violation: Violation) {
