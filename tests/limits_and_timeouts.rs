@@ -368,3 +368,57 @@ fn a_graceful_shutdown_delivers_what_was_queued_before_the_close() {
         r.join().unwrap();
     }
 }
+
+#[test]
+fn keepalive_does_not_end_a_client_busy_sending_one_long_frame() {
+    let server = echo_builder()
+        .ping_interval(Some(Duration::from_millis(100)))
+        .ping_timeout(Duration::from_millis(200))
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut uploader = RawClient::connect(server.local_addr(), "/");
+    let payload = vec![b'u'; 100 * 1024];
+    let frame = encode_frame(true, 0, 2, &payload, Some(KEY));
+    // Ten pieces, 60 ms apart: the upload outlasts several ping timeouts,
+    // and no pong can be sent in the middle of the frame.
+    for piece in frame.chunks(frame.len() / 10 + 1) {
+        uploader.send_raw(piece);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    loop {
+        let reply = uploader
+            .read_frame()
+            .expect("the echo, not the end of the connection");
+        match reply.opcode {
+            9 => continue, // the server's pings
+            2 => {
+                assert_eq!(reply.payload.len(), payload.len());
+                break;
+            }
+            other => panic!("unexpected frame {other}: {:?}", reply.close_code()),
+        }
+    }
+    server.shutdown_now();
+}
+
+#[test]
+fn a_shutdown_is_not_clean_when_a_client_had_to_be_cut() {
+    let server = echo_builder()
+        .write_timeout(Duration::from_millis(300))
+        .close_timeout(Duration::from_millis(300))
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut greedy = RawClient::connect(server.local_addr(), "/");
+    wait_until("the client is registered", || server.client_count() == 1);
+    let frame = encode_frame(true, 0, 2, &vec![1u8; 256 * 1024], Some(KEY));
+    let flooder = std::thread::spawn(move || while greedy.stream.write_all(&frame).is_ok() {});
+    assert!(
+        !server.shutdown(Duration::from_secs(10)),
+        "the flooding client never closed cleanly"
+    );
+    flooder.join().unwrap();
+}

@@ -266,6 +266,7 @@ impl ServerHandle {
                 let deadline = Instant::now() + grace;
                 self.close_all(CloseCode::GOING_AWAY, "server shutting down");
                 hub.registry.wait_until_empty(deadline)
+                    && hub.counters.unclean_in_shutdown.load(Ordering::Relaxed) == 0
             }
             None => false,
         };

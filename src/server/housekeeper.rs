@@ -112,7 +112,11 @@ fn check_timers(hub: &Hub) {
         if let Some(interval) = s.ping_interval {
             let ping_sent = load(&conn.ping_sent_ms);
             if ping_sent != 0 {
-                if now_ms.saturating_sub(ping_sent) >= s.ping_timeout.as_millis() as u64 {
+                if heard > ping_sent {
+                    // Bytes came in since the ping: the peer is alive, even
+                    // if its pong is still behind a long frame.
+                    conn.ping_sent_ms.store(0, Ordering::Relaxed);
+                } else if now_ms.saturating_sub(ping_sent) >= s.ping_timeout.as_millis() as u64 {
                     let why = CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
                     let _ = conn
                         .outbound

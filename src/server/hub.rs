@@ -96,6 +96,9 @@ pub(crate) struct Counters {
     pub(crate) refused_per_ip: AtomicU64,
     pub(crate) opened: AtomicU64,
     pub(crate) closed: AtomicU64,
+    /// Connections that ended without a closing handshake after a shutdown
+    /// began: a shutdown with any is not clean.
+    pub(crate) unclean_in_shutdown: AtomicU64,
 }
 
 impl Counters {

@@ -191,6 +191,9 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     lock(&hub.finishing).insert(conn.id(), Arc::clone(&conn.shared));
     hub.registry.remove(conn.id());
     Counters::add(&hub.counters.closed);
+    if !why.was_clean && hub.phase() != Phase::Running {
+        Counters::add(&hub.counters.unclean_in_shutdown);
+    }
     guarded(|| handler.on_close(&conn, &why));
     if !conn.shared.outbound.is_dead() {
         let _ = conn.shared.outbound.flush_as_owner();
@@ -275,6 +278,8 @@ fn run_session(
     let mut reader = OwnerReader {
         stream,
         outbound: &shared.outbound,
+        hub,
+        last_heard_ms: &shared.last_heard_ms,
     };
     CORKED.with(|c| c.set(false));
     if !guarded(|| handler.on_open(conn)) {
@@ -295,7 +300,6 @@ fn run_session(
         let now = hub.now_ms();
         match next {
             Ok(Some(message)) => {
-                shared.last_heard_ms.store(now, Ordering::Relaxed);
                 match message {
                     Message::Text(_) | Message::Binary(_) => {
                         shared.last_message_ms.store(now, Ordering::Relaxed);
@@ -418,11 +422,22 @@ struct DeadlineStream<'a> {
 impl Read for DeadlineStream<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let left = self.deadline.saturating_duration_since(Instant::now());
+        let mut stream = self.stream;
         if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
+            // Past the deadline, bytes that arrived in time still count (a
+            // worker may start late on a loaded machine): read what is there
+            // without waiting. No other thread uses the socket yet.
+            stream.set_nonblocking(true)?;
+            let read = stream.read(buf);
+            stream.set_nonblocking(false)?;
+            return match read {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    Err(io::ErrorKind::TimedOut.into())
+                }
+                other => other,
+            };
         }
         self.stream.set_read_timeout(Some(left))?;
-        let mut stream = self.stream;
         stream.read(buf)
     }
 }
@@ -440,9 +455,14 @@ impl Write for DeadlineStream<'_> {
 
 /// The worker's reads: blocking, and retried after another thread's brief
 /// non-blocking write (see [`Outbound::wait_for_writers`]).
+/// Every read that brings bytes also records that the peer is alive, so
+/// that keepalive does not end a client busy sending one long frame (a pong
+/// cannot come in the middle of a frame).
 struct OwnerReader<'a> {
     stream: &'a TcpStream,
     outbound: &'a Outbound,
+    hub: &'a Hub,
+    last_heard_ms: &'a super::hub::Millis,
 }
 
 impl Read for OwnerReader<'_> {
@@ -451,8 +471,44 @@ impl Read for OwnerReader<'_> {
         loop {
             match stream.read(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.outbound.wait_for_writers(),
+                Ok(n) if n > 0 => {
+                    self.last_heard_ms
+                        .store(self.hub.now_ms(), Ordering::Relaxed);
+                    return Ok(n);
+                }
                 other => return other,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn bytes_that_arrived_before_the_deadline_are_read_after_it() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        // Wait until the bytes are in the server's socket.
+        let mut peek = [0u8; 1];
+        server
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(server.peek(&mut peek).unwrap(), 1);
+        let mut late = DeadlineStream {
+            stream: &server,
+            deadline: Instant::now() - Duration::from_secs(1),
+        };
+        let mut buf = [0u8; 64];
+        assert_eq!(late.read(&mut buf).unwrap(), 18);
+        // Nothing more is there: past the deadline, that is a timeout at once.
+        assert_eq!(
+            late.read(&mut buf).unwrap_err().kind(),
+            io::ErrorKind::TimedOut
+        );
     }
 }
