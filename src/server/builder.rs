@@ -171,8 +171,11 @@ impl ServerBuilder {
         self
     }
 
-    /// Ends a connection whose keepalive ping gets no pong within this long
-    /// (default 20 s), with close code 1011.
+    /// Ends a connection whose keepalive ping gets no pong, and no other
+    /// bytes, within this long (default 20 s), with close code 1011. A ping
+    /// queues behind what was sent before it: for clients that read large
+    /// amounts slowly, choose a timeout longer than they take to read what
+    /// the server may have queued for them (the kernel's buffers included).
     pub fn ping_timeout(mut self, timeout: Duration) -> Self {
         self.settings.ping_timeout = timeout;
         self
