@@ -7,6 +7,8 @@
 //! Every rule is checked from both sides where it applies: what a client
 //! sends, what a server sends, what a client receives, what a server receives.
 
+mod support;
+
 use stdws::protocol::frame::{FrameHeader, OpCode};
 use stdws::protocol::handshake::{
     ClientRequest, RequestProblem, ResponseProblem, accept_key, accept_response, check_request,
@@ -34,30 +36,9 @@ const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 const ROLES: [Role; 2] = [Role::Server, Role::Client];
 
-/// A frame whose first byte is `first` (FIN, RSV and opcode), with the
-/// shortest length encoding, masked with `mask` if given.
+/// A frame whose first byte is `first` (FIN, RSV and opcode), built by hand.
 fn raw(first: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    let mut out = vec![first];
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n @ 126..=65535 => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    match mask {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-        None => out.extend_from_slice(payload),
-    }
-    out
+    support::frame_with_first_byte(first, payload, mask)
 }
 
 /// A well-formed frame as the peer of `receiver` sends it: masked when a

@@ -112,7 +112,8 @@ impl RawFrame {
     }
 }
 
-/// Encodes a frame with every bit under the caller's control.
+/// Encodes a frame with every bit under the caller's control, by hand as
+/// section 5.2 lays it out (never with the library's own encoder).
 pub fn encode_frame(
     fin: bool,
     rsv: u8,
@@ -120,7 +121,17 @@ pub fn encode_frame(
     payload: &[u8],
     mask: Option<[u8; 4]>,
 ) -> Vec<u8> {
-    let mut out = vec![(fin as u8) << 7 | (rsv & 7) << 4 | (opcode & 0xf)];
+    frame_with_first_byte(
+        (fin as u8) << 7 | (rsv & 7) << 4 | (opcode & 0xf),
+        payload,
+        mask,
+    )
+}
+
+/// A frame whose first byte (FIN, RSV, opcode) is `first`, with the
+/// shortest length encoding, masked with `mask` if given.
+pub fn frame_with_first_byte(first: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = vec![first];
     let mask_bit = if mask.is_some() { 0x80 } else { 0 };
     match payload.len() {
         n @ 0..=125 => out.push(mask_bit | n as u8),
