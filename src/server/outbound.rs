@@ -11,7 +11,7 @@
 //! - **everyone else**: broadcasts, sends from other connections' handlers or
 //!   from application threads. These never wait on this socket. They write
 //!   what the kernel takes at once (the socket is switched to non-blocking
-//!   for that one write, under the connection's lock), and queue the rest.
+//!   for that one write), and queue the rest.
 //!
 //! ```text
 //!              owner (blocking)        others (never block)
@@ -26,22 +26,24 @@
 //!                   socket
 //! ```
 //!
-//! Frames never interleave: a frame is written whole by one thread, or its
-//! unwritten rest waits at the head of the queue. Order is kept: whoever
-//! writes, writes the queue first. The lock is held for queue updates and for
-//! non-blocking writes only, never across a write that can block.
+//! One thread at a time holds the *write turn* and writes, with the lock
+//! released; everyone else queues behind it, and the holder writes what they
+//! queue too before giving the turn back. So frames never interleave (a frame
+//! is written whole, or its unwritten rest waits at the head of the queue),
+//! order is kept, and the lock is never held across a write. Only the owner
+//! ever writes blocking, and only the owner ever waits for the turn (behind a
+//! write that cannot block); other threads never wait at all.
 //!
 //! Why the non-blocking switch is safe: the worker may be blocked in `read`
 //! on the same socket. A read already in progress stays blocking (the flag is
 //! read when a call starts); a read that starts inside the brief window gets
-//! `WouldBlock`, and the worker then waits for this lock, which is released
-//! only after blocking mode is restored, and reads again (see
-//! `Outbound::wait_for_writers`).
+//! `WouldBlock`, and the worker then waits until the writer has restored
+//! blocking mode, and reads again (see `Outbound::wait_for_writers`).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 use super::pool::lock;
@@ -175,8 +177,15 @@ pub(crate) struct Ended {
 struct State {
     queue: VecDeque<Queued>,
     queued_bytes: usize,
-    /// The owner is writing without the lock held; others only queue.
+    /// Someone holds the write turn: it writes without the lock held, and
+    /// everyone else only queues (the holder writes what they queue too).
     writer_busy: bool,
+    /// The holder of the write turn has switched the socket to non-blocking
+    /// for its write (see [`Outbound::wait_for_writers`]).
+    nonblocking: bool,
+    /// Threads waiting for the turn to be given back: without any, giving
+    /// it back costs no wake-up (a system call on every write otherwise).
+    waiters: usize,
     /// A close frame is queued or sent: no more frames.
     closing: bool,
     /// When this side started the closing handshake.
@@ -225,6 +234,8 @@ pub(crate) enum Drain {
 /// keeps [`Connection`](super::Connection) handles to it.
 pub(crate) struct Outbound {
     stream: Weak<TcpStream>,
+    /// Signalled when the write turn is given back.
+    turn_free: Condvar,
     /// Prints every frame as it is handed over (off: one branch).
     tracer: Tracer,
     id: u64,
@@ -243,12 +254,15 @@ impl Outbound {
     ) -> Outbound {
         Outbound {
             stream: Arc::downgrade(stream),
+            turn_free: Condvar::new(),
             tracer,
             id,
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 queued_bytes: 0,
                 writer_busy: false,
+                nonblocking: false,
+                waiters: 0,
                 closing: false,
                 close_started: None,
                 dead: false,
@@ -284,7 +298,95 @@ impl Outbound {
     /// Waits until no other thread is in a non-blocking write (see the
     /// module docs): the owner calls it when a read says `WouldBlock`.
     pub(crate) fn wait_for_writers(&self) {
-        drop(self.lock());
+        let mut state = self.lock();
+        while state.nonblocking {
+            state = self.wait(state);
+        }
+    }
+
+    fn wait<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        state.waiters += 1;
+        let mut state = self
+            .turn_free
+            .wait(state)
+            .unwrap_or_else(|e| e.into_inner());
+        state.waiters -= 1;
+        state
+    }
+
+    /// Waits for the write turn to be free: held by another thread, it is
+    /// only ever held for a write that cannot block.
+    fn wait_for_turn<'a>(&'a self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        while state.writer_busy {
+            state = self.wait(state);
+        }
+        state
+    }
+
+    /// Gives the write turn back.
+    fn release_turn(&self, state: &mut State) {
+        state.writer_busy = false;
+        state.nonblocking = false;
+        if state.waiters > 0 {
+            self.turn_free.notify_all();
+        }
+    }
+
+    /// Writes the queue, front first, without blocking, as the holder of the
+    /// write turn, with the lock released during each write. Stops when the
+    /// socket takes no more, or the queue is empty (frames that others queue
+    /// meanwhile are written too). Returns the bytes written. The caller
+    /// checks that the turn is free.
+    fn write_queue_nonblocking<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+    ) -> (MutexGuard<'a, State>, io::Result<usize>) {
+        state.writer_busy = true;
+        state.nonblocking = true;
+        let mut total = 0;
+        let mut batch: Vec<Queued> = Vec::new();
+        let result = loop {
+            if state.queue.is_empty() {
+                break Ok(total);
+            }
+            // One frame (the usual case) needs no batch allocation.
+            let mut single = None;
+            if state.queue.len() == 1 {
+                single = state.queue.pop_front();
+            } else {
+                let take = state.queue.len().min(OWNER_BATCH);
+                batch.extend(state.queue.drain(..take));
+            }
+            drop(state);
+            let items = match &mut single {
+                Some(item) => std::slice::from_mut(item),
+                None => &mut batch[..],
+            };
+            let written = self.write_nonblocking(items);
+            state = self.lock();
+            let mut full = false;
+            for item in batch.drain(..).rev().chain(single) {
+                if item.remaining() > 0 {
+                    full = true;
+                    state.queue.push_front(item);
+                }
+            }
+            match written {
+                Ok(n) => {
+                    state.queued_bytes -= n;
+                    total += n;
+                    if full {
+                        break Ok(total);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        if total > 0 {
+            state.last_progress = Instant::now();
+        }
+        self.release_turn(&mut state);
+        (state, result)
     }
 
     fn check_open(state: &State) -> Result<(), Error> {
@@ -311,7 +413,8 @@ impl Outbound {
         mut state: MutexGuard<'a, State>,
         parts: [&[u8]; 2],
     ) -> Result<(), Error> {
-        if state.queue.is_empty() && !state.writer_busy {
+        state = self.wait_for_turn(state);
+        if state.queue.is_empty() {
             state.writer_busy = true;
             drop(state);
             let result = self
@@ -334,7 +437,7 @@ impl Outbound {
         result: io::Result<()>,
     ) -> Result<(), Error> {
         if let Err(e) = result {
-            state.writer_busy = false;
+            self.release_turn(&mut state);
             self.kill_locked(&mut state, None);
             return Err(Error::Io(e));
         }
@@ -357,13 +460,13 @@ impl Outbound {
             batch.clear();
             state = self.lock();
             if let Err(e) = result {
-                state.writer_busy = false;
+                self.release_turn(&mut state);
                 self.kill_locked(&mut state, None);
                 return Err(Error::Io(e));
             }
             state.last_progress = Instant::now();
         }
-        state.writer_busy = false;
+        self.release_turn(&mut state);
         Ok(())
     }
 
@@ -387,8 +490,9 @@ impl Outbound {
     /// Writes anything queued, blocking: the owner calls it before it closes
     /// the socket, so that accepted messages are not lost.
     pub(crate) fn flush_as_owner(&self) -> Result<(), Error> {
-        let mut state = self.lock();
-        if state.dead || state.writer_busy {
+        let state = self.lock();
+        let mut state = self.wait_for_turn(state);
+        if state.dead || state.queue.is_empty() {
             return Ok(());
         }
         state.writer_busy = true;
@@ -409,7 +513,7 @@ impl Outbound {
             state.deferred = true;
             return Ok(Sent::Deferred);
         }
-        self.enqueue_or_write(&mut state, frame)
+        self.enqueue_or_write(state, frame, true)
     }
 
     /// Writes what was deferred, without blocking; what the socket does not
@@ -423,52 +527,48 @@ impl Outbound {
         if state.dead || state.queue.is_empty() || state.writer_busy || state.backlogged {
             return Sent::Queued;
         }
-        match self.write_nonblocking(state.queue.make_contiguous()) {
-            Ok(written) => {
-                state.queued_bytes -= written;
-                while state.queue.front().is_some_and(|q| q.remaining() == 0) {
-                    state.queue.pop_front();
-                }
-                if state.queue.is_empty() {
-                    Sent::Written
-                } else {
-                    state.last_progress = Instant::now();
-                    self.needs_drain(&mut state)
-                }
-            }
-            Err(_) => {
-                self.kill_locked(&mut state, None);
-                Sent::Written
-            }
+        let (mut state, written) = self.write_queue_nonblocking(state);
+        if written.is_err() {
+            self.kill_locked(&mut state, None);
+            return Sent::Written;
+        }
+        if state.queue.is_empty() {
+            Sent::Written
+        } else {
+            self.needs_drain(&mut state)
         }
     }
 
-    fn enqueue_or_write(&self, state: &mut State, frame: Frame) -> Result<Sent, Error> {
-        if state.queue.is_empty() && !state.writer_busy {
-            let mut item = Queued { frame, written: 0 };
-            match self.write_nonblocking(std::slice::from_mut(&mut item)) {
-                Ok(_) if item.remaining() == 0 => return Ok(Sent::Written),
-                Ok(_) => {
-                    state.queued_bytes += item.remaining();
-                    state.queue.push_back(item);
-                    state.last_progress = Instant::now();
-                    return Ok(self.needs_drain(state));
-                }
-                Err(e) => {
-                    self.kill_locked(state, None);
-                    return Err(Error::Io(e));
-                }
-            }
-        }
+    /// Queues `frame` (within the queue's limit when `bounded`) and, if no
+    /// one is writing, writes what the socket takes at once.
+    fn enqueue_or_write<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+        frame: Frame,
+        bounded: bool,
+    ) -> Result<Sent, Error> {
+        let len = frame.wire_len();
         // The first frame in a queue is always accepted, whatever its size,
         // so that one large message can still reach a healthy client.
-        let len = frame.wire_len();
-        if state.queued_bytes > 0 && state.queued_bytes + len > self.max_queued_bytes {
+        if bounded && state.queued_bytes > 0 && state.queued_bytes + len > self.max_queued_bytes {
             return Err(self.queue_full(state));
         }
         state.queued_bytes += len;
         state.queue.push_back(Queued { frame, written: 0 });
-        Ok(self.needs_drain(state))
+        if state.writer_busy || state.backlogged || state.deferred {
+            // Whoever writes, or will write, this queue writes the frame too.
+            return Ok(Sent::Queued);
+        }
+        let (mut state, written) = self.write_queue_nonblocking(state);
+        if let Err(e) = written {
+            self.kill_locked(&mut state, None);
+            return Err(Error::Io(e));
+        }
+        if state.queue.is_empty() {
+            Ok(Sent::Written)
+        } else {
+            Ok(self.needs_drain(&mut state))
+        }
     }
 
     fn needs_drain(&self, state: &mut State) -> Sent {
@@ -480,7 +580,7 @@ impl Outbound {
         }
     }
 
-    fn queue_full(&self, state: &mut State) -> Error {
+    fn queue_full<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Error {
         match self.policy {
             SlowClientPolicy::DropMessage => Error::QueueFull {
                 disconnected: false,
@@ -497,13 +597,14 @@ impl Outbound {
                 );
                 let frame = Frame::close(Some(&close));
                 self.trace(frame.parts());
+                state.queued_bytes += frame.wire_len();
                 state.queue.push_back(Queued { frame, written: 0 });
                 state.closing = true;
                 if !state.writer_busy {
-                    let _ = self.write_nonblocking(state.queue.make_contiguous());
+                    state = self.write_queue_nonblocking(state).0;
                 }
                 self.kill_locked(
-                    state,
+                    &mut state,
                     Some(Ended {
                         code: close.code,
                         reason: close.reason,
@@ -529,27 +630,21 @@ impl Outbound {
     /// Drains what the socket takes now (the housekeeper's part). Kills the
     /// connection when nothing could be written for `write_timeout`.
     pub(crate) fn drain_nonblocking(&self, write_timeout: std::time::Duration) -> Drain {
-        let mut state = self.lock();
+        let state = self.lock();
         if state.dead || state.queue.is_empty() {
+            let mut state = state;
             state.backlogged = false;
             return Drain::Done;
         }
         if state.writer_busy {
-            // The owner is writing and will write the queue too.
+            // Its holder writes the queue too.
             return Drain::Pending(false);
         }
-        let result = self.write_nonblocking(state.queue.make_contiguous());
-        let now = Instant::now();
-        match result {
+        let (mut state, written) = self.write_queue_nonblocking(state);
+        match written {
             Ok(written) => {
-                let mut progressed = written > 0;
-                state.queued_bytes -= written;
-                while state.queue.front().is_some_and(|q| q.remaining() == 0) {
-                    state.queue.pop_front();
-                }
-                if progressed {
-                    state.last_progress = now;
-                } else if now.duration_since(state.last_progress) >= write_timeout {
+                let progressed = written > 0;
+                if !progressed && state.last_progress.elapsed() >= write_timeout {
                     self.kill_locked(
                         &mut state,
                         Some(Ended {
@@ -557,7 +652,6 @@ impl Outbound {
                             reason: "write timeout: the client stopped reading".into(),
                         }),
                     );
-                    progressed = false;
                 }
                 if state.queue.is_empty() || state.dead {
                     state.backlogged = false;
@@ -597,18 +691,9 @@ impl Outbound {
             self.owner_write(state, parts)
                 .map(|_| (true, Sent::Written))
         } else {
-            let sent = self.enqueue_unbounded(&mut state, close)?;
+            let sent = self.enqueue_or_write(state, close, false)?;
             Ok((true, sent))
         }
-    }
-
-    fn enqueue_unbounded(&self, state: &mut State, frame: Frame) -> Result<Sent, Error> {
-        if state.queue.is_empty() && !state.writer_busy {
-            return self.enqueue_or_write(state, frame);
-        }
-        state.queued_bytes += frame.wire_len();
-        state.queue.push_back(Queued { frame, written: 0 });
-        Ok(self.needs_drain(state))
     }
 
     /// Answers the peer's close (the owner calls it). Returns `true` if this
