@@ -24,6 +24,7 @@
 //! ```
 
 use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
 
 use crate::error::{Error, Result};
 use crate::message::Message;
@@ -103,7 +104,8 @@ impl WebSocketConfig {
 /// It stays small (a connection holds 4 KiB at most): frame headers, control
 /// frames and small messages pass through it, while large payloads are read
 /// straight into the message they belong to
-/// ([`Receiver::payload_space`]), without a copy.
+/// ([`Receiver::payload_buffer`]), without a copy (and, from a socket,
+/// without zeroing the space first).
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuffer {
     buf: Vec<u8>,
@@ -161,7 +163,7 @@ impl ReadBuffer {
     /// stream.
     pub(crate) fn next_message(
         &mut self,
-        reader: &mut impl Read,
+        reader: &mut impl ReadPayload,
         decoder: &mut impl Decode,
         tracer: &Tracer,
         conn: u64,
@@ -174,7 +176,7 @@ impl ReadBuffer {
     /// it held back while it had input to process).
     pub(crate) fn next_message_with(
         &mut self,
-        reader: &mut impl Read,
+        reader: &mut impl ReadPayload,
         decoder: &mut impl Decode,
         tracer: &Tracer,
         conn: u64,
@@ -195,13 +197,19 @@ impl ReadBuffer {
             before_blocking();
             let remaining = decoder.receiver().payload_remaining();
             if remaining >= Self::DIRECT_MIN {
-                if let Some(space) = decoder
-                    .receiver()
-                    .payload_space(remaining.min(Self::DIRECT_MAX))
-                {
-                    let read = read_retrying(reader, space);
-                    let written = *read.as_ref().unwrap_or(&0);
-                    let result = decoder.payload_written(written);
+                // Text is read in single reads, so that its check stays
+                // early; binary as the reader reads best.
+                let text = decoder.receiver().assembling_text();
+                if let Some((data, needed)) = decoder.receiver().payload_buffer() {
+                    let want = needed.min(Self::DIRECT_MAX);
+                    let before = data.len();
+                    let read = if text {
+                        append_once(reader, data, want)
+                    } else {
+                        reader.append_payload(data, want)
+                    };
+                    let appended = data.len() - before;
+                    let result = decoder.payload_appended(appended);
                     if tracer.is_on() {
                         tracer.received_frames(conn, decoder.receiver(), &result);
                     }
@@ -230,9 +238,76 @@ impl ReadBuffer {
     }
 }
 
-/// Reads once into `buf`, again if interrupted by a signal.
-fn read_retrying(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    retry_interrupted(|| reader.read(buf))
+/// A reader that can append a large payload straight to a message.
+pub(crate) trait ReadPayload: Read {
+    /// Appends up to `max` bytes to `buf` (at least one, unless the stream
+    /// ended). The default reads once into zeroed space; a reader over a
+    /// socket can do without the zeroing.
+    fn append_payload(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        append_once(self, buf, max)
+    }
+}
+
+/// Any stream, read the default way.
+pub(crate) struct Plain<'a, S>(pub(crate) &'a mut S);
+
+impl<S: Read> Read for Plain<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<S: Read> ReadPayload for Plain<'_, S> {}
+
+/// A socket: payloads are appended without zeroing the space first
+/// (`read_to_end` on a socket reads into the vector's spare capacity), in
+/// pieces of at most [`SOCKET_PIECE`] so that progress is seen often.
+impl ReadPayload for TcpStream {
+    fn append_payload(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        append_from_socket(self, buf, max)
+    }
+}
+
+/// The most bytes appended from a socket in one go.
+pub(crate) const SOCKET_PIECE: usize = 32 * 1024;
+
+/// Appends up to `max` (and at most [`SOCKET_PIECE`]) bytes read from
+/// `socket` to `buf`, waiting until they are all there or the stream ends.
+/// `WouldBlock` (a read timeout, or another thread's non-blocking window) is
+/// returned with the bytes read so far already in `buf`.
+pub(crate) fn append_from_socket(
+    socket: &TcpStream,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<usize> {
+    let want = max.min(SOCKET_PIECE);
+    buf.reserve(want);
+    let before = buf.len();
+    loop {
+        let got = buf.len() - before;
+        if got == want {
+            return Ok(got);
+        }
+        match socket.take((want - got) as u64).read_to_end(buf) {
+            Ok(0) => return Ok(buf.len() - before),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Appends up to `max` bytes to `buf` with one read into zeroed space.
+fn append_once<R: Read + ?Sized>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<usize> {
+    let start = buf.len();
+    buf.resize(start + max, 0);
+    let read = retry_interrupted(|| reader.read(&mut buf[start..]));
+    buf.truncate(start + *read.as_ref().unwrap_or(&0));
+    read
 }
 
 fn retry_interrupted(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
@@ -249,9 +324,9 @@ fn retry_interrupted(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<us
 /// answers through its outbound queue instead).
 pub(crate) trait Decode {
     fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation>;
-    fn payload_written(
+    fn payload_appended(
         &mut self,
-        written: usize,
+        appended: usize,
     ) -> std::result::Result<Option<Message>, Violation>;
     fn receiver(&mut self) -> &mut Receiver;
 }
@@ -260,11 +335,11 @@ impl Decode for Session {
     fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation> {
         self.receive(data)
     }
-    fn payload_written(
+    fn payload_appended(
         &mut self,
-        written: usize,
+        appended: usize,
     ) -> std::result::Result<Option<Message>, Violation> {
-        Session::payload_written(self, written)
+        Session::payload_appended(self, appended)
     }
     fn receiver(&mut self) -> &mut Receiver {
         self.receiver_mut()
@@ -275,11 +350,11 @@ impl Decode for Receiver {
     fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation> {
         self.receive(data)
     }
-    fn payload_written(
+    fn payload_appended(
         &mut self,
-        written: usize,
+        appended: usize,
     ) -> std::result::Result<Option<Message>, Violation> {
-        Receiver::payload_written(self, written)
+        Receiver::payload_appended(self, appended)
     }
     fn receiver(&mut self) -> &mut Receiver {
         self
@@ -388,9 +463,12 @@ impl<S: Read + Write> WebSocket<S> {
         if self.close_returned {
             return Err(Error::ConnectionClosed);
         }
-        let next =
-            self.inbound
-                .next_message(&mut self.stream, &mut self.session, &self.tracer, self.id);
+        let next = self.inbound.next_message(
+            &mut Plain(&mut self.stream),
+            &mut self.session,
+            &self.tracer,
+            self.id,
+        );
         match next {
             Ok(Some(message)) => {
                 self.write_session_output()?;

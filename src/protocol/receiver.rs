@@ -289,17 +289,51 @@ impl Receiver {
     /// are unmasked and checked as if passed to [`receive`](Self::receive).
     pub fn payload_written(&mut self, written: usize) -> Result<Option<Message>, Violation> {
         let pending = std::mem::take(&mut self.direct_pending);
+        let written = written.min(pending);
+        if let Some(message) = self.message.as_mut() {
+            let start = message.data.len() - pending;
+            message.data.truncate(start + written);
+        }
+        self.payload_appended(written)
+    }
+
+    /// The message being assembled, and how many payload bytes the current
+    /// text or binary frame still needs, for a caller that appends them
+    /// itself, straight from its stream (say with `Read::read_to_end` on a
+    /// limited reader, which needs no zeroed space), then reports how many
+    /// with [`payload_appended`](Self::payload_appended). The caller must
+    /// only append, and at most the number of bytes given. `None` when no data
+    /// frame's payload is expected.
+    pub fn payload_buffer(&mut self) -> Option<(&mut Vec<u8>, usize)> {
+        let frame = self.frame?;
+        if frame.header.opcode.is_control() || self.failed.is_some() {
+            return None;
+        }
+        let needed = frame.remaining.min(usize::MAX as u64) as usize;
+        self.message.as_mut().map(|m| (&mut m.data, needed))
+    }
+
+    /// Whether the message being assembled is text (its payload is checked
+    /// as it arrives, so a caller reading it directly should read it in
+    /// pieces to keep the check early).
+    pub fn assembling_text(&self) -> bool {
+        self.message.as_ref().is_some_and(|m| m.text)
+    }
+
+    /// Takes the `appended` bytes the caller added to the end of the buffer
+    /// [`payload_buffer`](Self::payload_buffer) gave: they are unmasked and
+    /// checked as if passed to [`receive`](Self::receive).
+    pub fn payload_appended(&mut self, appended: usize) -> Result<Option<Message>, Violation> {
         let (Some(frame), Some(message)) = (self.frame, self.message.as_mut()) else {
             return Ok(None);
         };
-        let start = message.data.len() - pending;
-        message.data.truncate(start + written.min(pending));
-        if written == 0 {
+        if appended == 0 {
             return Ok(None);
         }
+        let start = message.data.len() - appended;
         let result = self
             .check_appended(&frame, start)
-            .and_then(|_| self.advance(frame, written.min(pending)));
+            .and_then(|_| self.advance(frame, appended));
         if let Err(violation) = result {
             self.failed = Some(violation);
             self.message = None;
@@ -563,6 +597,27 @@ mod tests {
         assert_eq!(rx.payload_written(15_000), Err(Violation::InvalidUtf8));
         assert_eq!(rx.receive(b"more"), Err(Violation::InvalidUtf8));
         assert!(rx.payload_space(100).is_none());
+    }
+
+    #[test]
+    fn payloads_appended_by_the_caller_are_unmasked_in_place() {
+        let payload: Vec<u8> = (0..50_000).map(|i| (i * 7) as u8).collect();
+        let wire = masked_frame(2, &payload, [3, 1, 4, 1]);
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let header_len = FrameHeader::parse(&wire).unwrap().unwrap().1;
+        rx.receive(&wire[..header_len + 1]).unwrap();
+        let mut rest = &wire[header_len + 1..];
+        let mut result = Ok(None);
+        while !rest.is_empty() {
+            let (data, needed) = rx.payload_buffer().expect("a data frame is in progress");
+            assert_eq!(needed, rest.len());
+            let n = needed.min(4099);
+            data.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            result = rx.payload_appended(n);
+        }
+        assert_eq!(result, Ok(Some(Message::Binary(payload))));
+        assert!(rx.payload_buffer().is_none());
     }
 
     #[test]

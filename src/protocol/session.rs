@@ -156,11 +156,11 @@ impl Session {
         }
     }
 
-    /// Takes payload bytes read straight into the receiver's message (see
-    /// [`Receiver::payload_space`]); a broken rule fails the connection as in
-    /// [`receive`](Self::receive).
-    pub fn payload_written(&mut self, written: usize) -> Result<Option<Message>, Violation> {
-        let result = self.receiver.payload_written(written);
+    /// Takes payload bytes appended straight to the receiver's message (see
+    /// [`Receiver::payload_buffer`]); a broken rule fails the connection as
+    /// in [`receive`](Self::receive).
+    pub fn payload_appended(&mut self, appended: usize) -> Result<Option<Message>, Violation> {
+        let result = self.receiver.payload_appended(appended);
         if let Err(violation) = result {
             self.fail(violation);
         }
