@@ -363,12 +363,27 @@ impl Decode for Receiver {
 
 /// Writes all of `parts` with as few system calls as the stream allows.
 pub(crate) fn write_all_vectored(stream: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| IoSlice::new(p))
-        .collect();
-    let mut slices = &mut slices[..];
+    // A small frame goes out as one contiguous buffer: a plain send costs
+    // less in the kernel than gathering two pieces.
+    const SMALL: usize = 512;
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total <= SMALL {
+        let mut buf = [0u8; SMALL];
+        let mut at = 0;
+        for part in parts {
+            buf[at..at + part.len()].copy_from_slice(part);
+            at += part.len();
+        }
+        return stream.write_all(&buf[..at]);
+    }
+    // Callers pass a header and a payload: at most a few pieces.
+    let mut storage = [IoSlice::new(&[]); 4];
+    let mut count = 0;
+    for part in parts.iter().filter(|p| !p.is_empty()) {
+        storage[count] = IoSlice::new(part);
+        count += 1;
+    }
+    let mut slices = &mut storage[..count];
     while !slices.is_empty() {
         match stream.write_vectored(slices) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

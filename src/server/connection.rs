@@ -11,7 +11,6 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::thread::{self, ThreadId};
 use std::time::Instant;
 
 use super::handle::ServerHandle;
@@ -30,7 +29,6 @@ pub(crate) struct ConnShared {
     pub(crate) peer: SocketAddr,
     pub(crate) request: Request,
     pub(crate) subprotocol: Option<String>,
-    pub(crate) owner: ThreadId,
     pub(crate) outbound: Outbound,
     pub(crate) connected_at: Instant,
     /// When any frame last arrived.
@@ -55,7 +53,6 @@ impl ConnShared {
             peer,
             request,
             subprotocol,
-            owner: thread::current().id(),
             outbound,
             connected_at: Instant::now(),
             last_heard_ms: AtomicU64::new(now_ms),
@@ -144,7 +141,7 @@ impl Connection {
     }
 
     fn on_owner_thread(&self) -> bool {
-        thread::current().id() == self.shared.owner
+        super::worker::is_owner_of(self.shared.id)
     }
 
     /// Sends one frame: written at once from the owner's thread, handed to
@@ -162,6 +159,7 @@ impl Connection {
         }
         let header = FrameHeader::new(opcode, payload.len() as u64, None);
         if super::worker::is_corked() {
+            super::worker::note_held();
             let frame = Frame::new(opcode, payload.into_owned());
             return self.shared.outbound.hold_from_owner(frame);
         }

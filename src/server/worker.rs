@@ -48,6 +48,22 @@ thread_local! {
     /// Connections this worker queued frames for while corked, to be written
     /// when it uncorks.
     static DEFERRED: RefCell<Vec<Arc<ConnShared>>> = const { RefCell::new(Vec::new()) };
+    /// Whether anything has been held back since the last flush (most
+    /// messages hold nothing: then there is nothing to flush).
+    static HELD: Cell<bool> = const { Cell::new(false) };
+    /// The id of the connection this thread serves (0: none), to tell a
+    /// handler's own sends from others' cheaply.
+    static OWNING: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Whether the current thread is the worker serving connection `id`.
+pub(crate) fn is_owner_of(id: u64) -> bool {
+    OWNING.with(Cell::get) == id
+}
+
+/// Records that this worker held something back, to be flushed.
+pub(crate) fn note_held() {
+    HELD.with(|h| h.set(true));
 }
 
 /// Whether the current thread is a worker holding back its sends.
@@ -58,6 +74,7 @@ pub(crate) fn is_corked() -> bool {
 /// Remembers to write `conn`'s deferred frames when this worker uncorks.
 pub(crate) fn defer_flush(conn: &Arc<ConnShared>) {
     DEFERRED.with(|d| d.borrow_mut().push(Arc::clone(conn)));
+    note_held();
 }
 
 /// Writes what this worker held back, and holds nothing back until its
@@ -70,6 +87,9 @@ fn uncork(hub: &Hub, own: &ConnShared) {
 /// Writes the deferred frames of other connections (without blocking), then
 /// this connection's own held replies.
 pub(crate) fn flush_held(hub: &Hub, own: &ConnShared) {
+    if !HELD.with(|h| h.replace(false)) {
+        return;
+    }
     let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
     for conn in &deferred {
         if conn.outbound.flush_deferred() == Sent::QueuedNeedsDrain {
@@ -178,6 +198,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         hub: Arc::clone(hub),
     };
     let mut handler = endpoint.make_handler();
+    OWNING.with(|o| o.set(conn.id()));
     let why = run_session(&conn, stream, &leftover, &mut *handler);
     if tracer.is_on() {
         tracer.event(
@@ -195,6 +216,8 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         Counters::add(&hub.counters.unclean_in_shutdown);
     }
     guarded(|| handler.on_close(&conn, &why));
+    OWNING.with(|o| o.set(0));
+    HELD.with(|h| h.set(false));
     if !conn.shared.outbound.is_dead() {
         let _ = conn.shared.outbound.flush_as_owner();
         let linger = if hub.phase() == Phase::Running {
@@ -315,6 +338,7 @@ fn run_session(
                             let pong = Frame::new(OpCode::Pong, payload);
 
                             let _ = if is_corked() {
+                                note_held();
                                 shared.outbound.hold_from_owner(pong)
                             } else {
                                 shared.outbound.send_from_owner(pong.parts())
