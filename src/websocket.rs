@@ -104,8 +104,7 @@ impl WebSocketConfig {
 /// It stays small (a connection holds 4 KiB at most): frame headers, control
 /// frames and small messages pass through it, while large payloads are read
 /// straight into the message they belong to
-/// ([`Receiver::payload_buffer`]), without a copy (and, from a socket,
-/// without zeroing the space first).
+/// ([`Receiver::payload_buffer`]), without a copy.
 #[derive(Debug, Default)]
 pub(crate) struct ReadBuffer {
     buf: Vec<u8>,
@@ -119,8 +118,9 @@ impl ReadBuffer {
     const SIZE: usize = 4 * 1024;
     /// A payload at least this large is read straight into its message.
     const DIRECT_MIN: usize = 8 * 1024;
-    /// The most one direct read asks for.
-    const DIRECT_MAX: usize = 1 << 20;
+    /// The most one direct read asks for: the space is zeroed before the
+    /// read, so asking for much more than a read brings back wastes work.
+    const DIRECT_MAX: usize = 256 * 1024;
 
     pub(crate) fn with_bytes(bytes: &[u8]) -> ReadBuffer {
         ReadBuffer {
@@ -197,17 +197,10 @@ impl ReadBuffer {
             before_blocking();
             let remaining = decoder.receiver().payload_remaining();
             if remaining >= Self::DIRECT_MIN {
-                // Text is read in single reads, so that its check stays
-                // early; binary as the reader reads best.
-                let text = decoder.receiver().assembling_text();
                 if let Some((data, needed)) = decoder.receiver().payload_buffer() {
                     let want = needed.min(Self::DIRECT_MAX);
                     let before = data.len();
-                    let read = if text {
-                        append_once(reader, data, want)
-                    } else {
-                        reader.append_payload(data, want)
-                    };
+                    let read = reader.append_payload(data, want);
                     let appended = data.len() - before;
                     let result = decoder.payload_appended(appended);
                     if tracer.is_on() {
@@ -259,43 +252,7 @@ impl<S: Read> Read for Plain<'_, S> {
 
 impl<S: Read> ReadPayload for Plain<'_, S> {}
 
-/// A socket: payloads are appended without zeroing the space first
-/// (`read_to_end` on a socket reads into the vector's spare capacity), in
-/// pieces of at most [`SOCKET_PIECE`] so that progress is seen often.
-impl ReadPayload for TcpStream {
-    fn append_payload(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-        append_from_socket(self, buf, max)
-    }
-}
-
-/// The most bytes appended from a socket in one go.
-pub(crate) const SOCKET_PIECE: usize = 32 * 1024;
-
-/// Appends up to `max` (and at most [`SOCKET_PIECE`]) bytes read from
-/// `socket` to `buf`, waiting until they are all there or the stream ends.
-/// `WouldBlock` (a read timeout, or another thread's non-blocking window) is
-/// returned with the bytes read so far already in `buf`.
-pub(crate) fn append_from_socket(
-    socket: &TcpStream,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<usize> {
-    let want = max.min(SOCKET_PIECE);
-    buf.reserve(want);
-    let before = buf.len();
-    loop {
-        let got = buf.len() - before;
-        if got == want {
-            return Ok(got);
-        }
-        match socket.take((want - got) as u64).read_to_end(buf) {
-            Ok(0) => return Ok(buf.len() - before),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
+impl ReadPayload for TcpStream {}
 
 /// Appends up to `max` bytes to `buf` with one read into zeroed space.
 fn append_once<R: Read + ?Sized>(

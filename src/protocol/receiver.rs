@@ -98,8 +98,6 @@ pub struct Receiver {
     observe: bool,
     seen: Vec<SeenFrame>,
     seen_prefix: Vec<u8>,
-    /// Bytes of room handed out by `payload_space`, not yet reported.
-    direct_pending: usize,
 }
 
 /// A frame the receiver decoded, as recorded for tracing: its header and the
@@ -134,7 +132,6 @@ impl Receiver {
             observe: false,
             seen: Vec::new(),
             seen_prefix: Vec::new(),
-            direct_pending: 0,
         }
     }
 
@@ -266,41 +263,10 @@ impl Receiver {
         self.finish_frame(&frame.header)
     }
 
-    /// Room at the end of the message being assembled for up to `max` bytes
-    /// of the current text or binary frame's payload, for the caller to read
-    /// straight into, then report with [`payload_written`](Self::payload_written).
-    /// A large payload then costs no copy and no large read buffer. `None`
-    /// when no data frame's payload is expected.
-    pub fn payload_space(&mut self, max: usize) -> Option<&mut [u8]> {
-        let frame = self.frame?;
-        if frame.header.opcode.is_control() || self.failed.is_some() {
-            return None;
-        }
-        let message = self.message.as_mut()?;
-        let take = frame.remaining.min(max as u64) as usize;
-        let start = message.data.len();
-        message.data.resize(start + take, 0);
-        self.direct_pending = take;
-        Some(&mut message.data[start..])
-    }
-
-    /// Takes the `written` bytes the caller put at the start of the space
-    /// [`payload_space`](Self::payload_space) gave (0 if it put none): they
-    /// are unmasked and checked as if passed to [`receive`](Self::receive).
-    pub fn payload_written(&mut self, written: usize) -> Result<Option<Message>, Violation> {
-        let pending = std::mem::take(&mut self.direct_pending);
-        let written = written.min(pending);
-        if let Some(message) = self.message.as_mut() {
-            let start = message.data.len() - pending;
-            message.data.truncate(start + written);
-        }
-        self.payload_appended(written)
-    }
-
     /// The message being assembled, and how many payload bytes the current
-    /// text or binary frame still needs, for a caller that appends them
-    /// itself, straight from its stream (say with `Read::read_to_end` on a
-    /// limited reader, which needs no zeroed space), then reports how many
+    /// text or binary frame still needs, for a caller that reads them
+    /// straight from its stream onto the end of the message (a large payload
+    /// then costs no copy and no large read buffer), then reports how many
     /// with [`payload_appended`](Self::payload_appended). The caller must
     /// only append, and at most the number of bytes given. `None` when no data
     /// frame's payload is expected.
@@ -311,13 +277,6 @@ impl Receiver {
         }
         let needed = frame.remaining.min(usize::MAX as u64) as usize;
         self.message.as_mut().map(|m| (&mut m.data, needed))
-    }
-
-    /// Whether the message being assembled is text (its payload is checked
-    /// as it arrives, so a caller reading it directly should read it in
-    /// pieces to keep the check early).
-    pub fn assembling_text(&self) -> bool {
-        self.message.as_ref().is_some_and(|m| m.text)
     }
 
     /// Takes the `appended` bytes the caller added to the end of the buffer
@@ -536,7 +495,7 @@ mod tests {
     }
 
     /// Feeds the header and first `head` payload bytes through `receive`, the
-    /// rest through `payload_space` in pieces of `piece` bytes.
+    /// rest through `payload_buffer` in pieces of `piece` bytes.
     fn receive_direct(
         wire: &[u8],
         head: usize,
@@ -548,13 +507,11 @@ mod tests {
         assert_eq!((used, message), (header_len + head, None));
         let mut rest = &wire[header_len + head..];
         while !rest.is_empty() {
-            let space = rx
-                .payload_space(piece)
-                .expect("a data frame is in progress");
-            let n = space.len().min(rest.len());
-            space[..n].copy_from_slice(&rest[..n]);
+            let (data, needed) = rx.payload_buffer().expect("a data frame is in progress");
+            let n = needed.min(piece).min(rest.len());
+            data.extend_from_slice(&rest[..n]);
             rest = &rest[n..];
-            if let Some(message) = rx.payload_written(n)? {
+            if let Some(message) = rx.payload_appended(n)? {
                 assert!(rest.is_empty());
                 return Ok(Some(message));
             }
@@ -589,14 +546,14 @@ mod tests {
         let mut rx = Receiver::new(Role::Server, Limits::default());
         let header_len = FrameHeader::parse(&wire).unwrap().unwrap().1;
         rx.receive(&wire[..header_len]).unwrap();
-        let space = rx.payload_space(10_000).unwrap();
-        space.copy_from_slice(&wire[header_len..header_len + 10_000]);
-        assert_eq!(rx.payload_written(10_000), Ok(None));
-        let space = rx.payload_space(15_000).unwrap();
-        space.copy_from_slice(&wire[header_len + 10_000..header_len + 25_000]);
-        assert_eq!(rx.payload_written(15_000), Err(Violation::InvalidUtf8));
+        let (data, _) = rx.payload_buffer().unwrap();
+        data.extend_from_slice(&wire[header_len..header_len + 10_000]);
+        assert_eq!(rx.payload_appended(10_000), Ok(None));
+        let (data, _) = rx.payload_buffer().unwrap();
+        data.extend_from_slice(&wire[header_len + 10_000..header_len + 25_000]);
+        assert_eq!(rx.payload_appended(15_000), Err(Violation::InvalidUtf8));
         assert_eq!(rx.receive(b"more"), Err(Violation::InvalidUtf8));
-        assert!(rx.payload_space(100).is_none());
+        assert!(rx.payload_buffer().is_none());
     }
 
     #[test]
@@ -621,16 +578,16 @@ mod tests {
     }
 
     #[test]
-    fn a_short_read_gives_back_the_unused_space() {
+    fn the_rest_of_a_payload_read_directly_can_come_through_receive() {
         let payload = vec![7u8; 20_000];
         let wire = masked_frame(2, &payload, [0, 0, 0, 0]);
         let mut rx = Receiver::new(Role::Server, Limits::default());
         let header_len = FrameHeader::parse(&wire).unwrap().unwrap().1;
         rx.receive(&wire[..header_len]).unwrap();
-        let space = rx.payload_space(20_000).unwrap();
-        assert_eq!(space.len(), 20_000);
-        space[..100].copy_from_slice(&wire[header_len..header_len + 100]);
-        assert_eq!(rx.payload_written(100), Ok(None));
+        let (data, needed) = rx.payload_buffer().unwrap();
+        assert_eq!(needed, 20_000);
+        data.extend_from_slice(&wire[header_len..header_len + 100]);
+        assert_eq!(rx.payload_appended(100), Ok(None));
         assert_eq!(rx.payload_remaining(), 19_900);
         assert_eq!(
             rx.receive(&wire[header_len + 100..]),

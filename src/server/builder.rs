@@ -176,8 +176,8 @@ impl ServerBuilder {
     /// queues behind what was sent before it: for clients that read large
     /// amounts slowly, choose a timeout longer than they take to read what
     /// the server may have queued for them (the kernel's buffers included).
-    /// Bytes arriving count as a sign of life: a client sending one long
-    /// frame is not ended, as long as it sends at least 32 KiB per timeout.
+    /// Bytes arriving count as a sign of life: a client busy sending one
+    /// long frame is not ended.
     pub fn ping_timeout(mut self, timeout: Duration) -> Self {
         self.settings.ping_timeout = timeout;
         self

@@ -37,7 +37,7 @@ use crate::protocol::handshake::{accept_response, check_request, is_plain_http};
 use crate::protocol::http::{Request, Response};
 use crate::protocol::{Receiver, Role};
 use crate::trace::next_connection_id;
-use crate::websocket::{ReadBuffer, ReadPayload, append_from_socket, read_request};
+use crate::websocket::{ReadBuffer, ReadPayload, read_request};
 
 thread_local! {
     /// The hub whose connection this thread is serving (0: none).
@@ -489,23 +489,7 @@ struct OwnerReader<'a> {
     last_heard_ms: &'a super::hub::Millis,
 }
 
-impl ReadPayload for OwnerReader<'_> {
-    fn append_payload(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-        let before = buf.len();
-        loop {
-            let result = append_from_socket(self.stream, buf, max - (buf.len() - before));
-            if buf.len() > before {
-                self.last_heard_ms
-                    .store(self.hub.now_ms(), Ordering::Relaxed);
-            }
-            match result {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.outbound.wait_for_writers(),
-                Err(e) => return Err(e),
-                Ok(_) => return Ok(buf.len() - before),
-            }
-        }
-    }
-}
+impl ReadPayload for OwnerReader<'_> {}
 
 impl Read for OwnerReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
