@@ -34,6 +34,7 @@
 //! | the client registry and rooms        | `registry`        |
 //! | keepalive, timeouts, queue draining  | `housekeeper`     |
 //! | the server handle and shutdown       | [`handle`]        |
+//! | named events (Socket.IO's style)     | [`events`]        |
 //!
 //! # Coming from another library
 //!
