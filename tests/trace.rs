@@ -33,8 +33,8 @@ impl Captured {
     }
 }
 
-#[test]
-fn the_server_traces_the_handshake_and_each_frame_both_ways() {
+/// An echo server tracing into a buffer the test reads.
+fn traced_echo_server() -> (stdws::ServerHandle, Captured) {
     let captured = Captured::default();
     let server = echo_builder()
         .trace(Tracer::to_writer(captured.clone()))
@@ -42,6 +42,12 @@ fn the_server_traces_the_handshake_and_each_frame_both_ways() {
         .unwrap()
         .spawn()
         .unwrap();
+    (server, captured)
+}
+
+#[test]
+fn the_server_traces_the_handshake_and_each_frame_both_ways() {
+    let (server, captured) = traced_echo_server();
     let mut client = RawClient::connect(server.local_addr(), "/");
     client.send_text("Hello");
     client.expect_text("Hello");
@@ -86,13 +92,7 @@ fn the_server_traces_the_handshake_and_each_frame_both_ways() {
 
 #[test]
 fn the_length_encoding_is_shown() {
-    let captured = Captured::default();
-    let server = echo_builder()
-        .trace(Tracer::to_writer(captured.clone()))
-        .bind("127.0.0.1:0")
-        .unwrap()
-        .spawn()
-        .unwrap();
+    let (server, captured) = traced_echo_server();
     let mut client = RawClient::connect(server.local_addr(), "/");
     client.send(true, 2, &[0; 300]);
     client.read_frame().unwrap();
