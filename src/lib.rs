@@ -248,7 +248,7 @@ pub mod websocket;
 
 pub use client::{ClientBuilder, connect};
 pub use error::{Error, Result};
-pub use message::Message;
+pub use message::{Message, MessagePart};
 pub use protocol::Role;
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use server::{Connection, Server, ServerHandle};

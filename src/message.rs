@@ -116,3 +116,81 @@ impl From<&[u8]> for Message {
         Message::Binary(data.to_vec())
     }
 }
+
+/// A piece of a large text or binary message, handed over before the whole
+/// message has arrived (or sent before the whole message exists).
+///
+/// On the wire a message may be split into fragments (RFC 6455, section
+/// 5.4); parts are the application's view of that. A server handler that
+/// asks for parts (see [`Handler::message_parts_from`]) gets a large message
+/// as a first part, any number of middle parts and a last part, in order,
+/// with nothing of another message in between. The split follows what the
+/// network delivered, not the sender's fragments.
+///
+/// Text is checked as it arrives: every byte of a text part belongs to valid
+/// UTF-8 so far, but a part may end in the middle of a character (the rest
+/// comes in the next part), so a part is bytes, not a `str`. Invalid UTF-8
+/// fails the connection (1007) before the part that holds it is delivered.
+///
+/// Sending parts ([`Connection::send_part`]) writes each as one fragment.
+///
+/// [`Handler::message_parts_from`]: crate::server::Handler::message_parts_from
+/// [`Connection::send_part`]: crate::server::Connection::send_part
+#[derive(Clone, PartialEq, Eq)]
+pub struct MessagePart {
+    /// Whether the message is text (otherwise binary).
+    pub text: bool,
+    /// This part's bytes.
+    pub data: Vec<u8>,
+    /// Whether this part starts the message.
+    pub first: bool,
+    /// Whether this part ends the message.
+    pub last: bool,
+}
+
+impl MessagePart {
+    /// The first part of a binary message.
+    pub fn binary_start(data: impl Into<Vec<u8>>) -> MessagePart {
+        MessagePart {
+            text: false,
+            data: data.into(),
+            first: true,
+            last: false,
+        }
+    }
+
+    /// The first part of a text message (it may end inside a character).
+    pub fn text_start(data: impl Into<Vec<u8>>) -> MessagePart {
+        MessagePart {
+            text: true,
+            ..MessagePart::binary_start(data)
+        }
+    }
+
+    /// A later part of the message that `self` belongs to.
+    pub fn next(&self, data: impl Into<Vec<u8>>) -> MessagePart {
+        MessagePart {
+            text: self.text,
+            data: data.into(),
+            first: false,
+            last: false,
+        }
+    }
+
+    /// This part, marked as the one that ends its message.
+    pub fn ending(mut self) -> MessagePart {
+        self.last = true;
+        self
+    }
+}
+
+impl fmt::Debug for MessagePart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessagePart")
+            .field("text", &self.text)
+            .field("len", &self.data.len())
+            .field("first", &self.first)
+            .field("last", &self.last)
+            .finish()
+    }
+}

@@ -31,7 +31,7 @@ use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
 use super::violation::Violation;
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 
 /// The size limits a receiver enforces (close code 1009 beyond them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +81,13 @@ struct MessageInProgress {
     /// a whole unfragmented text frame arrives at once; `String::from_utf8`
     /// checks it then).
     streaming_utf8: bool,
+    /// Whether the message is handed over in parts (then `data` holds only
+    /// what arrived since the last part).
+    in_parts: bool,
+    /// The message's length so far, parts handed over included.
+    len: u64,
+    /// Whether a part of it has been handed over.
+    started: bool,
 }
 
 /// The receiving half of a WebSocket connection. See the [module docs](self).
@@ -98,6 +105,8 @@ pub struct Receiver {
     observe: bool,
     seen: Vec<SeenFrame>,
     seen_prefix: Vec<u8>,
+    parts_from: Option<u64>,
+    part: Option<MessagePart>,
 }
 
 /// A frame the receiver decoded, as recorded for tracing: its header and the
@@ -132,7 +141,41 @@ impl Receiver {
             observe: false,
             seen: Vec::new(),
             seen_prefix: Vec::new(),
+            parts_from: None,
+            part: None,
         }
+    }
+
+    /// Hands over messages of at least `size` bytes in parts, as their bytes
+    /// arrive, instead of whole (`None`, the default: always whole).
+    ///
+    /// A message goes in parts when its first frame announces `size` bytes
+    /// or more, or once `size` bytes of it have arrived. After every call to
+    /// [`receive`](Self::receive) or
+    /// [`payload_appended`](Self::payload_appended), the caller takes the
+    /// part that call completed, if any, with [`take_part`](Self::take_part);
+    /// a call that completes a part consumes no input after it.
+    ///
+    /// ```
+    /// use stdws::protocol::{Receiver, Limits, Role};
+    /// let mut rx = Receiver::new(Role::Client, Limits::default());
+    /// rx.deliver_parts_from(Some(4));
+    /// // An unmasked binary frame announcing 6 bytes, of which 4 arrive.
+    /// assert_eq!(rx.receive(&[0x82, 0x06, 1, 2, 3, 4]).unwrap(), (6, None));
+    /// let part = rx.take_part().unwrap();
+    /// assert_eq!((part.data, part.first, part.last), (vec![1, 2, 3, 4], true, false));
+    /// assert_eq!(rx.receive(&[5, 6]).unwrap(), (2, None));
+    /// let part = rx.take_part().unwrap();
+    /// assert_eq!((part.data, part.first, part.last), (vec![5, 6], false, true));
+    /// ```
+    pub fn deliver_parts_from(&mut self, size: Option<usize>) {
+        self.parts_from = size.map(|s| s as u64);
+    }
+
+    /// The part of a message that the last call completed (see
+    /// [`deliver_parts_from`](Self::deliver_parts_from)).
+    pub fn take_part(&mut self) -> Option<MessagePart> {
+        self.part.take()
     }
 
     /// The limits in force.
@@ -203,12 +246,17 @@ impl Receiver {
         match self.receive_inner(data) {
             Ok(done) => Ok(done),
             Err(violation) => {
-                self.failed = Some(violation);
-                self.message = None;
-                self.frame = None;
+                self.fail(violation);
                 Err(violation)
             }
         }
+    }
+
+    fn fail(&mut self, violation: Violation) {
+        self.failed = Some(violation);
+        self.message = None;
+        self.frame = None;
+        self.part = None;
     }
 
     fn receive_inner(&mut self, data: &[u8]) -> Result<(usize, Option<Message>), Violation> {
@@ -231,7 +279,7 @@ impl Receiver {
             if let Some(message) = self.advance(frame, take)? {
                 return Ok((pos, Some(message)));
             }
-            if self.frame.is_some() || pos == data.len() {
+            if self.frame.is_some() || pos == data.len() || self.part.is_some() {
                 return Ok((pos, None));
             }
         }
@@ -294,9 +342,7 @@ impl Receiver {
             .check_appended(&frame, start)
             .and_then(|_| self.advance(frame, appended));
         if let Err(violation) = result {
-            self.failed = Some(violation);
-            self.message = None;
-            self.frame = None;
+            self.fail(violation);
         }
         result
     }
@@ -359,19 +405,29 @@ impl Receiver {
                     return Err(Violation::ExpectedContinuation);
                 }
                 self.check_message_size(0, header.payload_len)?;
-                let upfront = (header.payload_len as usize).min(MAX_UPFRONT_RESERVE);
+                let in_parts = self
+                    .parts_from
+                    .is_some_and(|from| header.payload_len >= from);
+                // Parts are handed over as they arrive: nothing to reserve.
+                let upfront = match in_parts {
+                    true => 0,
+                    false => (header.payload_len as usize).min(MAX_UPFRONT_RESERVE),
+                };
                 self.message = Some(MessageInProgress {
                     text: header.opcode == OpCode::Text,
                     data: Vec::with_capacity(upfront),
                     utf8: Utf8Validator::new(),
                     streaming_utf8: false,
+                    in_parts,
+                    len: 0,
+                    started: false,
                 });
             }
             OpCode::Continuation => {
                 let Some(message) = &self.message else {
                     return Err(Violation::UnexpectedContinuation);
                 };
-                self.check_message_size(message.data.len() as u64, header.payload_len)?;
+                self.check_message_size(message.len, header.payload_len)?;
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
         }
@@ -425,16 +481,34 @@ impl Receiver {
         if self.observe {
             keep_prefix(&mut self.seen_prefix, &message.data[start..]);
         }
+        let appended = message.data.len() - start;
+        message.len += appended as u64;
         if message.text {
-            let appended = message.data.len() - start;
-            let whole_message_at_once =
-                header.fin && start == 0 && appended as u64 == header.payload_len;
+            let whole_message_at_once = header.fin
+                && !message.in_parts
+                && message.len == header.payload_len
+                && appended as u64 == header.payload_len;
             if !whole_message_at_once {
                 message.streaming_utf8 = true;
                 message
                     .utf8
                     .feed(&message.data[start..])
                     .map_err(|_| Violation::InvalidUtf8)?;
+            }
+        }
+        // Checked bytes become a part once the message is large enough.
+        if let Some(from) = self.parts_from {
+            if !message.in_parts && message.len >= from {
+                message.in_parts = true;
+            }
+            if message.in_parts && !message.data.is_empty() {
+                self.part = Some(MessagePart {
+                    text: message.text,
+                    data: std::mem::take(&mut message.data),
+                    first: !message.started,
+                    last: false,
+                });
+                message.started = true;
             }
         }
         Ok(())
@@ -457,6 +531,19 @@ impl Receiver {
                 let Some(message) = self.message.take() else {
                     return Ok(None);
                 };
+                if message.in_parts {
+                    if message.text {
+                        message.utf8.finish().map_err(|_| Violation::InvalidUtf8)?;
+                    }
+                    let part = self.part.get_or_insert_with(|| MessagePart {
+                        text: message.text,
+                        data: Vec::new(),
+                        first: !message.started,
+                        last: false,
+                    });
+                    part.last = true;
+                    return Ok(None);
+                }
                 if !message.text {
                     return Ok(Some(Message::Binary(message.data)));
                 }
@@ -575,6 +662,159 @@ mod tests {
         }
         assert_eq!(result, Ok(Some(Message::Binary(payload))));
         assert!(rx.payload_buffer().is_none());
+    }
+
+    /// Feeds `wire` in pieces of `piece` bytes with parts from `from` bytes
+    /// on; returns the whole messages and parts in the order they came.
+    fn receive_in_parts(
+        wire: &[u8],
+        from: usize,
+        piece: usize,
+    ) -> (Vec<Message>, Vec<MessagePart>, Option<Violation>) {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        rx.deliver_parts_from(Some(from));
+        let (mut messages, mut parts) = (Vec::new(), Vec::new());
+        let mut rest = wire;
+        while !rest.is_empty() {
+            let n = piece.min(rest.len());
+            let mut chunk = &rest[..n];
+            while !chunk.is_empty() {
+                match rx.receive(chunk) {
+                    Ok((used, message)) => {
+                        assert!(used > 0, "progress");
+                        messages.extend(message);
+                        parts.extend(rx.take_part());
+                        chunk = &chunk[used..];
+                    }
+                    Err(violation) => return (messages, parts, Some(violation)),
+                }
+            }
+            rest = &rest[n..];
+        }
+        (messages, parts, None)
+    }
+
+    fn joined(parts: &[MessagePart]) -> Vec<u8> {
+        parts.iter().flat_map(|p| p.data.iter().copied()).collect()
+    }
+
+    #[test]
+    fn a_large_frame_is_handed_over_in_parts_as_it_arrives() {
+        let payload: Vec<u8> = (0..10_000).map(|i| (i * 31) as u8).collect();
+        let wire = masked_frame(2, &payload, [4, 3, 2, 1]);
+        let (messages, parts, failed) = receive_in_parts(&wire, 1000, 1500);
+        assert_eq!((messages, failed), (vec![], None));
+        assert!(parts.len() >= 6, "one part per piece read: {parts:?}");
+        assert!(parts[0].first && parts.iter().skip(1).all(|p| !p.first));
+        assert!(parts.last().unwrap().last);
+        assert!(parts.iter().rev().skip(1).all(|p| !p.last && !p.text));
+        assert_eq!(joined(&parts), payload);
+    }
+
+    #[test]
+    fn small_messages_stay_whole_when_parts_are_on() {
+        let wire = masked_frame(1, b"small", [1, 1, 1, 1]);
+        let (messages, parts, failed) = receive_in_parts(&wire, 1000, 2);
+        assert_eq!(
+            (messages, parts, failed),
+            (vec![Message::text("small")], vec![], None)
+        );
+    }
+
+    #[test]
+    fn a_fragmented_message_goes_in_parts_once_it_is_large_enough() {
+        // Ten unfragmented-looking fragments of 300 bytes, a ping between.
+        let mut wire = Vec::new();
+        for i in 0..10u8 {
+            let opcode = if i == 0 { 0x02 } else { 0x00 };
+            let mut frame = masked_frame(opcode, &[i; 300], [7, 7, 7, 7]);
+            if i < 9 {
+                frame[0] &= 0x7f; // not FIN
+            }
+            wire.extend(frame);
+            if i == 4 {
+                wire.extend(masked_frame(0x9, b"hi", [1, 2, 3, 4]));
+            }
+        }
+        let (messages, parts, failed) = receive_in_parts(&wire, 1000, 4096);
+        assert_eq!(failed, None);
+        assert_eq!(messages, vec![Message::Ping(b"hi".to_vec())]);
+        // The first 900 bytes are held; the fourth fragment makes a part.
+        assert_eq!(parts[0].data.len(), 1200);
+        assert!(parts[0].first && !parts[0].last && parts.last().unwrap().last);
+        let expected: Vec<u8> = (0..10u8).flat_map(|i| [i; 300]).collect();
+        assert_eq!(joined(&parts), expected);
+    }
+
+    #[test]
+    fn text_parts_may_split_a_character_but_invalid_utf8_fails_first() {
+        let text = "€".repeat(1000); // 3 bytes each: pieces of 1000 split them
+        let wire = masked_frame(1, text.as_bytes(), [9, 9, 9, 9]);
+        let (_, parts, failed) = receive_in_parts(&wire, 100, 1000);
+        assert_eq!(failed, None);
+        assert!(parts.iter().all(|p| p.text));
+        assert_eq!(joined(&parts), text.as_bytes());
+
+        let mut bad = text.clone().into_bytes();
+        bad[2500] = 0xff;
+        let wire = masked_frame(1, &bad, [9, 9, 9, 9]);
+        let (_, parts, failed) = receive_in_parts(&wire, 100, 1000);
+        assert_eq!(failed, Some(Violation::InvalidUtf8));
+        assert!(
+            joined(&parts).len() <= 2000,
+            "the piece with 0xff is never handed over"
+        );
+
+        // A character cut off by the end of the message fails at the end.
+        let wire = masked_frame(1, &text.as_bytes()[..2999], [9, 9, 9, 9]);
+        let (_, _, failed) = receive_in_parts(&wire, 100, 1000);
+        assert_eq!(failed, Some(Violation::InvalidUtf8));
+    }
+
+    #[test]
+    fn the_message_limit_counts_parts_already_handed_over() {
+        let mut rx = Receiver::new(
+            Role::Server,
+            Limits {
+                max_frame_size: 1000,
+                max_message_size: 1500,
+            },
+        );
+        rx.deliver_parts_from(Some(100));
+        let mut first = masked_frame(2, &[1; 1000], [0, 0, 0, 0]);
+        first[0] &= 0x7f;
+        assert_eq!(rx.receive(&first), Ok((first.len(), None)));
+        assert_eq!(rx.take_part().map(|p| p.data.len()), Some(1000));
+        let second = masked_frame(0, &[1; 600], [0, 0, 0, 0]);
+        assert_eq!(
+            rx.receive(&second),
+            Err(Violation::MessageTooBig {
+                len: 1600,
+                max: 1500
+            })
+        );
+    }
+
+    #[test]
+    fn parts_read_straight_from_the_stream_are_unmasked_at_the_right_phase() {
+        let payload: Vec<u8> = (0..50_000).map(|i| (i * 7) as u8).collect();
+        let wire = masked_frame(2, &payload, [3, 1, 4, 1]);
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        rx.deliver_parts_from(Some(10_000));
+        let header_len = FrameHeader::parse(&wire).unwrap().unwrap().1;
+        rx.receive(&wire[..header_len + 3]).unwrap();
+        let mut parts: Vec<MessagePart> = rx.take_part().into_iter().collect();
+        let mut rest = &wire[header_len + 3..];
+        while !rest.is_empty() {
+            let (data, needed) = rx.payload_buffer().expect("a data frame is in progress");
+            let n = needed.min(4099);
+            data.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            assert_eq!(rx.payload_appended(n), Ok(None));
+            parts.extend(rx.take_part());
+        }
+        assert_eq!(joined(&parts), payload);
+        assert!(parts[0].first && parts.last().unwrap().last);
     }
 
     #[test]
