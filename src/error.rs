@@ -67,6 +67,9 @@ pub enum Error {
     NoSuchClient(u64),
     /// The server is shutting down or stopped.
     ServerStopped,
+    /// A [`MessagePart`](crate::MessagePart) was sent out of order, or a
+    /// whole message was sent while a message in parts was unfinished.
+    PartOutOfOrder(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -113,6 +116,10 @@ impl fmt::Display for Error {
             ),
             Error::NoSuchClient(id) => write!(f, "no client with id {id} is connected"),
             Error::ServerStopped => f.write_str("the server is shutting down or has stopped"),
+            Error::PartOutOfOrder(what) => write!(
+                f,
+                "message part out of order: {what}; send a message in parts as one first part, any middle parts and one last part, with no whole message in between"
+            ),
         }
     }
 }

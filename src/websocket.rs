@@ -27,7 +27,7 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
@@ -168,20 +168,28 @@ impl ReadBuffer {
         tracer: &Tracer,
         conn: u64,
     ) -> Result<Option<Message>> {
-        self.next_message_with(reader, decoder, tracer, conn, || {})
+        loop {
+            match self.next_incoming(reader, decoder, tracer, conn, || {})? {
+                Some(Incoming::Message(message)) => return Ok(Some(message)),
+                // Only a decoder asked for parts makes them, and these never are.
+                Some(Incoming::Part(_)) => {}
+                None => return Ok(None),
+            }
+        }
     }
 
-    /// [`next_message`](Self::next_message), calling `before_blocking` each
-    /// time it is about to wait for the stream (the server writes out replies
-    /// it held back while it had input to process).
-    pub(crate) fn next_message_with(
+    /// Reads until `decoder` yields a message, or a part of one if it was
+    /// asked for parts, calling `before_blocking` each time it is about to
+    /// wait for the stream (the server writes out replies it held back while
+    /// it had input to process). `Ok(None)` is the end of the stream.
+    pub(crate) fn next_incoming(
         &mut self,
         reader: &mut impl ReadPayload,
         decoder: &mut impl Decode,
         tracer: &Tracer,
         conn: u64,
         mut before_blocking: impl FnMut(),
-    ) -> Result<Option<Message>> {
+    ) -> Result<Option<Incoming>> {
         loop {
             if self.start < self.end {
                 let result = decoder.decode(self.pending());
@@ -190,8 +198,11 @@ impl ReadBuffer {
                 }
                 let (used, message) = result?;
                 self.consume(used);
-                if message.is_some() {
-                    return Ok(message);
+                if let Some(message) = message {
+                    return Ok(Some(Incoming::Message(message)));
+                }
+                if let Some(part) = decoder.receiver().take_part() {
+                    return Ok(Some(Incoming::Part(part)));
                 }
             }
             before_blocking();
@@ -212,7 +223,10 @@ impl ReadBuffer {
                         Err(e) => return Err(Error::Io(e)),
                     }
                     if let Some(message) = result? {
-                        return Ok(Some(message));
+                        return Ok(Some(Incoming::Message(message)));
+                    }
+                    if let Some(part) = decoder.receiver().take_part() {
+                        return Ok(Some(Incoming::Part(part)));
                     }
                     continue;
                 }
@@ -229,6 +243,13 @@ impl ReadBuffer {
     pub(crate) fn has_pending(&self) -> bool {
         self.start < self.end
     }
+}
+
+/// What a [`ReadBuffer`] yields: a whole message or control frame, or a part
+/// of a large message when the decoder was asked for parts.
+pub(crate) enum Incoming {
+    Message(Message),
+    Part(MessagePart),
 }
 
 /// A reader that can append a large payload straight to a message.

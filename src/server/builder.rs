@@ -14,7 +14,7 @@ use super::outbound::SlowClientPolicy;
 use super::pool::lock;
 use super::router::{Endpoint, Handshake, Router};
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 use crate::protocol::http::{Request, Response};
 use crate::trace::Tracer;
 
@@ -268,6 +268,18 @@ impl ServerBuilder {
     /// Called for each message from a client on a path without a route of its own.
     pub fn on_message(mut self, f: impl Fn(&Connection, Message) + Send + Sync + 'static) -> Self {
         self.router.fallback = Some(self.fallback_callbacks().on_message(f));
+        self
+    }
+
+    /// Called for each part of a message of at least `from` bytes from a
+    /// client on a path without a route of its own, as the message's bytes
+    /// arrive (see [`Endpoint::on_message_part`]).
+    pub fn on_message_part(
+        mut self,
+        from: usize,
+        f: impl Fn(&Connection, MessagePart) + Send + Sync + 'static,
+    ) -> Self {
+        self.router.fallback = Some(self.fallback_callbacks().on_message_part(from, f));
         self
     }
 

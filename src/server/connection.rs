@@ -17,7 +17,7 @@ use super::handle::ServerHandle;
 use super::hub::{Hub, Millis};
 use super::outbound::{Frame, Outbound, Sent};
 use crate::error::{Error, Result};
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::protocol::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use crate::protocol::http::Request;
@@ -190,6 +190,51 @@ impl Connection {
             Message::Close(Some(frame)) => self.close(frame.code, &frame.reason),
             Message::Close(None) => self.close(CloseCode::NORMAL, ""),
         }
+    }
+
+    /// Sends one part of a message, as one fragment (RFC 6455, section 5.4):
+    /// a message can go out while it is still being made, and a large
+    /// message received in parts can go back as it arrives.
+    ///
+    /// Only the connection's own handler sends parts (another thread gets an
+    /// error). A message in parts starts with a part marked `first` and ends
+    /// with one marked `last`; until then the handler sends no whole
+    /// message, and messages from other threads wait, so that nothing comes
+    /// between the fragments. Parts are written like the handler's other
+    /// replies (see [`send`](Self::send)).
+    ///
+    /// ```
+    /// use stdws::{MessagePart, Server};
+    ///
+    /// // Echo every message of 64 KiB or more while it arrives.
+    /// let server = Server::builder()
+    ///     .on_message(|conn, message| {
+    ///         let _ = conn.send(message);
+    ///     })
+    ///     .on_message_part(64 * 1024, |conn, part: MessagePart| {
+    ///         let _ = conn.send_part(part);
+    ///     });
+    /// # drop(server);
+    /// ```
+    pub fn send_part(&self, part: MessagePart) -> Result<()> {
+        if !self.on_owner_thread() {
+            return Err(Error::PartOutOfOrder(
+                "parts are sent by the connection's own handler, on its worker thread",
+            ));
+        }
+        let opcode = match (part.first, part.text) {
+            (false, _) => OpCode::Continuation,
+            (true, true) => OpCode::Text,
+            (true, false) => OpCode::Binary,
+        };
+        let corked = super::worker::is_corked();
+        if corked {
+            super::worker::note_held();
+        }
+        let frame = Frame::fragment(opcode, part.data, part.last);
+        self.shared
+            .outbound
+            .send_part_from_owner(frame, part.first, part.last, corked)
     }
 
     /// Writes now what this connection's handler has sent and the worker

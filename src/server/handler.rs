@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::Connection;
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 use crate::protocol::close::CloseCode;
 
 /// Why and how a connection ended, as passed to [`Handler::on_close`].
@@ -86,6 +86,27 @@ pub trait Handler {
     /// A text or binary message arrived.
     fn on_message(&mut self, conn: &Connection, message: Message);
 
+    /// The size from which this handler takes a message in parts, as its
+    /// bytes arrive, at [`on_message_part`](Self::on_message_part) instead of
+    /// whole at [`on_message`](Self::on_message). `None`, the default: every
+    /// message whole. Asked once, when the connection opens.
+    ///
+    /// Parts let a handler start on a large message before all of it has
+    /// arrived (forward it, write it to a file, echo it) and hold only a part
+    /// of it in memory; the message size limit still applies to the whole.
+    fn message_parts_from(&self) -> Option<usize> {
+        None
+    }
+
+    /// A part of a message of at least
+    /// [`message_parts_from`](Self::message_parts_from) bytes arrived. The
+    /// parts of a message come in order, from the one marked `first` to the
+    /// one marked `last`. A handler that asks for parts implements this; the
+    /// default drops them.
+    fn on_message_part(&mut self, conn: &Connection, part: MessagePart) {
+        let _ = (conn, part);
+    }
+
     /// A pong arrived (the answer to a ping, or an unsolicited heartbeat).
     fn on_pong(&mut self, conn: &Connection, payload: &[u8]) {
         let _ = (conn, payload);
@@ -113,6 +134,7 @@ where
 type OnConnect = dyn Fn(&Connection) + Send + Sync;
 type OnMessage = dyn Fn(&Connection, Message) + Send + Sync;
 type OnDisconnect = dyn Fn(&Connection, &Disconnect) + Send + Sync;
+type OnMessagePart = dyn Fn(&Connection, MessagePart) + Send + Sync;
 
 /// Closures shared by every connection: the callback style of a server.
 #[derive(Clone, Default)]
@@ -120,6 +142,7 @@ pub(crate) struct Callbacks {
     pub(crate) on_connect: Option<Arc<OnConnect>>,
     pub(crate) on_message: Option<Arc<OnMessage>>,
     pub(crate) on_disconnect: Option<Arc<OnDisconnect>>,
+    pub(crate) on_message_part: Option<(usize, Arc<OnMessagePart>)>,
 }
 
 impl Callbacks {
@@ -141,6 +164,14 @@ impl Callbacks {
         self.on_disconnect = Some(Arc::new(f));
     }
 
+    pub(crate) fn set_on_message_part(
+        &mut self,
+        from: usize,
+        f: impl Fn(&Connection, MessagePart) + Send + Sync + 'static,
+    ) {
+        self.on_message_part = Some((from, Arc::new(f)));
+    }
+
     pub(crate) fn into_factory(self) -> HandlerFactory {
         let shared = Arc::new(self);
         Arc::new(move || Box::new(CallbackHandler(Arc::clone(&shared))) as Box<dyn Handler>)
@@ -159,6 +190,16 @@ impl Handler for CallbackHandler {
     fn on_message(&mut self, conn: &Connection, message: Message) {
         if let Some(f) = &self.0.on_message {
             f(conn, message);
+        }
+    }
+
+    fn message_parts_from(&self) -> Option<usize> {
+        self.0.on_message_part.as_ref().map(|(from, _)| *from)
+    }
+
+    fn on_message_part(&mut self, conn: &Connection, part: MessagePart) {
+        if let Some((_, f)) = &self.0.on_message_part {
+            f(conn, part);
         }
     }
 

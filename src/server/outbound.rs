@@ -34,6 +34,12 @@
 //! ever writes blocking, and only the owner ever waits for the turn (behind a
 //! write that cannot block); other threads never wait at all.
 //!
+//! A message the owner sends in parts (one fragment each, section 5.4)
+//! must not have another message's frames between its fragments. While one
+//! is open, data frames from other threads are *parked* beside the queue
+//! (counted against its limit) and join it behind the last fragment; control
+//! frames may go in between, as the RFC allows.
+//!
 //! Why the non-blocking switch is safe: the worker may be blocked in `read`
 //! on the same socket. A read already in progress stays blocking (the flag is
 //! read when a call starts); a read that starts inside the brief window gets
@@ -105,6 +111,30 @@ impl Frame {
             header_len: encoded.as_bytes().len() as u8,
             payload: Payload::Owned(Vec::new()),
         }
+    }
+
+    /// A fragment of a message: `opcode` is Text or Binary for the first,
+    /// Continuation for the others; `fin` on the last.
+    pub(crate) fn fragment(opcode: OpCode, payload: Vec<u8>, fin: bool) -> Frame {
+        let mut header = FrameHeader::new(opcode, payload.len() as u64, None);
+        header.fin = fin;
+        let encoded = header.encode();
+        let mut frame = Frame {
+            header: [0; MAX_HEADER_LEN],
+            header_len: encoded.as_bytes().len() as u8,
+            payload: Payload::Owned(payload),
+        };
+        frame.header[..encoded.as_bytes().len()].copy_from_slice(encoded.as_bytes());
+        frame
+    }
+
+    /// Whether this is a text, binary or continuation frame.
+    fn is_data(&self) -> bool {
+        let first = match self.header_len {
+            0 => self.payload.bytes().first(),
+            _ => self.header.first(),
+        };
+        first.is_some_and(|byte| byte & 0x08 == 0)
     }
 
     /// A frame whose header and payload are encoded once into shared bytes.
@@ -201,6 +231,11 @@ struct State {
     last_progress: Instant,
     /// Why the connection was ended from outside, if it was.
     ended: Option<Ended>,
+    /// The owner has sent the first part of a message and not its last.
+    in_parts: bool,
+    /// Data frames from other threads that wait for the message in parts to
+    /// end (their bytes count in `queued_bytes`).
+    parked: VecDeque<Queued>,
 }
 
 /// The outcome of a send from a thread that is not the owner.
@@ -270,6 +305,8 @@ impl Outbound {
                 deferred: false,
                 last_progress: Instant::now(),
                 ended: None,
+                in_parts: false,
+                parked: VecDeque::new(),
             }),
             max_queued_bytes,
             policy,
@@ -404,6 +441,7 @@ impl Outbound {
     pub(crate) fn send_from_owner(&self, parts: [&[u8]; 2]) -> Result<(), Error> {
         let state = self.lock();
         Self::check_open(&state)?;
+        Self::check_not_in_parts(&state, parts[0])?;
         self.trace(parts);
         self.owner_write(state, parts)
     }
@@ -477,10 +515,68 @@ impl Outbound {
     pub(crate) fn hold_from_owner(&self, frame: Frame) -> Result<(), Error> {
         let mut state = self.lock();
         Self::check_open(&state)?;
+        Self::check_not_in_parts(&state, frame.header())?;
         self.trace(frame.parts());
         state.queued_bytes += frame.wire_len();
         state.queue.push_back(Queued { frame, written: 0 });
         if state.queued_bytes < CORK_LIMIT || state.writer_busy {
+            return Ok(());
+        }
+        state.writer_busy = true;
+        self.drain_as_owner(state)
+    }
+
+    /// A whole message from the owner cannot go inside its own message in
+    /// parts (`header` is the frame's encoded header).
+    fn check_not_in_parts(state: &State, header: &[u8]) -> Result<(), Error> {
+        let data = header.first().is_some_and(|byte| byte & 0x08 == 0);
+        if state.in_parts && data {
+            return Err(Error::PartOutOfOrder(
+                "a whole message cannot be sent while a message in parts is unfinished",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends one part of a message from the owner, as one fragment. With
+    /// `hold`, the owner is corked: the fragment is written with its other
+    /// held replies (see [`hold_from_owner`](Self::hold_from_owner)).
+    pub(crate) fn send_part_from_owner(
+        &self,
+        frame: Frame,
+        first: bool,
+        last: bool,
+        hold: bool,
+    ) -> Result<(), Error> {
+        let mut state = self.lock();
+        Self::check_open(&state)?;
+        match (first, state.in_parts) {
+            (true, true) => {
+                return Err(Error::PartOutOfOrder(
+                    "a first part was sent before the last part of the message before it",
+                ));
+            }
+            (false, false) => {
+                return Err(Error::PartOutOfOrder(
+                    "a part was sent without a first part to start its message",
+                ));
+            }
+            _ => {}
+        }
+        self.trace(frame.parts());
+        // Frames queued so far (all sent before this part) go first.
+        state.queued_bytes += frame.wire_len();
+        state.queue.push_back(Queued { frame, written: 0 });
+        state.in_parts = !last;
+        if last {
+            let parked = std::mem::take(&mut state.parked);
+            state.queue.extend(parked);
+        }
+        if hold && (state.queued_bytes < CORK_LIMIT || state.writer_busy) {
+            return Ok(());
+        }
+        let mut state = self.wait_for_turn(state);
+        if state.dead || state.queue.is_empty() {
             return Ok(());
         }
         state.writer_busy = true;
@@ -507,7 +603,12 @@ impl Outbound {
         let mut state = self.lock();
         Self::check_open(&state)?;
         self.trace(frame.parts());
-        if defer && state.queue.is_empty() && !state.writer_busy && !state.backlogged {
+        if defer
+            && state.queue.is_empty()
+            && !state.writer_busy
+            && !state.backlogged
+            && !state.in_parts
+        {
             state.queued_bytes += frame.wire_len();
             state.queue.push_back(Queued { frame, written: 0 });
             state.deferred = true;
@@ -553,6 +654,12 @@ impl Outbound {
         if bounded && state.queued_bytes > 0 && state.queued_bytes + len > self.max_queued_bytes {
             return Err(self.queue_full(state));
         }
+        if state.in_parts && frame.is_data() {
+            // The owner moves it into the queue behind its last part.
+            state.queued_bytes += len;
+            state.parked.push_back(Queued { frame, written: 0 });
+            return Ok(Sent::Queued);
+        }
         state.queued_bytes += len;
         state.queue.push_back(Queued { frame, written: 0 });
         if state.writer_busy || state.backlogged || state.deferred {
@@ -590,6 +697,7 @@ impl Outbound {
                 // lands on a frame boundary, and try to get it out.
                 let keep = state.queue.front().is_some_and(|q| q.written > 0);
                 state.queue.truncate(keep as usize);
+                state.parked.clear();
                 state.queued_bytes = state.queue.iter().map(Queued::remaining).sum();
                 let close = CloseFrame::new(
                     CloseCode::POLICY_VIOLATION,

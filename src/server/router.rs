@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use super::Connection;
 use super::handler::{Callbacks, Disconnect, Handler, HandlerFactory, factory};
-use crate::message::Message;
+use crate::message::{Message, MessagePart};
 use crate::protocol::http::{Headers, Request, Response};
 
 /// The handshake in progress, as a hook sees it.
@@ -172,6 +172,19 @@ impl Endpoint {
         f: impl Fn(&Connection, Message) + Send + Sync + 'static,
     ) -> Endpoint {
         self.callbacks_mut().set_on_message(f);
+        self
+    }
+
+    /// Called for each part of a message of at least `from` bytes, as its
+    /// bytes arrive; such messages no longer reach
+    /// [`on_message`](Self::on_message). See
+    /// [`Handler::message_parts_from`](super::Handler::message_parts_from).
+    pub fn on_message_part(
+        mut self,
+        from: usize,
+        f: impl Fn(&Connection, MessagePart) + Send + Sync + 'static,
+    ) -> Endpoint {
+        self.callbacks_mut().set_on_message_part(from, f);
         self
     }
 

@@ -37,7 +37,7 @@ use crate::protocol::handshake::{accept_response, check_request, is_plain_http};
 use crate::protocol::http::{Request, Response};
 use crate::protocol::{Receiver, Role};
 use crate::trace::next_connection_id;
-use crate::websocket::{ReadBuffer, ReadPayload, read_request};
+use crate::websocket::{Incoming, ReadBuffer, ReadPayload, read_request};
 
 thread_local! {
     /// The hub whose connection this thread is serving (0: none).
@@ -309,11 +309,12 @@ fn run_session(
         uncork(hub, shared);
         return handler_failed(shared);
     }
+    receiver.deliver_parts_from(handler.message_parts_from());
     let why = loop {
         // Replies and broadcasts made while more input is already buffered
         // are held back and written together before the worker next waits
         // for input: one system call for a burst instead of one per frame.
-        let next = inbound.next_message_with(&mut reader, &mut receiver, tracer, shared.id, || {
+        let next = inbound.next_incoming(&mut reader, &mut receiver, tracer, shared.id, || {
             uncork(hub, shared)
         });
         CORKED.with(|c| c.set(inbound.has_pending()));
@@ -322,7 +323,16 @@ fn run_session(
         }
         let now = hub.now_ms();
         match next {
-            Ok(Some(message)) => {
+            Ok(Some(Incoming::Part(part))) => {
+                shared.last_message_ms.store(now, Ordering::Relaxed);
+                if shared.outbound.is_closing() {
+                    continue;
+                }
+                if !guarded(|| handler.on_message_part(conn, part)) {
+                    break handler_failed(shared);
+                }
+            }
+            Ok(Some(Incoming::Message(message))) => {
                 match message {
                     Message::Text(_) | Message::Binary(_) => {
                         shared.last_message_ms.store(now, Ordering::Relaxed);
