@@ -1,5 +1,7 @@
 //! A conformant WebSocket echo server: every text and binary message goes
-//! back to its sender, unchanged.
+//! back to its sender, unchanged. A message of 128 KiB or more goes back in
+//! parts, one fragment per piece read, while it is still arriving (as a TCP
+//! echo would stream it) instead of after its last byte.
 //!
 //! ```text
 //! cargo run --release --example echo [-- ADDR] [--workers N] [--quiet]
@@ -14,14 +16,23 @@ use std::process::ExitCode;
 
 use stdws::Server;
 
+/// Messages from this size on are echoed in parts.
+const ECHO_PARTS_FROM: usize = 128 * 1024;
+
 fn main() -> ExitCode {
     let args = match common::ServerArgs::parse("echo", "127.0.0.1:8000") {
         Ok(args) => args,
         Err(exit) => return exit,
     };
-    let echo = Server::builder().on_message(|conn, message| {
-        // A client that has gone away is reported by on_disconnect.
-        let _ = conn.send(message);
-    });
+    let echo = Server::builder()
+        .on_message(|conn, message| {
+            // A client that has gone away is reported by on_disconnect.
+            let _ = conn.send(message);
+        })
+        // Invalid UTF-8 or an oversized message still fails the connection
+        // (1007, 1009), with a close frame after the fragments sent so far.
+        .on_message_part(ECHO_PARTS_FROM, |conn, part| {
+            let _ = conn.send_part(part);
+        });
     args.run("echo", echo)
 }
