@@ -256,3 +256,58 @@ fn a_client_receives_a_message_sent_in_parts_as_one_message() {
     assert_eq!(ws.read().unwrap(), Message::Binary(payload));
     ws.close(stdws::CloseCode::NORMAL, "").unwrap();
 }
+
+#[test]
+fn a_client_that_reads_only_after_sending_gets_a_huge_message_back() {
+    // A blocking client writes the whole message before it reads. An echo
+    // that blocked on writing parts back would stop reading, and both ends
+    // would wait on full socket buffers until the write timeout.
+    let server = streaming_echo();
+    let url = format!("ws://{}/", server.local_addr());
+    let mut ws = stdws::connect(&url).unwrap();
+    let payload = pattern(16 << 20);
+    ws.send(Message::Binary(payload.clone())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Binary(payload));
+    ws.close(stdws::CloseCode::NORMAL, "").unwrap();
+}
+
+#[test]
+fn what_the_socket_did_not_take_mid_message_still_goes_out() {
+    // The client sends half of a large frame without reading, so that the
+    // echo fills its socket, then waits for the echo of that half before it
+    // sends the rest. The worker is then waiting for input: the rest of the
+    // first half's echo must go out without it.
+    // Large enough to fill the socket buffers of loopback, even where the
+    // kernel lets them grow to 32 MiB.
+    let server = echo_builder()
+        .max_message_size(128 << 20)
+        .max_frame_size(128 << 20)
+        .on_message_part(PARTS_FROM, |conn, part| {
+            let _ = conn.send_part(part);
+        })
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut client = RawClient::connect(server.local_addr(), "/");
+    let payload = pattern(100 << 20);
+    let frame = encode_frame(true, 0, 2, &payload, Some(KEY));
+    let half = frame.len() / 2;
+    client.send_raw(&frame[..half]);
+    let header_len = frame.len() - payload.len();
+    let mut echoed = Vec::new();
+    while echoed.len() < half - header_len {
+        let part = client.read_frame().expect("a part of the first half");
+        assert!(!part.fin);
+        echoed.extend(part.payload);
+    }
+    client.send_raw(&frame[half..]);
+    loop {
+        let part = client.read_frame().expect("a part of the second half");
+        echoed.extend(part.payload);
+        if part.fin {
+            break;
+        }
+    }
+    assert_eq!(echoed, payload);
+}

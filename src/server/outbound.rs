@@ -40,6 +40,12 @@
 //! (counted against its limit) and join it behind the last fragment; control
 //! frames may go in between, as the RFC allows.
 //!
+//! While the peer is still sending a message that the owner passes on in
+//! parts (an echo, a relay), the owner must not block on a write: a peer
+//! that reads only once it has sent everything would wait on the owner
+//! while the owner waits on it. Then the owner writes what the socket takes
+//! and leaves the rest to the housekeeper, until the message's last part.
+//!
 //! Why the non-blocking switch is safe: the worker may be blocked in `read`
 //! on the same socket. A read already in progress stays blocking (the flag is
 //! read when a call starts); a read that starts inside the brief window gets
@@ -236,6 +242,9 @@ struct State {
     /// Data frames from other threads that wait for the message in parts to
     /// end (their bytes count in `queued_bytes`).
     parked: VecDeque<Queued>,
+    /// The peer is in the middle of a message that the owner takes in
+    /// parts: the owner's writes do not block (see the module docs).
+    peer_sending: bool,
 }
 
 /// The outcome of a send from a thread that is not the owner.
@@ -307,6 +316,7 @@ impl Outbound {
                 ended: None,
                 in_parts: false,
                 parked: VecDeque::new(),
+                peer_sending: false,
             }),
             max_queued_bytes,
             policy,
@@ -452,7 +462,7 @@ impl Outbound {
         parts: [&[u8]; 2],
     ) -> Result<(), Error> {
         state = self.wait_for_turn(state);
-        if state.queue.is_empty() {
+        if state.queue.is_empty() && !state.peer_sending {
             state.writer_busy = true;
             drop(state);
             let result = self
@@ -486,6 +496,17 @@ impl Outbound {
     /// write; frames go out in batches, several per system call. The caller
     /// has set `writer_busy`.
     fn drain_as_owner<'a>(&'a self, mut state: MutexGuard<'a, State>) -> Result<(), Error> {
+        if state.peer_sending {
+            // Only what the socket takes now; the worker hands the rest to
+            // the housekeeper (`write_without_blocking`).
+            self.release_turn(&mut state);
+            let (mut state, written) = self.write_queue_nonblocking(state);
+            if let Err(e) = written {
+                self.kill_locked(&mut state, None);
+                return Err(Error::Io(e));
+            }
+            return Ok(());
+        }
         let mut batch = Vec::new();
         while !state.queue.is_empty() {
             let take = state.queue.len().min(OWNER_BATCH);
@@ -581,6 +602,34 @@ impl Outbound {
         }
         state.writer_busy = true;
         self.drain_as_owner(state)
+    }
+
+    /// Records whether the peer is in the middle of a message that the owner
+    /// takes in parts; while it is, the owner's writes do not block.
+    pub(crate) fn set_peer_sending(&self, sending: bool) {
+        self.lock().peer_sending = sending;
+    }
+
+    /// Writes what the socket takes now, for the owner, without blocking.
+    /// [`Sent::QueuedNeedsDrain`]: the rest needs the housekeeper.
+    pub(crate) fn write_without_blocking(&self) -> Sent {
+        let state = self.lock();
+        if state.dead || state.queue.is_empty() {
+            return Sent::Written;
+        }
+        if state.writer_busy || state.backlogged || state.deferred {
+            return Sent::Queued;
+        }
+        let (mut state, written) = self.write_queue_nonblocking(state);
+        if written.is_err() {
+            self.kill_locked(&mut state, None);
+            return Sent::Written;
+        }
+        if state.queue.is_empty() {
+            Sent::Written
+        } else {
+            self.needs_drain(&mut state)
+        }
     }
 
     /// Writes anything queued, blocking: the owner calls it before it closes

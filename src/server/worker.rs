@@ -310,6 +310,8 @@ fn run_session(
         return handler_failed(shared);
     }
     receiver.deliver_parts_from(handler.message_parts_from());
+    // Whether the peer is in the middle of a message taken in parts.
+    let mut peer_sending = false;
     let why = loop {
         // Replies and broadcasts made while more input is already buffered
         // are held back and written together before the worker next waits
@@ -328,8 +330,13 @@ fn run_session(
                 if shared.outbound.is_closing() {
                     continue;
                 }
+                peer_sending = !part.last;
+                shared.outbound.set_peer_sending(peer_sending);
                 if !guarded(|| handler.on_message_part(conn, part)) {
                     break handler_failed(shared);
+                }
+                if peer_sending {
+                    write_without_blocking(hub, shared);
                 }
             }
             Ok(Some(Incoming::Message(message))) => {
@@ -353,6 +360,9 @@ fn run_session(
                             } else {
                                 shared.outbound.send_from_owner(pong.parts())
                             };
+                            if peer_sending {
+                                write_without_blocking(hub, shared);
+                            }
                         }
                     }
                     Message::Pong(payload) => {
@@ -386,6 +396,15 @@ fn run_session(
     };
     uncork(hub, shared);
     why
+}
+
+/// Writes what the socket takes of this connection's queue and leaves the
+/// rest to the housekeeper: the owner's writes do not block while the peer
+/// is still sending a message passed on in parts (see [`Outbound`]).
+fn write_without_blocking(hub: &Hub, shared: &Arc<ConnShared>) {
+    if shared.outbound.write_without_blocking() == Sent::QueuedNeedsDrain {
+        hub.register_backlog(Arc::clone(shared));
+    }
 }
 
 /// Why a connection whose socket ended was ended: by the housekeeper or a
