@@ -174,6 +174,14 @@
 //! and the message and frame size limits (1009) are checked when each
 //! header arrives, before its payload is buffered.
 //!
+//! Fragments are also how a large message can be passed on before it has
+//! all arrived: a server handler can take a message in parts
+//! ([`server::Handler::message_parts_from`], which
+//! [`Receiver::deliver_parts_from`](protocol::receiver::Receiver::deliver_parts_from)
+//! implements) and send one in parts, one fragment each
+//! ([`server::Connection::send_part`]). The echo example answers large
+//! messages that way, the way a TCP echo streams bytes back.
+//!
 //! ## 5. Text must be UTF-8 (sections 5.6 and 8.1)
 //!
 //! A text message must be valid UTF-8 as a whole, though a code point may be
