@@ -178,7 +178,7 @@ impl Endpoint {
     /// Called for each part of a message of at least `from` bytes, as its
     /// bytes arrive; such messages no longer reach
     /// [`on_message`](Self::on_message). See
-    /// [`Handler::message_parts_from`](super::Handler::message_parts_from).
+    /// [`Handler::message_parts_from`].
     pub fn on_message_part(
         mut self,
         from: usize,
