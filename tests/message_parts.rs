@@ -5,7 +5,7 @@ mod support;
 
 use std::sync::mpsc;
 
-use stdws::server::{Connection, Handler};
+use stdws::server::{Connection, Handler, ServerBuilder};
 use stdws::{Error, Message, MessagePart, Server, ServerHandle};
 use support::*;
 
@@ -14,7 +14,12 @@ const PARTS_FROM: usize = 1000;
 
 /// An echo server like `examples/echo.rs`: large messages go back in parts.
 fn streaming_echo() -> ServerHandle {
-    echo_builder()
+    streaming_echo_with(|builder| builder)
+}
+
+/// [`streaming_echo`] with other settings.
+fn streaming_echo_with(settings: impl FnOnce(ServerBuilder) -> ServerBuilder) -> ServerHandle {
+    settings(echo_builder())
         .on_message_part(PARTS_FROM, |conn, part| {
             let _ = conn.send_part(part);
         })
@@ -29,15 +34,27 @@ fn streaming_echo() -> ServerHandle {
 fn read_message(client: &mut RawClient) -> (u8, Vec<u8>, usize) {
     let first = client.read_frame().expect("a data frame");
     assert!(!first.masked && first.opcode != 0, "{first:?}");
-    let (opcode, mut data, mut fin, mut count) = (first.opcode, first.payload, first.fin, 1);
-    while !fin {
+    let (opcode, mut data) = (first.opcode, first.payload);
+    let count = match first.fin {
+        true => 1,
+        false => 1 + read_rest(client, &mut data),
+    };
+    (opcode, data, count)
+}
+
+/// Reads continuation frames up to the one with FIN, appending their
+/// payloads to `data`; returns how many there were.
+fn read_rest(client: &mut RawClient, data: &mut Vec<u8>) -> usize {
+    let mut count = 0;
+    loop {
         let next = client.read_frame().expect("a continuation frame");
         assert_eq!(next.opcode, 0, "nothing comes between fragments: {next:?}");
         data.extend(next.payload);
-        fin = next.fin;
         count += 1;
+        if next.fin {
+            return count;
+        }
     }
-    (opcode, data, count)
 }
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -59,14 +76,7 @@ fn a_large_message_is_echoed_before_it_has_fully_arrived() {
     assert_eq!(first.payload[..], payload[..first.payload.len()]);
     client.send_raw(&frame[frame.len() - 1..]);
     let mut echoed = first.payload;
-    loop {
-        let next = client.read_frame().expect("a continuation frame");
-        assert_eq!(next.opcode, 0, "{next:?}");
-        echoed.extend(next.payload);
-        if next.fin {
-            break;
-        }
-    }
+    read_rest(&mut client, &mut echoed);
     assert_eq!(echoed, payload);
     // Small messages still go back whole, in one frame.
     client.send_text("small");
@@ -149,15 +159,7 @@ fn invalid_utf8_in_a_message_in_parts_fails_with_1007_after_the_valid_parts() {
 
 #[test]
 fn the_message_limit_applies_to_a_message_in_parts() {
-    let server = echo_builder()
-        .max_message_size(10_000)
-        .on_message_part(PARTS_FROM, |conn, part| {
-            let _ = conn.send_part(part);
-        })
-        .bind("127.0.0.1:0")
-        .unwrap()
-        .spawn()
-        .unwrap();
+    let server = streaming_echo_with(|builder| builder.max_message_size(10_000));
     let mut client = RawClient::connect(server.local_addr(), "/");
     client.send(false, 2, &[1; 6000]);
     client.send(true, 0, &[2; 6000]);
@@ -179,14 +181,7 @@ fn a_broadcast_waits_for_the_message_in_parts_to_end() {
     assert!(report.all_delivered(), "{report:?}");
     client.send_raw(&frame[20_000..]);
     let mut echoed = first.payload;
-    loop {
-        let next = client.read_frame().expect("a continuation frame");
-        assert_eq!(next.opcode, 0, "the broadcast came between fragments");
-        echoed.extend(next.payload);
-        if next.fin {
-            break;
-        }
-    }
+    read_rest(&mut client, &mut echoed);
     assert_eq!(echoed, payload);
     client.expect_text("from elsewhere");
 }
@@ -279,16 +274,11 @@ fn what_the_socket_did_not_take_mid_message_still_goes_out() {
     // first half's echo must go out without it.
     // Large enough to fill the socket buffers of loopback, even where the
     // kernel lets them grow to 32 MiB.
-    let server = echo_builder()
-        .max_message_size(128 << 20)
-        .max_frame_size(128 << 20)
-        .on_message_part(PARTS_FROM, |conn, part| {
-            let _ = conn.send_part(part);
-        })
-        .bind("127.0.0.1:0")
-        .unwrap()
-        .spawn()
-        .unwrap();
+    let server = streaming_echo_with(|builder| {
+        builder
+            .max_message_size(128 << 20)
+            .max_frame_size(128 << 20)
+    });
     let mut client = RawClient::connect(server.local_addr(), "/");
     let payload = pattern(100 << 20);
     let frame = encode_frame(true, 0, 2, &payload, Some(KEY));
@@ -302,12 +292,6 @@ fn what_the_socket_did_not_take_mid_message_still_goes_out() {
         echoed.extend(part.payload);
     }
     client.send_raw(&frame[half..]);
-    loop {
-        let part = client.read_frame().expect("a part of the second half");
-        echoed.extend(part.payload);
-        if part.fin {
-            break;
-        }
-    }
+    read_rest(&mut client, &mut echoed);
     assert_eq!(echoed, payload);
 }

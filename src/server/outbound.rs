@@ -620,6 +620,12 @@ impl Outbound {
         if state.writer_busy || state.backlogged || state.deferred {
             return Sent::Queued;
         }
+        self.write_what_fits(state)
+    }
+
+    /// Writes the queue while the socket takes it, without blocking, and
+    /// says whether the rest needs the housekeeper. The turn must be free.
+    fn write_what_fits<'a>(&'a self, state: MutexGuard<'a, State>) -> Sent {
         let (mut state, written) = self.write_queue_nonblocking(state);
         if written.is_err() {
             self.kill_locked(&mut state, None);
@@ -677,16 +683,7 @@ impl Outbound {
         if state.dead || state.queue.is_empty() || state.writer_busy || state.backlogged {
             return Sent::Queued;
         }
-        let (mut state, written) = self.write_queue_nonblocking(state);
-        if written.is_err() {
-            self.kill_locked(&mut state, None);
-            return Sent::Written;
-        }
-        if state.queue.is_empty() {
-            Sent::Written
-        } else {
-            self.needs_drain(&mut state)
-        }
+        self.write_what_fits(state)
     }
 
     /// Queues `frame` (within the queue's limit when `bounded`) and, if no
