@@ -153,8 +153,11 @@ impl Receiver {
     /// or more, or once `size` bytes of it have arrived. After every call to
     /// [`receive`](Self::receive) or
     /// [`payload_appended`](Self::payload_appended), the caller takes the
-    /// part that call completed, if any, with [`take_part`](Self::take_part);
-    /// a call that completes a part consumes no input after it.
+    /// part that call completed, if any, with [`take_part`](Self::take_part).
+    /// A part holds what the call was given of the message, continuation
+    /// frames included (a burst of small fragments makes one part); it
+    /// ends at the end of the input, before any other frame, or with the
+    /// message.
     ///
     /// ```
     /// use stdws::protocol::{Receiver, Limits, Role};
@@ -279,10 +282,21 @@ impl Receiver {
             if let Some(message) = self.advance(frame, take)? {
                 return Ok((pos, Some(message)));
             }
-            if self.frame.is_some() || pos == data.len() || self.part.is_some() {
+            if self.frame.is_some() || pos == data.len() || self.part_is_complete(data.get(pos)) {
                 return Ok((pos, None));
             }
         }
+    }
+
+    /// Whether a part is ready to hand over, given the first byte of the next
+    /// frame: continuation frames already at hand join the part, so that a
+    /// burst of small fragments makes one part, not one per fragment.
+    fn part_is_complete(&self, next: Option<&u8>) -> bool {
+        let continues =
+            next.is_some_and(|&byte| OpCode::from_bits(byte & 0x0f) == Some(OpCode::Continuation));
+        self.part
+            .as_ref()
+            .is_some_and(|part| part.last || !continues)
     }
 
     /// Records that `taken` more bytes of `frame`'s payload were stored, and
@@ -502,12 +516,20 @@ impl Receiver {
                 message.in_parts = true;
             }
             if message.in_parts && !message.data.is_empty() {
-                self.part = Some(MessagePart {
-                    text: message.text,
-                    data: std::mem::take(&mut message.data),
-                    first: !message.started,
-                    last: false,
-                });
+                match &mut self.part {
+                    Some(part) => {
+                        part.data.extend_from_slice(&message.data);
+                        message.data.clear();
+                    }
+                    None => {
+                        self.part = Some(MessagePart {
+                            text: message.text,
+                            data: std::mem::take(&mut message.data),
+                            first: !message.started,
+                            last: false,
+                        });
+                    }
+                }
                 message.started = true;
             }
         }
@@ -739,11 +761,40 @@ mod tests {
         let (messages, parts, failed) = receive_in_parts(&wire, 1000, 4096);
         assert_eq!(failed, None);
         assert_eq!(messages, vec![Message::Ping(b"hi".to_vec())]);
-        // The first 900 bytes are held; the fourth fragment makes a part.
-        assert_eq!(parts[0].data.len(), 1200);
+        // The first 900 bytes are held; the fourth fragment makes a part,
+        // which the fifth, already at hand, joins; the ping ends it.
+        assert_eq!(parts[0].data.len(), 1500);
         assert!(parts[0].first && !parts[0].last && parts.last().unwrap().last);
         let expected: Vec<u8> = (0..10u8).flat_map(|i| [i; 300]).collect();
         assert_eq!(joined(&parts), expected);
+    }
+
+    #[test]
+    fn a_burst_of_small_fragments_makes_one_part() {
+        let mut wire = masked_frame(0x02, &[0; 1000], [1, 2, 3, 4]);
+        wire[0] &= 0x7f; // not FIN
+        for i in 1..=500u16 {
+            let mut frame = masked_frame(0x00, &[i as u8], [5, 6, 7, 8]);
+            if i < 500 {
+                frame[0] &= 0x7f;
+            }
+            wire.extend(frame);
+        }
+        // In one piece: one part for the whole message.
+        let (_, parts, failed) = receive_in_parts(&wire, 100, wire.len());
+        assert_eq!(failed, None);
+        assert_eq!(parts.len(), 1, "{parts:?}");
+        assert_eq!(parts[0].data.len(), 1500);
+        assert!(parts[0].first && parts[0].last);
+        // A ping among them ends the part before it.
+        let ping = masked_frame(0x9, b"p", [0, 0, 0, 1]);
+        let at = wire.len() - 7 * 250;
+        wire.splice(at..at, ping);
+        let (messages, parts, failed) = receive_in_parts(&wire, 100, wire.len());
+        assert_eq!(failed, None);
+        assert_eq!(messages, vec![Message::Ping(b"p".to_vec())]);
+        let sizes: Vec<usize> = parts.iter().map(|p| p.data.len()).collect();
+        assert_eq!(sizes, [1250, 250]);
     }
 
     #[test]

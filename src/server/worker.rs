@@ -317,7 +317,10 @@ fn run_session(
         // are held back and written together before the worker next waits
         // for input: one system call for a burst instead of one per frame.
         let next = inbound.next_incoming(&mut reader, &mut receiver, tracer, shared.id, || {
-            uncork(hub, shared)
+            uncork(hub, shared);
+            if peer_sending {
+                write_without_blocking(hub, shared);
+            }
         });
         CORKED.with(|c| c.set(inbound.has_pending()));
         if !inbound.has_pending() {
@@ -335,7 +338,9 @@ fn run_session(
                 if !guarded(|| handler.on_message_part(conn, part)) {
                     break handler_failed(shared);
                 }
-                if peer_sending {
+                // Parts of a burst of small fragments go out together, as
+                // other replies do, when the burst has been read.
+                if peer_sending && !is_corked() {
                     write_without_blocking(hub, shared);
                 }
             }
@@ -360,7 +365,7 @@ fn run_session(
                             } else {
                                 shared.outbound.send_from_owner(pong.parts())
                             };
-                            if peer_sending {
+                            if peer_sending && !is_corked() {
                                 write_without_blocking(hub, shared);
                             }
                         }
