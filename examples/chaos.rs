@@ -892,6 +892,9 @@ fn pulse_text(n: u64) -> String {
     text
 }
 
+/// Messages from this size on are echoed in parts.
+const ECHO_PARTS_FROM: usize = 16 * 1024;
+
 fn start_server(
     options: &Options,
     news_next: &Arc<Mutex<u64>>,
@@ -913,6 +916,12 @@ fn start_server(
             } else {
                 let _ = conn.send(message);
             }
+        })
+        // Large messages go back in parts, as in the echo example, while
+        // pulses are broadcast to the same clients: nothing may come
+        // between the fragments.
+        .on_message_part(ECHO_PARTS_FROM, |conn, part| {
+            let _ = conn.send_part(part);
         });
     let next = Arc::clone(news_next);
     let news = Endpoint::callbacks().on_connect(move |conn| {
@@ -1811,6 +1820,9 @@ struct RawConn {
     stream: TcpStream,
     buf: Vec<u8>,
     start: usize,
+    /// A fragmented message begun and not finished: it continues after any
+    /// control frame returned in the middle (RFC 6455, section 5.4).
+    partial: Option<(u8, Vec<u8>)>,
 }
 
 impl RawConn {
@@ -1823,6 +1835,7 @@ impl RawConn {
             stream,
             buf: Vec::new(),
             start: 0,
+            partial: None,
         })
     }
 
@@ -1975,7 +1988,6 @@ impl RawConn {
     /// Reads the next message as a well-behaved client: answers pings,
     /// assembles fragments, checks text.
     fn read_message(&mut self, deadline: Instant) -> Result<Message, String> {
-        let mut partial: Option<(u8, Vec<u8>)> = None;
         for _ in 0..100_000 {
             let frame = match self.read_frame(deadline) {
                 Ok(Some(frame)) => frame,
@@ -2001,14 +2013,14 @@ impl RawConn {
                     return Ok(Message::Close(close));
                 }
                 0..=2 => {
-                    let (opcode, mut data) = match (frame.opcode, partial.take()) {
+                    let (opcode, mut data) = match (frame.opcode, self.partial.take()) {
                         (0, Some(started)) => started,
                         (1 | 2, None) => (frame.opcode, Vec::new()),
                         (op, _) => return Err(format!("bad fragment sequence (opcode {op})")),
                     };
                     data.extend_from_slice(&frame.payload);
                     if !frame.fin {
-                        partial = Some((opcode, data));
+                        self.partial = Some((opcode, data));
                         continue;
                     }
                     return if opcode == 1 {
