@@ -201,7 +201,11 @@ impl Connection {
     /// with one marked `last`; until then the handler sends no whole
     /// message, and messages from other threads wait, so that nothing comes
     /// between the fragments. Parts are written like the handler's other
-    /// replies (see [`send`](Self::send)).
+    /// replies (see [`send`](Self::send)), except while the client is still
+    /// sending a message that the handler passes on in parts: then they do
+    /// not wait on the client's socket (a client may read only once it has
+    /// sent everything), and what it does not take yet is written as it
+    /// makes room; the part that ends the message waits as usual.
     ///
     /// ```
     /// use stdws::{MessagePart, Server};

@@ -9,6 +9,7 @@
 //!                                                                       |
 //!     +--------------------- message loop <-----------------------------+
 //!     |  text/binary -> on_message     ping -> pong     pong -> on_pong
+//!     |  a part of a large message -> on_message_part (if the handler asked)
 //!     |  close -> answer it            rule broken -> close with its code
 //!     |  EOF / reset / killed by the housekeeper -> 1006 or the reason given
 //!     v
