@@ -2676,31 +2676,13 @@ fn legal_fragments(ctx: &Ctx, rng: &mut Rng, mut c: RawConn) -> Episode {
         Some(rng.key()),
     ));
     pending.push(Expect::Close);
-    if let Err(e) = c.send(&out) {
-        return Episode::seen(Seen::ended(io_end(&e)));
-    }
-    let deadline = end_deadline(ctx);
-    let mut tally = Tally::default();
-    for _ in 0..10_000 {
-        let verified = c
-            .read_message(deadline)
-            .and_then(|got| pending.verify(got, &mut tally));
-        match verified {
-            Ok(Flow::More) => {}
-            Ok(Flow::Closed) => {
-                let mut seen = c.wait_end(deadline, true);
-                seen.close = Some(1000);
-                return Episode::seen(seen);
-            }
-            Err(e) => {
-                return Episode {
-                    error: Some(format!("a legal fragmented message with pings: {e}")),
-                    ..Episode::seen(Seen::ended(End::Reset))
-                };
-            }
-        }
-    }
-    Episode::seen(Seen::ended(End::Hang))
+    exchange(
+        ctx,
+        &mut c,
+        &out,
+        pending,
+        "a legal fragmented message with pings",
+    )
 }
 
 /// Half a frame, then a reset: the client drops the socket with unread
