@@ -342,17 +342,15 @@ impl Decode for Receiver {
 /// Writes all of `parts` with as few system calls as the stream allows.
 pub(crate) fn write_all_vectored(stream: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
     // A small frame goes out as one contiguous buffer: a plain send costs
-    // less in the kernel than gathering two pieces.
-    const SMALL: usize = 512;
+    // less in the kernel than gathering two pieces. The buffer is zeroed
+    // first, so the most common sizes get one small enough for that to take
+    // a few instructions.
     let total: usize = parts.iter().map(|p| p.len()).sum();
-    if total <= SMALL {
-        let mut buf = [0u8; SMALL];
-        let mut at = 0;
-        for part in parts {
-            buf[at..at + part.len()].copy_from_slice(part);
-            at += part.len();
-        }
-        return stream.write_all(&buf[..at]);
+    if total <= 128 {
+        return write_joined::<128>(stream, parts);
+    }
+    if total <= 512 {
+        return write_joined::<512>(stream, parts);
     }
     // Callers pass a header and a payload: at most a few pieces.
     let mut storage = [IoSlice::new(&[]); 4];
@@ -371,6 +369,17 @@ pub(crate) fn write_all_vectored(stream: &mut impl Write, parts: &[&[u8]]) -> io
         }
     }
     Ok(())
+}
+
+/// Writes `parts`, `N` bytes at most in all, with one contiguous write.
+fn write_joined<const N: usize>(stream: &mut impl Write, parts: &[&[u8]]) -> io::Result<()> {
+    let mut buf = [0u8; N];
+    let mut at = 0;
+    for part in parts {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+    stream.write_all(&buf[..at])
 }
 
 /// A WebSocket connection over a blocking stream, for either role.

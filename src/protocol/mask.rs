@@ -81,9 +81,11 @@ pub fn mask_into(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: usize) {
 /// The key as seen by a piece that starts `offset` bytes into the payload.
 #[inline]
 fn rotated_key(key: [u8; 4], offset: usize) -> [u8; 4] {
-    let mut k = key;
-    k.rotate_left(offset % 4);
-    k
+    // Byte i of the key is the low byte of the little-endian word shifted
+    // right by 8 * i, so rotating the word rotates the bytes (one
+    // instruction instead of a slice rotation).
+    let shift = 8 * (offset % 4) as u32;
+    u32::from_le_bytes(key).rotate_right(shift).to_le_bytes()
 }
 
 #[cfg(test)]

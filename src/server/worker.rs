@@ -327,7 +327,9 @@ fn run_session(
         if !inbound.has_pending() {
             uncork(hub, shared);
         }
-        let now = hub.now_ms();
+        // The time of the read that brought this input (one clock reading
+        // per read, not per message).
+        let now = shared.last_heard_ms.load(Ordering::Relaxed);
         match next {
             Ok(Some(Incoming::Part(part))) => {
                 shared.last_message_ms.store(now, Ordering::Relaxed);
