@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Runs the Autobahn TestSuite (wstest 0.8.2, fuzzingclient mode, cases 1 to 10
-# without compression) against the echo example, and fails unless every case
-# is OK (or INFORMATIONAL, the cases whose outcome the suite leaves open).
+# Runs the Autobahn TestSuite (wstest 0.8.2, cases 1 to 10, without
+# compression) both ways, and fails unless every case is OK (or INFORMATIONAL,
+# the cases whose outcome the suite leaves open):
+#
+#   - the server: the suite's fuzzing client against the echo example;
+#   - the client: the autobahn_client example against the suite's fuzzing
+#     server.
 #
 #   .ci/autobahn.sh            install the suite if needed, run every case
 #   .ci/autobahn.sh '6.*,7.*'  only these cases
@@ -33,34 +37,18 @@ if [ ! -x "$VENV/bin/wstest" ]; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r .ci/autobahn-requirements.txt
 fi
 
-cargo build --release --example echo --quiet
+cargo build --release --example echo --example autobahn_client --quiet
 OUT=$(mktemp -d)
-LOG="$OUT/echo.log"
-target/release/examples/echo 127.0.0.1:0 --quiet 2>"$LOG" &
-ECHO_PID=$!
-trap 'kill $ECHO_PID 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  grep -q "listening on" "$LOG" && break
-  sleep 0.1
-done
-URL=$(grep -o 'ws://[0-9.:]*' "$LOG" | head -1)
-[ -n "$URL" ] || { echo "autobahn: the echo server did not start"; cat "$LOG"; exit 1; }
+PIDS=()
+trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 
-"$VENV/bin/python" - "$OUT/spec.json" "$URL" "$CASES" "$OUT/reports" <<'PY'
-import json, sys
-path, url, cases, outdir = sys.argv[1:5]
-json.dump({"outdir": outdir, "servers": [{"agent": "stdws", "url": url}],
-           "cases": [c for c in cases.split(",") if c], "exclude-cases": [],
-           "exclude-agent-cases": {}}, open(path, "w"))
-PY
-echo "autobahn: cases $CASES against $URL"
-(cd "$OUT" && timeout 900 "$VENV/bin/wstest" -m fuzzingclient -s spec.json) >"$OUT/wstest.log" 2>&1 \
-  || { echo "autobahn: wstest failed"; tail -20 "$OUT/wstest.log"; exit 1; }
-
-"$VENV/bin/python" - "$OUT/reports" <<'PY'
+# check_report DIR AGENT: prints the counts, lists every case that is not OK,
+# and fails if there is one.
+check_report() {
+  "$VENV/bin/python" - "$1" "$2" <<'PY'
 import json, os, sys
-reports = sys.argv[1]
-index = json.load(open(os.path.join(reports, "index.json")))["stdws"]
+reports, agent = sys.argv[1:3]
+index = json.load(open(os.path.join(reports, "index.json")))[agent]
 accepted = ("OK", "INFORMATIONAL")
 counts, bad = {}, []
 for case, result in sorted(index.items(), key=lambda kv: [int(p) for p in kv[0].split(".")]):
@@ -69,9 +57,59 @@ for case, result in sorted(index.items(), key=lambda kv: [int(p) for p in kv[0].
         detail = json.load(open(os.path.join(reports, result["reportfile"])))
         bad.append("  %s: %s / %s: %s %s" % (case, result["behavior"], result["behaviorClose"],
                                            detail.get("description", "").split("\n")[0], detail.get("result", "")))
-print("autobahn: %d cases: %s" % (len(index), ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
+print("autobahn: %s: %d cases: %s" % (agent, len(index), ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
 if bad:
     print("autobahn: cases that are not OK:")
     print("\n".join(bad))
     sys.exit(1)
 PY
+}
+
+# spec FILE KEY VALUE: the suite's configuration, with the cases to run.
+spec() {
+  "$VENV/bin/python" - "$@" "$CASES" <<'PY'
+import json, sys
+path, key, value, cases = sys.argv[1:5]
+spec = {"outdir": path + ".reports", "cases": [c for c in cases.split(",") if c],
+        "exclude-cases": [], "exclude-agent-cases": {}}
+spec[key] = json.loads(value)
+json.dump(spec, open(path, "w"))
+PY
+}
+
+# The server: the echo example, on an ephemeral port it reports.
+LOG="$OUT/echo.log"
+target/release/examples/echo 127.0.0.1:0 --quiet 2>"$LOG" &
+PIDS+=($!)
+for _ in $(seq 100); do
+  grep -q "listening on" "$LOG" && break
+  sleep 0.1
+done
+URL=$(grep -o 'ws://[0-9.:]*' "$LOG" | head -1)
+[ -n "$URL" ] || { echo "autobahn: the echo server did not start"; cat "$LOG"; exit 1; }
+
+spec "$OUT/server.json" servers "[{\"agent\": \"stdws\", \"url\": \"$URL\"}]"
+echo "autobahn: cases $CASES, the suite's client against the echo example at $URL"
+(cd "$OUT" && timeout 900 "$VENV/bin/wstest" -m fuzzingclient -s server.json) >"$OUT/fuzzingclient.log" 2>&1 \
+  || { echo "autobahn: wstest failed"; tail -20 "$OUT/fuzzingclient.log"; exit 1; }
+SERVER_OK=0
+check_report "$OUT/server.json.reports" stdws || SERVER_OK=1
+
+# The client: the suite's fuzzing server needs a port in its URL; take one
+# the kernel hands out and release it for the suite.
+PORT=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+spec "$OUT/client.json" url "\"ws://127.0.0.1:$PORT\""
+(cd "$OUT" && exec timeout 900 "$VENV/bin/wstest" -m fuzzingserver -s client.json --webport 0) >"$OUT/fuzzingserver.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+  "$VENV/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null && break
+  sleep 0.1
+done
+echo "autobahn: cases $CASES, the autobahn_client example against the suite's server at port $PORT"
+timeout 900 target/release/examples/autobahn_client "ws://127.0.0.1:$PORT" --agent stdws-client \
+  >"$OUT/autobahn_client.log" 2>&1 \
+  || { echo "autobahn: the client run failed"; tail -20 "$OUT/autobahn_client.log"; tail -20 "$OUT/fuzzingserver.log"; exit 1; }
+CLIENT_OK=0
+check_report "$OUT/client.json.reports" stdws-client || CLIENT_OK=1
+
+[ "$SERVER_OK" = 0 ] && [ "$CLIENT_OK" = 0 ]
