@@ -4,6 +4,7 @@
 mod support;
 
 use std::sync::mpsc;
+use std::time::Duration;
 
 use stdws::server::{Connection, Handler, ServerBuilder};
 use stdws::{Error, Message, MessagePart, Server, ServerHandle};
@@ -294,4 +295,56 @@ fn what_the_socket_did_not_take_mid_message_still_goes_out() {
     client.send_raw(&frame[half..]);
     read_rest(&mut client, &mut echoed);
     assert_eq!(echoed, payload);
+}
+
+#[test]
+fn a_client_still_sending_is_not_cut_for_not_reading_the_echo_yet() {
+    // A client that sends a large message at its own pace and reads only
+    // once it has sent it is busy, not stuck: while its bytes keep coming,
+    // the echo waiting for it to read must not run out the write timeout.
+    // The message is larger than loopback's socket buffers can hold (up to
+    // 32 MiB), so part of the echo waits in the queue while the client is
+    // still sending; the pacing (not a synchronisation) makes the sending
+    // last several write timeouts.
+    let server = streaming_echo_with(|builder| {
+        builder
+            .write_timeout(Duration::from_millis(100))
+            .max_message_size(128 << 20)
+            .max_frame_size(128 << 20)
+    });
+    let mut client = RawClient::connect(server.local_addr(), "/");
+    let payload = pattern(64 << 20);
+    let frame = encode_frame(true, 0, 2, &payload, Some(KEY));
+    for chunk in frame.chunks(1 << 20) {
+        client.send_raw(chunk);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (opcode, echoed, _) = read_message(&mut client);
+    assert_eq!(opcode, 2);
+    assert_eq!(echoed.len(), payload.len());
+    assert!(echoed == payload, "the echo differs from the message");
+}
+
+#[test]
+fn the_echo_waiting_for_a_client_does_not_count_against_its_queue_limit() {
+    // The client sends a message larger than loopback's socket buffers (up
+    // to 32 MiB) before it reads, so most of the echo waits in the queue,
+    // far over its limit. That is the handler's own reply, not something
+    // others piled up for a slow client: a broadcast meanwhile must wait
+    // behind it, not disconnect the client.
+    let server = streaming_echo_with(|builder| {
+        builder
+            .max_queued_bytes(64 << 10)
+            .max_message_size(128 << 20)
+            .max_frame_size(128 << 20)
+    });
+    let mut client = RawClient::connect(server.local_addr(), "/");
+    let payload = pattern(64 << 20);
+    client.send_raw(&encode_frame(true, 0, 2, &payload, Some(KEY)));
+    let report = server.broadcast(Message::text("from elsewhere"));
+    assert!(report.all_delivered(), "{report:?}");
+    let (opcode, echoed, _) = read_message(&mut client);
+    assert_eq!(opcode, 2);
+    assert!(echoed == payload, "the echo differs from the message");
+    client.expect_text("from elsewhere");
 }

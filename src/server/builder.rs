@@ -151,7 +151,10 @@ impl ServerBuilder {
 
     /// How long a write may wait for a client to read: a worker's own write
     /// blocks at most this long, and a queue that makes no progress for this
-    /// long gets its client disconnected (default 5 s).
+    /// long gets its client disconnected (default 5 s). While the client is
+    /// still sending a message that the handler takes in parts, each part
+    /// that arrives counts as progress: such a client may read only once it
+    /// has sent the whole message.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.settings.write_timeout = timeout;
         self
@@ -190,9 +193,12 @@ impl ServerBuilder {
         self
     }
 
-    /// The most bytes queued for one client before the slow-client policy
-    /// applies (default 1 MiB). A single message larger than this is still
-    /// accepted into an empty queue.
+    /// The most bytes other threads (broadcasts, sends from anywhere) may
+    /// have queued for one client before the slow-client policy applies
+    /// (default 1 MiB). A single message larger than this is still accepted
+    /// into an empty queue. The connection's own handler's replies do not
+    /// count: they are bounded by the [`write_timeout`](Self::write_timeout)
+    /// instead, and a message passed on in parts by the message limit.
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.settings.max_queued_bytes = bytes;
         self

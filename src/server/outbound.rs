@@ -184,9 +184,30 @@ impl Frame {
 struct Queued {
     frame: Frame,
     written: usize,
+    /// Sent by the connection's own handler. Only the other frames count
+    /// against the queue's limit: the handler's own replies are bounded by
+    /// the write timeout, and a message it passes on in parts by the message
+    /// limit, while the slow-client policy is for what others pile up.
+    from_owner: bool,
 }
 
 impl Queued {
+    fn from_owner(frame: Frame) -> Queued {
+        Queued {
+            frame,
+            written: 0,
+            from_owner: true,
+        }
+    }
+
+    fn from_other(frame: Frame) -> Queued {
+        Queued {
+            frame,
+            written: 0,
+            from_owner: false,
+        }
+    }
+
     fn remaining(&self) -> usize {
         self.frame.wire_len() - self.written
     }
@@ -233,7 +254,9 @@ struct State {
     /// Queued by a worker that will write it once it has processed its
     /// buffered input (see [`Sent::Deferred`]).
     deferred: bool,
-    /// The last time a queued byte was written (for the write timeout).
+    /// The last time a queued byte was written, or a part of the message
+    /// the peer is sending arrived (for the write timeout: a client may read
+    /// only once it has sent everything, and while it sends it is not stuck).
     last_progress: Instant,
     /// Why the connection was ended from outside, if it was.
     ended: Option<Ended>,
@@ -474,7 +497,7 @@ impl Outbound {
         // Behind queued frames: queue this one too, then write them all.
         let frame = copy_frame(parts);
         state.queued_bytes += frame.wire_len();
-        state.queue.push_back(Queued { frame, written: 0 });
+        state.queue.push_back(Queued::from_owner(frame));
         state.writer_busy = true;
         self.drain_as_owner(state)
     }
@@ -539,7 +562,7 @@ impl Outbound {
         Self::check_not_in_parts(&state, frame.header())?;
         self.trace(frame.parts());
         state.queued_bytes += frame.wire_len();
-        state.queue.push_back(Queued { frame, written: 0 });
+        state.queue.push_back(Queued::from_owner(frame));
         if state.queued_bytes < CORK_LIMIT || state.writer_busy {
             return Ok(());
         }
@@ -587,7 +610,7 @@ impl Outbound {
         self.trace(frame.parts());
         // Frames queued so far (all sent before this part) go first.
         state.queued_bytes += frame.wire_len();
-        state.queue.push_back(Queued { frame, written: 0 });
+        state.queue.push_back(Queued::from_owner(frame));
         state.in_parts = !last;
         if last {
             let parked = std::mem::take(&mut state.parked);
@@ -607,7 +630,11 @@ impl Outbound {
     /// Records whether the peer is in the middle of a message that the owner
     /// takes in parts; while it is, the owner's writes do not block.
     pub(crate) fn set_peer_sending(&self, sending: bool) {
-        self.lock().peer_sending = sending;
+        let mut state = self.lock();
+        state.peer_sending = sending;
+        if sending {
+            state.last_progress = Instant::now();
+        }
     }
 
     /// Writes what the socket takes now, for the owner, without blocking.
@@ -665,7 +692,7 @@ impl Outbound {
             && !state.in_parts
         {
             state.queued_bytes += frame.wire_len();
-            state.queue.push_back(Queued { frame, written: 0 });
+            state.queue.push_back(Queued::from_other(frame));
             state.deferred = true;
             return Ok(Sent::Deferred);
         }
@@ -697,17 +724,20 @@ impl Outbound {
         let len = frame.wire_len();
         // The first frame in a queue is always accepted, whatever its size,
         // so that one large message can still reach a healthy client.
-        if bounded && state.queued_bytes > 0 && state.queued_bytes + len > self.max_queued_bytes {
-            return Err(self.queue_full(state));
+        if bounded && state.queued_bytes + len > self.max_queued_bytes {
+            let others = Self::queued_by_others(&state);
+            if others > 0 && others + len > self.max_queued_bytes {
+                return Err(self.queue_full(state));
+            }
         }
         if state.in_parts && frame.is_data() {
             // The owner moves it into the queue behind its last part.
             state.queued_bytes += len;
-            state.parked.push_back(Queued { frame, written: 0 });
+            state.parked.push_back(Queued::from_other(frame));
             return Ok(Sent::Queued);
         }
         state.queued_bytes += len;
-        state.queue.push_back(Queued { frame, written: 0 });
+        state.queue.push_back(Queued::from_other(frame));
         if state.writer_busy || state.backlogged || state.deferred {
             // Whoever writes, or will write, this queue writes the frame too.
             return Ok(Sent::Queued);
@@ -722,6 +752,19 @@ impl Outbound {
         } else {
             Ok(self.needs_drain(&mut state))
         }
+    }
+
+    /// The unwritten bytes of the frames other threads queued (the slow-client
+    /// limit's measure; see [`Queued::from_owner`]). Counted only when the
+    /// whole queue is over the limit, which is rare.
+    fn queued_by_others(state: &State) -> usize {
+        state
+            .queue
+            .iter()
+            .chain(&state.parked)
+            .filter(|q| !q.from_owner)
+            .map(Queued::remaining)
+            .sum()
     }
 
     fn needs_drain(&self, state: &mut State) -> Sent {
@@ -752,7 +795,7 @@ impl Outbound {
                 let frame = Frame::close(Some(&close));
                 self.trace(frame.parts());
                 state.queued_bytes += frame.wire_len();
-                state.queue.push_back(Queued { frame, written: 0 });
+                state.queue.push_back(Queued::from_other(frame));
                 state.closing = true;
                 if !state.writer_busy {
                     state = self.write_queue_nonblocking(state).0;
