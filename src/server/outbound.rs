@@ -45,6 +45,10 @@
 //! that reads only once it has sent everything would wait on the owner
 //! while the owner waits on it. Then the owner writes what the socket takes
 //! and leaves the rest to the housekeeper, until the message's last part.
+//! Such a peer is busy, not slow: each part that arrives counts as progress
+//! for the write timeout, and the queue's limit counts only what other
+//! threads queued (the owner's replies are bounded by the write timeout, a
+//! message in parts by the message limit).
 //!
 //! Why the non-blocking switch is safe: the worker may be blocked in `read`
 //! on the same socket. A read already in progress stays blocking (the flag is
