@@ -30,6 +30,14 @@ fn streaming_echo_with(settings: impl FnOnce(ServerBuilder) -> ServerBuilder) ->
         .unwrap()
 }
 
+/// Limits for the tests whose messages are larger than loopback's socket
+/// buffers (up to 32 MiB).
+fn allow_huge_messages(builder: ServerBuilder) -> ServerBuilder {
+    builder
+        .max_message_size(128 << 20)
+        .max_frame_size(128 << 20)
+}
+
 /// Reads fragments up to the one with FIN; returns the first opcode, the
 /// joined payload and how many fragments there were.
 fn read_message(client: &mut RawClient) -> (u8, Vec<u8>, usize) {
@@ -275,11 +283,7 @@ fn what_the_socket_did_not_take_mid_message_still_goes_out() {
     // first half's echo must go out without it.
     // Large enough to fill the socket buffers of loopback, even where the
     // kernel lets them grow to 32 MiB.
-    let server = streaming_echo_with(|builder| {
-        builder
-            .max_message_size(128 << 20)
-            .max_frame_size(128 << 20)
-    });
+    let server = streaming_echo_with(allow_huge_messages);
     let mut client = RawClient::connect(server.local_addr(), "/");
     let payload = pattern(100 << 20);
     let frame = encode_frame(true, 0, 2, &payload, Some(KEY));
@@ -307,10 +311,7 @@ fn a_client_still_sending_is_not_cut_for_not_reading_the_echo_yet() {
     // still sending; the pacing (not a synchronisation) makes the sending
     // last several write timeouts.
     let server = streaming_echo_with(|builder| {
-        builder
-            .write_timeout(Duration::from_millis(100))
-            .max_message_size(128 << 20)
-            .max_frame_size(128 << 20)
+        allow_huge_messages(builder).write_timeout(Duration::from_millis(100))
     });
     let mut client = RawClient::connect(server.local_addr(), "/");
     let payload = pattern(64 << 20);
@@ -332,12 +333,8 @@ fn the_echo_waiting_for_a_client_does_not_count_against_its_queue_limit() {
     // far over its limit. That is the handler's own reply, not something
     // others piled up for a slow client: a broadcast meanwhile must wait
     // behind it, not disconnect the client.
-    let server = streaming_echo_with(|builder| {
-        builder
-            .max_queued_bytes(64 << 10)
-            .max_message_size(128 << 20)
-            .max_frame_size(128 << 20)
-    });
+    let server =
+        streaming_echo_with(|builder| allow_huge_messages(builder).max_queued_bytes(64 << 10));
     let mut client = RawClient::connect(server.local_addr(), "/");
     let payload = pattern(64 << 20);
     client.send_raw(&encode_frame(true, 0, 2, &payload, Some(KEY)));
