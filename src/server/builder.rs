@@ -10,9 +10,10 @@ use super::Connection;
 use super::handle::ServerHandle;
 use super::handler::{Disconnect, Handler};
 use super::hub::{Hub, Settings};
-use super::outbound::SlowClientPolicy;
-use super::pool::lock;
+use super::pool::WorkerPool;
+use super::queue::SlowClientPolicy;
 use super::router::{Endpoint, Handshake, Router};
+use super::sync::lock;
 use crate::error::{Error, Result};
 use crate::message::{Message, MessagePart};
 use crate::protocol::http::{Request, Response};
@@ -357,7 +358,18 @@ impl ServerBuilder {
                 "the server has no endpoint: add a handler, callbacks or a route before bind",
             )));
         }
-        let hub = Arc::new(Hub::new(self.settings, self.router.finish(), local_addr));
+        let pool = WorkerPool::new(
+            self.settings.workers,
+            self.settings.worker_stack_size,
+            "stdws-worker",
+            super::worker::serve,
+        );
+        let hub = Arc::new(Hub::new(
+            self.settings,
+            self.router.finish(),
+            local_addr,
+            pool,
+        ));
         Ok(Server { hub, listener })
     }
 }

@@ -10,71 +10,18 @@ use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
-use super::handle::ServerHandle;
-use super::hub::{Hub, Millis};
-use super::outbound::{Frame, Outbound, Sent};
+use super::batch;
+use super::hub::Hub;
+use super::outbound::Sent;
+use super::queue::{Frame, Origin};
+use super::shared::ConnShared;
 use crate::error::{Error, Result};
 use crate::message::{Message, MessagePart};
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::protocol::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use crate::protocol::http::Request;
-
-/// The state of one connection shared by its worker, the registry and every
-/// handle.
-pub(crate) struct ConnShared {
-    pub(crate) id: u64,
-    pub(crate) peer: SocketAddr,
-    pub(crate) request: Request,
-    pub(crate) subprotocol: Option<String>,
-    pub(crate) outbound: Outbound,
-    pub(crate) connected_at: Instant,
-    /// When any frame last arrived.
-    pub(crate) last_heard_ms: Millis,
-    /// When a text or binary message last arrived.
-    pub(crate) last_message_ms: Millis,
-    /// When the unanswered keepalive ping went out (0: none).
-    pub(crate) ping_sent_ms: Millis,
-}
-
-impl ConnShared {
-    pub(crate) fn new(
-        id: u64,
-        peer: SocketAddr,
-        request: Request,
-        subprotocol: Option<String>,
-        outbound: Outbound,
-        now_ms: u64,
-    ) -> ConnShared {
-        ConnShared {
-            id,
-            peer,
-            request,
-            subprotocol,
-            outbound,
-            connected_at: Instant::now(),
-            last_heard_ms: AtomicU64::new(now_ms),
-            last_message_ms: AtomicU64::new(now_ms),
-            ping_sent_ms: AtomicU64::new(0),
-        }
-    }
-}
-
-/// Sends a frame to `conn` from a thread that is not its owner, never
-/// blocking. A worker busy with buffered input defers the write until it is
-/// done with it, so that a burst of broadcasts reaches each client in one
-/// write.
-pub(crate) fn deliver(hub: &Hub, conn: &Arc<ConnShared>, frame: Frame) -> Result<()> {
-    let defer = super::worker::is_corked();
-    match conn.outbound.send_from_other(frame, defer)? {
-        Sent::QueuedNeedsDrain => hub.register_backlog(Arc::clone(conn)),
-        Sent::Deferred => super::worker::defer_flush(conn),
-        Sent::Written | Sent::Queued => {}
-    }
-    Ok(())
-}
 
 /// A handle to one client connection. Cheap to clone; usable from any thread.
 #[derive(Clone)]
@@ -135,13 +82,19 @@ impl Connection {
         self.shared.outbound.queued_bytes()
     }
 
-    /// The server this connection belongs to.
-    pub fn server(&self) -> ServerHandle {
-        ServerHandle::from_hub(Arc::clone(&self.hub))
+    fn on_owner_thread(&self) -> bool {
+        batch::is_owner_of(self.shared.id)
     }
 
-    fn on_owner_thread(&self) -> bool {
-        super::worker::is_owner_of(self.shared.id)
+    /// Follows up an owner's send: a blocking write when the queue asks for
+    /// one, after what the worker deferred for other connections.
+    fn after_owner_send(&self, sent: Sent) -> Result<()> {
+        if sent == Sent::MustBlock {
+            batch::flush_others(&self.hub);
+            return self.shared.outbound.write_blocking();
+        }
+        batch::after_send(&self.hub, &self.shared, sent);
+        Ok(())
     }
 
     /// Sends one frame: written at once from the owner's thread, handed to
@@ -151,21 +104,19 @@ impl Connection {
             return Err(Error::ControlFrameTooLong(payload.len()));
         }
         if !self.on_owner_thread() {
-            return deliver(
+            return batch::deliver(
                 &self.hub,
                 &self.shared,
                 Frame::new(opcode, payload.into_owned()),
             );
         }
         let header = FrameHeader::new(opcode, payload.len() as u64, None);
-        if super::worker::is_corked() {
-            super::worker::note_held();
-            let frame = Frame::new(opcode, payload.into_owned());
-            return self.shared.outbound.hold_from_owner(frame);
-        }
-        self.shared
-            .outbound
-            .send_from_owner([header.encode().as_bytes(), &payload])
+        let sent = self.shared.outbound.send_from_owner(
+            opcode,
+            [header.encode().as_bytes(), &payload],
+            batch::is_corked(),
+        )?;
+        self.after_owner_send(sent)
     }
 
     /// Sends a message: text, binary, ping or pong; a
@@ -231,14 +182,14 @@ impl Connection {
             (true, true) => OpCode::Text,
             (true, false) => OpCode::Binary,
         };
-        let corked = super::worker::is_corked();
-        if corked {
-            super::worker::note_held();
-        }
         let frame = Frame::fragment(opcode, part.data, part.last);
-        self.shared
-            .outbound
-            .send_part_from_owner(frame, part.first, part.last, corked)
+        let sent = self.shared.outbound.send_part_from_owner(
+            frame,
+            part.first,
+            part.last,
+            batch::is_corked(),
+        )?;
+        self.after_owner_send(sent)
     }
 
     /// Writes now what this connection's handler has sent and the worker
@@ -246,7 +197,7 @@ impl Connection {
     /// nothing, since those sends are never held back.
     pub fn flush(&self) -> Result<()> {
         if self.on_owner_thread() {
-            super::worker::flush_held(&self.hub, &self.shared);
+            batch::flush(&self.hub, &self.shared)?;
         }
         Ok(())
     }
@@ -284,11 +235,17 @@ impl Connection {
                 .tracer
                 .event(self.shared.id, &format!("closing with {frame}"));
         }
-        let (_, sent) = self.shared.outbound.close(&frame, self.on_owner_thread())?;
-        if sent == Sent::QueuedNeedsDrain {
-            self.hub.register_backlog(Arc::clone(&self.shared));
+        if self.on_owner_thread() {
+            match self.shared.outbound.close(&frame, Origin::Owner, None)? {
+                Some(sent) => self.after_owner_send(sent),
+                None => Ok(()),
+            }
+        } else {
+            if let Some(sent) = self.shared.outbound.close(&frame, Origin::Other, None)? {
+                batch::after_send(&self.hub, &self.shared, sent);
+            }
+            Ok(())
         }
-        Ok(())
     }
 
     /// Sends the named event `name` with `data` (JSON text, or `""`), as
@@ -310,31 +267,6 @@ impl Connection {
     /// The rooms this client is in.
     pub fn rooms(&self) -> Vec<String> {
         self.hub.registry.rooms_of(self.shared.id)
-    }
-
-    /// Sends `message` to every client of the server, this one included.
-    pub fn broadcast(&self, message: impl Into<Message>) -> BroadcastReport {
-        self.server().broadcast(message)
-    }
-
-    /// Sends `message` to every client of the server but this one.
-    pub fn broadcast_others(&self, message: impl Into<Message>) -> BroadcastReport {
-        self.server().broadcast_except(self.shared.id, message)
-    }
-
-    /// Sends `message` to every client in `room`, this one included if it is a member.
-    pub fn broadcast_room(&self, room: &str, message: impl Into<Message>) -> BroadcastReport {
-        self.server().broadcast_room(room, message)
-    }
-
-    /// Sends `message` to every client in `room` but this one.
-    pub fn broadcast_room_others(
-        &self,
-        room: &str,
-        message: impl Into<Message>,
-    ) -> BroadcastReport {
-        self.server()
-            .broadcast_room_except(room, self.shared.id, message)
     }
 
     /// A summary of this client, as listed by [`ServerHandle::clients`].

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::connection::{BroadcastReport, ClientInfo, ConnShared, Connection, deliver};
+use super::batch;
+use super::connection::{BroadcastReport, ClientInfo, Connection};
 use super::hub::{Hub, Phase};
-use super::outbound::{Ended, Frame};
-use super::pool::lock;
+use super::queue::{Ended, Frame, Origin};
+use super::shared::ConnShared;
+use super::sync::lock;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame};
@@ -67,7 +69,7 @@ impl ServerHandle {
             return report;
         };
         for conn in targets {
-            report.record(conn.id, deliver(&self.hub, conn, frame.clone()));
+            report.record(conn.id, batch::deliver(&self.hub, conn, frame.clone()));
         }
         report
     }
@@ -173,10 +175,8 @@ impl ServerHandle {
     pub fn close_all(&self, code: CloseCode, reason: &str) {
         for conn in self.hub.registry.all().iter() {
             let frame = CloseFrame::new(code, reason);
-            if let Ok((_, super::outbound::Sent::QueuedNeedsDrain)) =
-                conn.outbound.close(&frame, false)
-            {
-                self.hub.register_backlog(Arc::clone(conn));
+            if let Ok(Some(sent)) = conn.outbound.close(&frame, Origin::Other, None) {
+                batch::after_send(&self.hub, conn, sent);
             }
         }
     }
@@ -248,7 +248,7 @@ impl ServerHandle {
     }
 
     fn is_worker_thread(&self) -> bool {
-        super::worker::is_serving(&self.hub)
+        batch::is_serving(&self.hub)
     }
 
     fn finish_stop(&self, grace: Option<Duration>) -> bool {
@@ -279,12 +279,12 @@ impl ServerHandle {
         }
         let _ = hub.pool.stop_and_join();
         hub.housekeeper_stop.store(true, Ordering::Release);
-        hub.backlog.wake.notify_all();
+        hub.backlog.wake_all();
         let housekeeper = lock(&hub.threads).housekeeper.take();
         if let Some(housekeeper) = housekeeper {
             let _ = housekeeper.join();
         }
-        lock(&hub.backlog.conns).clear();
+        hub.backlog.clear();
         hub.set_phase(Phase::Stopped);
         clean
     }
@@ -322,6 +322,18 @@ impl ServerHandle {
         }
     }
 
+    /// Memory held for every client's outbound queue, bookkeeping included
+    /// (for tests: it returns to zero once every queue is written).
+    #[doc(hidden)]
+    pub fn debug_held_bytes(&self) -> usize {
+        self.hub
+            .registry
+            .all()
+            .iter()
+            .map(|c| c.outbound.charged())
+            .sum()
+    }
+
     /// Internal sizes for leak checks: registry clients, room entries,
     /// per-address counters, housekeeper backlog, worker threads started.
     #[doc(hidden)]
@@ -331,9 +343,44 @@ impl ServerHandle {
             clients,
             rooms,
             addresses,
-            lock(&self.hub.backlog.conns).len(),
+            self.hub.backlog.len(),
             self.hub.pool.threads(),
         ]
+    }
+}
+
+/// The parts of a [`Connection`] that reach the whole server. They live
+/// here, beside [`ServerHandle`], so that the connection module does not
+/// depend on the handle module that depends on it.
+impl Connection {
+    /// The server this connection belongs to.
+    pub fn server(&self) -> ServerHandle {
+        ServerHandle::from_hub(Arc::clone(&self.hub))
+    }
+
+    /// Sends `message` to every client of the server, this one included.
+    pub fn broadcast(&self, message: impl Into<Message>) -> BroadcastReport {
+        self.server().broadcast(message)
+    }
+
+    /// Sends `message` to every client of the server but this one.
+    pub fn broadcast_others(&self, message: impl Into<Message>) -> BroadcastReport {
+        self.server().broadcast_except(self.shared.id, message)
+    }
+
+    /// Sends `message` to every client in `room`, this one included if it is a member.
+    pub fn broadcast_room(&self, room: &str, message: impl Into<Message>) -> BroadcastReport {
+        self.server().broadcast_room(room, message)
+    }
+
+    /// Sends `message` to every client in `room` but this one.
+    pub fn broadcast_room_others(
+        &self,
+        room: &str,
+        message: impl Into<Message>,
+    ) -> BroadcastReport {
+        self.server()
+            .broadcast_room_except(room, self.shared.id, message)
     }
 }
 

@@ -14,14 +14,21 @@
 //!
 //! Ending a connection means shutting its socket down, which wakes its worker
 //! from `read`; the worker then cleans up as for any other end.
+//!
+//! Everything it calls runs under `catch_unwind`: a panic in one
+//! connection's drain or timers (a broken invariant, a tracer) is reported
+//! and that round goes on with the others, so keepalive and timeouts never
+//! stop for the whole server.
 
-use std::sync::Arc;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::hub::{Hub, load};
-use super::outbound::{Drain, Ended, Frame};
-use super::pool::lock;
+use super::batch;
+use super::hub::Hub;
+use super::outbound::Drained;
+use super::queue::{Ended, Frame, Origin};
+use super::shared::{ConnShared, load};
 use crate::protocol::close::{CloseCode, CloseFrame};
 use crate::protocol::frame::OpCode;
 
@@ -41,7 +48,7 @@ fn timer_tick(hub: &Hub) -> Duration {
     (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
 }
 
-pub(crate) fn run(hub: Arc<Hub>) {
+pub(crate) fn run(hub: std::sync::Arc<Hub>) {
     let tick = timer_tick(&hub);
     let mut next_scan = Instant::now() + tick;
     let mut retry = FASTEST_RETRY;
@@ -65,88 +72,104 @@ pub(crate) fn run(hub: Arc<Hub>) {
         } else {
             next_scan.saturating_duration_since(now)
         };
-        let conns = lock(&hub.backlog.conns);
-        if !pending && !conns.is_empty() {
-            continue; // registered after the drain above: drain it now
-        }
-        // Sleep until the next retry or timer, a new backlog, or a stop.
-        let _ = hub.backlog.wake.wait_timeout(conns, wait);
+        // Sleep until the next retry or timer, a new registration, or a stop.
+        hub.backlog.sleep(pending, wait);
+    }
+}
+
+/// Runs `f` for one connection; a panic is reported and ends that
+/// connection, not the housekeeper.
+fn guarded(conn: &ConnShared, what: &str, f: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        eprintln!(
+            "stdws: the housekeeper caught a panic in {what} of connection {}",
+            conn.id
+        );
+        conn.outbound.kill(Some(Ended {
+            code: CloseCode::INTERNAL_ERROR,
+            reason: "internal server error".into(),
+        }));
     }
 }
 
 /// Drains every registered queue once. Returns whether any remain, and
 /// whether any bytes went out.
 fn drain_backlog(hub: &Hub) -> (bool, bool) {
-    let conns: Vec<_> = lock(&hub.backlog.conns).clone();
+    let conns = hub.backlog.snapshot();
     if conns.is_empty() {
         return (false, false);
     }
     let mut done = Vec::new();
     let mut progressed = false;
     for conn in &conns {
-        match conn.outbound.drain_nonblocking(hub.settings.write_timeout) {
-            Drain::Done => done.push(conn.id),
-            Drain::Pending(p) => progressed |= p,
+        guarded(conn, "the drain", || {
+            match conn.outbound.drain(hub.settings.write_timeout) {
+                Drained::Done => done.push(conn.id),
+                Drained::Pending(p) => progressed |= p,
+            }
+        });
+        if conn.outbound.is_dead() {
+            done.push(conn.id);
         }
     }
-    let mut list = lock(&hub.backlog.conns);
-    list.retain(|c| !done.contains(&c.id));
-    (!list.is_empty(), progressed)
+    let remaining = hub.backlog.remove_drained(&done);
+    (remaining > 0, progressed)
 }
 
 fn check_timers(hub: &Hub) {
-    let s = &hub.settings;
     let now_ms = hub.now_ms();
     let now = Instant::now();
     for conn in hub.registry.all().iter() {
-        if let Some(started) = conn.outbound.close_started() {
-            if now.duration_since(started) >= s.close_timeout {
+        guarded(conn, "the timers", || check_conn(hub, conn, now, now_ms));
+    }
+}
+
+/// Keepalive, idle and close timers of one connection.
+fn check_conn(hub: &Hub, conn: &std::sync::Arc<ConnShared>, now: Instant, now_ms: u64) {
+    let s = &hub.settings;
+    if let Some(started) = conn.outbound.close_started() {
+        if now.duration_since(started) >= s.close_timeout {
+            conn.outbound.kill(Some(Ended {
+                code: CloseCode::ABNORMAL,
+                reason: "the peer did not answer the close frame in time".into(),
+            }));
+        }
+        return;
+    }
+    let heard = load(&conn.last_heard_ms);
+    if let Some(interval) = s.ping_interval {
+        let ping_sent = load(&conn.ping_sent_ms);
+        if ping_sent != 0 {
+            if heard > ping_sent {
+                // Bytes came in since the ping: the peer is alive, even
+                // if its pong is still behind a long frame.
+                conn.ping_sent_ms.store(0, Ordering::Relaxed);
+            } else if now_ms.saturating_sub(ping_sent) >= s.ping_timeout.as_millis() as u64 {
+                let why = CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
+                let _ = conn.outbound.close(&why, Origin::Other, None);
                 conn.outbound.kill(Some(Ended {
-                    code: CloseCode::ABNORMAL,
-                    reason: "the peer did not answer the close frame in time".into(),
+                    code: why.code,
+                    reason: why.reason,
                 }));
+                return;
             }
-            continue;
-        }
-        let heard = load(&conn.last_heard_ms);
-        if let Some(interval) = s.ping_interval {
-            let ping_sent = load(&conn.ping_sent_ms);
-            if ping_sent != 0 {
-                if heard > ping_sent {
-                    // Bytes came in since the ping: the peer is alive, even
-                    // if its pong is still behind a long frame.
-                    conn.ping_sent_ms.store(0, Ordering::Relaxed);
-                } else if now_ms.saturating_sub(ping_sent) >= s.ping_timeout.as_millis() as u64 {
-                    let why = CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
-                    let _ = conn
-                        .outbound
-                        .send_from_other(Frame::close(Some(&why)), false);
-                    conn.outbound.kill(Some(Ended {
-                        code: why.code,
-                        reason: why.reason,
-                    }));
-                    continue;
-                }
-            } else if now_ms.saturating_sub(heard) >= interval.as_millis() as u64 {
-                conn.ping_sent_ms.store(now_ms, Ordering::Relaxed);
-                let payload = now_ms.to_be_bytes().to_vec();
-                if let Ok(super::outbound::Sent::QueuedNeedsDrain) = conn
-                    .outbound
-                    .send_from_other(Frame::new(OpCode::Ping, payload), false)
-                {
-                    hub.register_backlog(Arc::clone(conn));
-                }
+        } else if now_ms.saturating_sub(heard) >= interval.as_millis() as u64 {
+            conn.ping_sent_ms.store(now_ms, Ordering::Relaxed);
+            let payload = now_ms.to_be_bytes().to_vec();
+            if let Ok(sent) = conn
+                .outbound
+                .send_from_other(Frame::new(OpCode::Ping, payload), None)
+            {
+                batch::after_send(hub, conn, sent);
             }
         }
-        if let Some(idle) = s.idle_timeout {
-            let last_message = load(&conn.last_message_ms);
-            if now_ms.saturating_sub(last_message) >= idle.as_millis() as u64 {
-                let why = CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout");
-                if let Ok((_, super::outbound::Sent::QueuedNeedsDrain)) =
-                    conn.outbound.close(&why, false)
-                {
-                    hub.register_backlog(Arc::clone(conn));
-                }
+    }
+    if let Some(idle) = s.idle_timeout {
+        let last_message = load(&conn.last_message_ms);
+        if now_ms.saturating_sub(last_message) >= idle.as_millis() as u64 {
+            let why = CloseFrame::new(CloseCode::GOING_AWAY, "idle timeout");
+            if let Ok(Some(sent)) = conn.outbound.close(&why, Origin::Other, None) {
+                batch::after_send(hub, conn, sent);
             }
         }
     }

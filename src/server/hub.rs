@@ -1,17 +1,22 @@
 //! What every thread of one server shares: its settings, router, client
-//! registry, worker pool, housekeeper queue and lifecycle flags.
+//! registry, worker pool, housekeeper list and lifecycle flags. Plain data:
+//! the code that uses it lives in the modules that own each concern, so the
+//! hub imports none of them back.
 
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::connection::ConnShared;
-use super::outbound::SlowClientPolicy;
-use super::pool::{WorkerPool, lock};
+use super::backlog::Backlog;
+use super::pool::WorkerPool;
+use super::queue::SlowClientPolicy;
 use super::registry::Registry;
 use super::router::Router;
+use super::shared::ConnShared;
+use super::sync::lock;
 use crate::protocol::Limits;
 use crate::protocol::http::HeadLimits;
 use crate::trace::Tracer;
@@ -63,13 +68,6 @@ pub(crate) struct Accepted {
     pub(crate) stream: TcpStream,
     pub(crate) peer: SocketAddr,
     pub(crate) accepted_at: Instant,
-}
-
-/// Connections whose queues the housekeeper drains, and its wake-up call.
-#[derive(Default)]
-pub(crate) struct Backlog {
-    pub(crate) conns: Mutex<Vec<Arc<ConnShared>>>,
-    pub(crate) wake: Condvar,
 }
 
 /// The threads a running server owns, joined when it stops.
@@ -124,17 +122,17 @@ pub(crate) struct Hub {
     pub(crate) counters: Counters,
     /// Connections that have left the registry and are waiting for their
     /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
-    pub(crate) finishing: Mutex<std::collections::HashMap<u64, Arc<ConnShared>>>,
+    pub(crate) finishing: Mutex<HashMap<u64, Arc<ConnShared>>>,
 }
 
 impl Hub {
-    pub(crate) fn new(settings: Settings, router: Router, local_addr: SocketAddr) -> Hub {
-        let pool = WorkerPool::new(
-            settings.workers,
-            settings.worker_stack_size,
-            "stdws-worker",
-            |job: Accepted| super::worker::serve(job),
-        );
+    /// A hub whose `pool` serves its connections.
+    pub(crate) fn new(
+        settings: Settings,
+        router: Router,
+        local_addr: SocketAddr,
+        pool: WorkerPool<Accepted>,
+    ) -> Hub {
         Hub {
             settings,
             router,
@@ -149,19 +147,13 @@ impl Hub {
             phase_changed: Condvar::new(),
             threads: Mutex::new(Threads::default()),
             counters: Counters::default(),
-            finishing: Mutex::new(std::collections::HashMap::new()),
+            finishing: Mutex::new(HashMap::new()),
         }
     }
 
     /// Milliseconds since the server started, never 0 (0 means "never").
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64 + 1
-    }
-
-    /// Asks the housekeeper to drain `conn`'s queue.
-    pub(crate) fn register_backlog(&self, conn: Arc<ConnShared>) {
-        lock(&self.backlog.conns).push(conn);
-        self.backlog.wake.notify_one();
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -172,12 +164,4 @@ impl Hub {
         *lock(&self.phase) = phase;
         self.phase_changed.notify_all();
     }
-}
-
-/// A point in time as milliseconds since the hub's epoch (0: never).
-pub(crate) type Millis = AtomicU64;
-
-/// Reads a [`Millis`].
-pub(crate) fn load(ms: &Millis) -> u64 {
-    ms.load(Ordering::Relaxed)
 }

@@ -30,9 +30,14 @@
 //! | routing and the handshake hook       | [`router`]        |
 //! | `Handler` and callbacks              | [`handler`]       |
 //! | the connection handle                | [`connection`]    |
-//! | per-connection outbound queues       | [`outbound`]      |
+//! | what a connection's threads share    | `shared`          |
+//! | the send side's rules (socket-free)  | `queue`           |
+//! | the send side's writes               | `outbound`        |
+//! | a worker's batched sends             | `batch`           |
 //! | the client registry and rooms        | `registry`        |
+//! | the housekeeper's list               | `backlog`         |
 //! | keepalive, timeouts, queue draining  | `housekeeper`     |
+//! | locks that survive a panic           | `sync`            |
 //! | the server handle and shutdown       | [`handle`]        |
 //! | named events (Socket.IO's style)     | [`events`]        |
 //!
@@ -59,6 +64,8 @@
 //! | `shutdown_gracefully()`, `shutdown_abruptly()` | | `close()` | [`ServerHandle::shutdown`], [`ServerHandle::shutdown_now`] |
 
 mod acceptor;
+mod backlog;
+mod batch;
 pub mod builder;
 pub mod connection;
 pub mod events;
@@ -66,10 +73,13 @@ pub mod handle;
 pub mod handler;
 mod housekeeper;
 mod hub;
-pub mod outbound;
+mod outbound;
 mod pool;
+mod queue;
 mod registry;
 pub mod router;
+mod shared;
+mod sync;
 mod worker;
 
 pub use builder::{Server, ServerBuilder};
@@ -77,5 +87,5 @@ pub use connection::{BroadcastReport, ClientInfo, Connection};
 pub use events::{Events, event};
 pub use handle::{ServerHandle, ServerStats};
 pub use handler::{Disconnect, Handler};
-pub use outbound::SlowClientPolicy;
+pub use queue::SlowClientPolicy;
 pub use router::{Endpoint, Handshake};

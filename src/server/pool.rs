@@ -19,6 +19,8 @@ use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 
+use super::sync::lock;
+
 /// What a worker does with each job (for the server: serve a connection).
 type Run<J> = Arc<dyn Fn(J) + Send + Sync>;
 
@@ -182,12 +184,6 @@ fn run_job<Job>(run: &Run<Job>, job: Job) {
             .unwrap_or_else(|| "unknown panic".to_owned());
         eprintln!("stdws: a connection's worker caught a panic: {what}");
     }
-}
-
-/// Locks a mutex, recovering it if a panicking thread poisoned it: every
-/// structure here stays consistent between statements that can panic.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

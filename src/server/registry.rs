@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::connection::ConnShared;
-use super::pool::lock;
+use super::shared::ConnShared;
+use super::sync::lock;
 
 #[derive(Default)]
 struct Inner {

@@ -16,7 +16,6 @@
 //!   unregister, on_close, flush, FIN, wait briefly for the peer's FIN, close
 //! ```
 
-use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -24,93 +23,28 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::connection::{ConnShared, Connection};
+use super::batch;
+use super::connection::Connection;
 use super::handler::{Disconnect, Handler};
 use super::hub::{Accepted, Counters, Hub, Phase};
-use super::outbound::{Frame, Outbound, Sent};
-use super::pool::lock;
+use super::outbound::{Outbound, Sent};
 use super::router::{Endpoint, Handshake};
+use super::shared::{ConnShared, Millis};
+use super::sync::lock;
 use crate::error::Error;
 use crate::message::Message;
 use crate::protocol::close::CloseCode;
-use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{accept_response, check_request, is_plain_http};
 use crate::protocol::http::{Request, Response};
 use crate::protocol::{Receiver, Role};
 use crate::trace::next_connection_id;
 use crate::websocket::{Incoming, ReadBuffer, ReadPayload, read_request};
 
-thread_local! {
-    /// The hub whose connection this thread is serving (0: none).
-    static SERVING: Cell<usize> = const { Cell::new(0) };
-    /// Whether this worker holds back what its handler sends, because more
-    /// input is already buffered (see `run_session`).
-    static CORKED: Cell<bool> = const { Cell::new(false) };
-    /// Connections this worker queued frames for while corked, to be written
-    /// when it uncorks.
-    static DEFERRED: RefCell<Vec<Arc<ConnShared>>> = const { RefCell::new(Vec::new()) };
-    /// Whether anything has been held back since the last flush (most
-    /// messages hold nothing: then there is nothing to flush).
-    static HELD: Cell<bool> = const { Cell::new(false) };
-    /// The id of the connection this thread serves (0: none), to tell a
-    /// handler's own sends from others' cheaply.
-    static OWNING: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Whether the current thread is the worker serving connection `id`.
-pub(crate) fn is_owner_of(id: u64) -> bool {
-    OWNING.with(Cell::get) == id
-}
-
-/// Records that this worker held something back, to be flushed.
-pub(crate) fn note_held() {
-    HELD.with(|h| h.set(true));
-}
-
-/// Whether the current thread is a worker holding back its sends.
-pub(crate) fn is_corked() -> bool {
-    CORKED.with(Cell::get)
-}
-
-/// Remembers to write `conn`'s deferred frames when this worker uncorks.
-pub(crate) fn defer_flush(conn: &Arc<ConnShared>) {
-    DEFERRED.with(|d| d.borrow_mut().push(Arc::clone(conn)));
-    note_held();
-}
-
-/// Writes what this worker held back, and holds nothing back until its
-/// next message.
-fn uncork(hub: &Hub, own: &ConnShared) {
-    CORKED.with(|c| c.set(false));
-    flush_held(hub, own);
-}
-
-/// Writes the deferred frames of other connections (without blocking), then
-/// this connection's own held replies.
-pub(crate) fn flush_held(hub: &Hub, own: &ConnShared) {
-    if !HELD.with(|h| h.replace(false)) {
-        return;
-    }
-    let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
-    for conn in &deferred {
-        if conn.outbound.flush_deferred() == Sent::QueuedNeedsDrain {
-            hub.register_backlog(Arc::clone(conn));
-        }
-    }
-    // Give the (emptied) list back, to reuse its allocation.
-    DEFERRED.with(|d| {
-        let mut list = d.borrow_mut();
-        if list.is_empty() {
-            *list = deferred;
-            list.clear();
-        }
-    });
-    let _ = own.outbound.flush_as_owner();
-}
-
-/// Whether the current thread is one of `hub`'s workers, serving a connection.
-pub(crate) fn is_serving(hub: &Hub) -> bool {
-    SERVING.with(|s| s.get() == hub as *const Hub as usize)
+/// Writes what the worker held back (see [`batch`]), and holds nothing back
+/// until it next has buffered input.
+fn uncork(hub: &Hub, own: &Arc<ConnShared>) {
+    batch::set_corked(false);
+    let _ = batch::flush(hub, own);
 }
 
 /// Serves one accepted connection from handshake to close.
@@ -121,11 +55,11 @@ pub(crate) fn serve(job: Accepted) {
         peer,
         accepted_at,
     } = job;
-    SERVING.with(|s| s.set(Arc::as_ptr(&hub) as usize));
+    batch::enter(&hub);
     let stream = Arc::new(stream);
     serve_stream(&hub, &stream, peer, accepted_at);
     hub.registry.release_address(peer.ip());
-    SERVING.with(|s| s.set(0));
+    batch::leave();
 }
 
 fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accepted_at: Instant) {
@@ -180,6 +114,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     let outbound = Outbound::new(
         stream,
         settings.max_queued_bytes,
+        settings.limits.max_message_size,
         settings.slow_client_policy,
         settings.tracer.clone(),
         trace_id,
@@ -199,7 +134,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         hub: Arc::clone(hub),
     };
     let mut handler = endpoint.make_handler();
-    OWNING.with(|o| o.set(conn.id()));
+    batch::set_own(conn.id());
     let why = run_session(&conn, stream, &leftover, &mut *handler);
     if tracer.is_on() {
         tracer.event(
@@ -217,10 +152,10 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         Counters::add(&hub.counters.unclean_in_shutdown);
     }
     guarded(|| handler.on_close(&conn, &why));
-    OWNING.with(|o| o.set(0));
-    HELD.with(|h| h.set(false));
+    batch::flush_others(hub);
+    batch::set_own(0);
     if !conn.shared.outbound.is_dead() {
-        let _ = conn.shared.outbound.flush_as_owner();
+        let _ = conn.shared.outbound.write_blocking();
         let linger = if hub.phase() == Phase::Running {
             settings.close_timeout
         } else {
@@ -305,7 +240,7 @@ fn run_session(
         hub,
         last_heard_ms: &shared.last_heard_ms,
     };
-    CORKED.with(|c| c.set(false));
+    batch::set_corked(false);
     if !guarded(|| handler.on_open(conn)) {
         uncork(hub, shared);
         return handler_failed(shared);
@@ -323,7 +258,7 @@ fn run_session(
                 write_without_blocking(hub, shared);
             }
         });
-        CORKED.with(|c| c.set(inbound.has_pending()));
+        batch::set_corked(inbound.has_pending());
         if !inbound.has_pending() {
             uncork(hub, shared);
         }
@@ -343,7 +278,7 @@ fn run_session(
                 }
                 // Parts of a burst of small fragments go out together, as
                 // other replies do, when the burst has been read.
-                if peer_sending && !is_corked() {
+                if peer_sending && !batch::is_corked() {
                     write_without_blocking(hub, shared);
                 }
             }
@@ -359,18 +294,16 @@ fn run_session(
                         }
                     }
                     Message::Ping(payload) => {
-                        if !shared.outbound.is_closing() {
-                            let pong = Frame::new(OpCode::Pong, payload);
-
-                            let _ = if is_corked() {
-                                note_held();
-                                shared.outbound.hold_from_owner(pong)
-                            } else {
-                                shared.outbound.send_from_owner(pong.parts())
-                            };
-                            if peer_sending && !is_corked() {
-                                write_without_blocking(hub, shared);
+                        // Only the latest unanswered ping gets its pong
+                        // (section 5.5.3): a flood of pings costs one.
+                        let corked = batch::is_corked();
+                        match shared.outbound.answer_ping(payload, corked) {
+                            Ok(Sent::MustBlock) => {
+                                batch::flush_others(hub);
+                                let _ = shared.outbound.write_blocking();
                             }
+                            Ok(sent) => batch::after_send(hub, shared, sent),
+                            Err(_) => {}
                         }
                     }
                     Message::Pong(payload) => {
@@ -410,9 +343,8 @@ fn run_session(
 /// rest to the housekeeper: the owner's writes do not block while the peer
 /// is still sending a message passed on in parts (see [`Outbound`]).
 fn write_without_blocking(hub: &Hub, shared: &Arc<ConnShared>) {
-    if shared.outbound.write_without_blocking() == Sent::QueuedNeedsDrain {
-        hub.register_backlog(Arc::clone(shared));
-    }
+    let sent = shared.outbound.write_without_blocking();
+    batch::after_send(hub, shared, sent);
 }
 
 /// Why a connection whose socket ended was ended: by the housekeeper or a
@@ -523,7 +455,7 @@ struct OwnerReader<'a> {
     stream: &'a TcpStream,
     outbound: &'a Outbound,
     hub: &'a Hub,
-    last_heard_ms: &'a super::hub::Millis,
+    last_heard_ms: &'a Millis,
 }
 
 impl ReadPayload for OwnerReader<'_> {}
