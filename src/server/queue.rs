@@ -1,7 +1,7 @@
 //! The send side of one server connection as a state machine with no
 //! sockets and no locks: the frames waiting for the wire, what they cost,
 //! who may write them, and the rules for admitting more. The I/O shell
-//! ([`outbound`](super::outbound)) holds a [`Queue`] under its mutex, asks
+//! (the `outbound` module) holds a [`Queue`] under its mutex, asks
 //! it what to do, and does the writing.
 //!
 //! RFC 6455 asks three things of this side: frames are never interleaved
