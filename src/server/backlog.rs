@@ -85,3 +85,76 @@ impl Backlog {
         lock(&self.conns).clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::OpCode;
+    use crate::server::outbound::{Outbound, Sent};
+    use crate::server::queue::{Frame, SlowClientPolicy};
+    use std::net::{TcpListener, TcpStream};
+
+    /// A connection on a real loopback socket whose peer never reads.
+    fn connection() -> (Arc<ConnShared>, Arc<TcpStream>, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, addr) = listener.accept().unwrap();
+        let stream = Arc::new(stream);
+        let outbound = Outbound::new(
+            &stream,
+            usize::MAX,
+            usize::MAX,
+            SlowClientPolicy::Disconnect,
+            crate::trace::Tracer::off(),
+            1,
+        );
+        let request = crate::protocol::http::Request::parse(
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            Default::default(),
+        )
+        .unwrap();
+        let conn = Arc::new(ConnShared::new(1, addr, request, None, outbound, 1));
+        (conn, stream, peer)
+    }
+
+    /// The review's second finding, step by step: the housekeeper drains C
+    /// and finds it done; before it takes C off its list, a broadcaster
+    /// fills C's socket and registers C (already listed: nothing to add).
+    /// The old housekeeper then removed C, and every later send to it only
+    /// queued. Now the removal checks C's queue again under the list's lock.
+    #[test]
+    fn a_registration_between_a_drain_and_its_removal_is_not_lost() {
+        let (conn, _stream, _peer) = connection();
+        let backlog = Backlog::default();
+        backlog.register(&conn);
+        // The housekeeper's drain: nothing queued.
+        assert_eq!(
+            conn.outbound.drain(std::time::Duration::from_secs(5)),
+            crate::server::outbound::Drained::Done
+        );
+        // A broadcaster fills the socket; the rest needs the housekeeper.
+        let mut sent = Sent::Done;
+        for _ in 0..10_000 {
+            let frame = Frame::new(OpCode::Binary, vec![0; 64 * 1024]);
+            sent = conn.outbound.send_from_other(frame, None).unwrap();
+            if sent == Sent::NeedsDrain {
+                break;
+            }
+        }
+        assert_eq!(sent, Sent::NeedsDrain, "the socket never filled");
+        backlog.register(&conn);
+        // The housekeeper now takes its "done" connection off the list.
+        assert_eq!(backlog.remove_drained(&[conn.id]), 1);
+        assert_eq!(backlog.snapshot().len(), 1);
+    }
+
+    #[test]
+    fn a_drained_connection_leaves_the_list() {
+        let (conn, _stream, _peer) = connection();
+        let backlog = Backlog::default();
+        backlog.register(&conn);
+        backlog.register(&conn);
+        assert_eq!(backlog.len(), 1, "registering twice is harmless");
+        assert_eq!(backlog.remove_drained(&[conn.id]), 0);
+    }
+}

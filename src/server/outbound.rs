@@ -694,3 +694,87 @@ fn write_all_vectored<W: Wire + ?Sized>(wire: &W, parts: &[&[u8]; 2]) -> io::Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A wire that takes everything, or panics when told to.
+    #[derive(Default)]
+    struct TestWire {
+        panic: AtomicBool,
+        shut: AtomicBool,
+        written: Mutex<Vec<u8>>,
+    }
+
+    impl Wire for TestWire {
+        fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            assert!(!self.panic.load(Ordering::Relaxed), "a write that panics");
+            let mut out = lock(&self.written);
+            let before = out.len();
+            for b in bufs {
+                out.extend_from_slice(b);
+            }
+            Ok(out.len() - before)
+        }
+        fn set_nonblocking(&self, _: bool) -> io::Result<()> {
+            Ok(())
+        }
+        fn shutdown(&self) {
+            self.shut.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn outbound(wire: &Arc<TestWire>) -> Outbound<TestWire> {
+        Outbound::new(
+            wire,
+            1 << 20,
+            1 << 20,
+            SlowClientPolicy::Disconnect,
+            Tracer::off(),
+            1,
+        )
+    }
+
+    /// The review's hazard: a panic while the turn was held left it taken
+    /// for good, and the owner (and shutdown with it) waited forever. The
+    /// guard gives it back and kills the connection.
+    #[test]
+    fn a_panic_in_a_write_gives_the_turn_back_and_kills_the_connection() {
+        let wire = Arc::new(TestWire::default());
+        let out = outbound(&wire);
+        wire.panic.store(true, Ordering::Relaxed);
+        let frame = Frame::new(OpCode::Text, b"hello".to_vec());
+        let result = catch_unwind(AssertUnwindSafe(|| out.send_from_other(frame, None)));
+        assert!(result.is_err(), "the write panicked");
+        assert!(wire.shut.load(Ordering::Relaxed));
+        assert!(out.is_dead());
+        assert_eq!(out.charged(), 0);
+        assert_eq!(out.lock().queue.turn(), Turn::Free);
+        // The owner neither hangs nor writes.
+        out.write_blocking().unwrap();
+        out.wait_for_writers();
+        assert!(matches!(
+            out.send_from_owner(OpCode::Text, [b"\x81\x01", b"x"], false),
+            Err(Error::ConnectionClosed)
+        ));
+    }
+
+    #[test]
+    fn an_owner_frame_goes_out_after_what_others_queued() {
+        let wire = Arc::new(TestWire::default());
+        let out = outbound(&wire);
+        out.send_from_other(Frame::new(OpCode::Text, b"a".to_vec()), Some(9))
+            .unwrap();
+        assert_eq!(
+            out.send_from_owner(OpCode::Text, [b"\x81\x01", b"b"], false)
+                .unwrap(),
+            Sent::MustBlock
+        );
+        out.write_blocking().unwrap();
+        assert_eq!(*lock(&wire.written), b"\x81\x01a\x81\x01b");
+        assert_eq!(out.charged(), 0);
+    }
+}
