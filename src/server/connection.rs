@@ -4,7 +4,7 @@
 //! A [`Connection`] is cheap to clone and can be used from any thread. Sends
 //! from the connection's own worker (a handler replying) are written at once;
 //! sends from anywhere else go through the connection's bounded
-//! [outbound queue](super::outbound) and never wait on its socket.
+//! outbound queue and never wait on its socket.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -269,7 +269,8 @@ impl Connection {
         self.hub.registry.rooms_of(self.shared.id)
     }
 
-    /// A summary of this client, as listed by [`ServerHandle::clients`].
+    /// A summary of this client, as listed by
+    /// [`ServerHandle::clients`](super::ServerHandle::clients).
     pub fn info(&self) -> ClientInfo {
         ClientInfo::of(&self.shared, &self.hub)
     }
