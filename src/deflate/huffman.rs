@@ -19,7 +19,6 @@ use super::{Alphabet, DeflateError};
 /// The longest code DEFLATE allows for literals/lengths and distances.
 pub(crate) const MAX_BITS: usize = 15;
 /// The longest code the code-length code may use (3-bit lengths).
-#[allow(dead_code)] // TEMP until the compressor
 pub(crate) const MAX_CODE_LENGTH_BITS: usize = 7;
 
 // A decode table entry packs what decoding needs into one u32:
@@ -95,6 +94,11 @@ impl DecodeTable {
             entries: Vec::new(),
             root_bits,
         }
+    }
+
+    /// The entries allocated.
+    pub(crate) fn capacity(&self) -> usize {
+        self.entries.capacity()
     }
 
     /// Looks up the entry for the code at the bottom of `bits`. The entry
@@ -240,7 +244,6 @@ impl DecodeTable {
 /// the most frequent ones shortened while room is left, so that the result
 /// is always a complete code. When fewer than two symbols occur, two get
 /// one-bit codes, since a complete code needs two.
-#[allow(dead_code)] // TEMP until the compressor
 pub(crate) fn lengths_from_frequencies(freqs: &[u32], max_bits: usize, lengths: &mut [u8]) {
     const MAX_SYMBOLS: usize = 288;
     let n_symbols = freqs.len().min(MAX_SYMBOLS).min(lengths.len());
@@ -322,7 +325,6 @@ pub(crate) fn lengths_from_frequencies(freqs: &[u32], max_bits: usize, lengths: 
 
 /// Makes `lens` (of leaves sorted rarest first) a complete code with no
 /// length over `max_bits`.
-#[allow(dead_code)] // TEMP until the compressor
 fn limit_lengths(lens: &mut [u8], max_bits: usize) {
     let cap = 1u32 << max_bits;
     let max = max_bits as u8;
@@ -358,7 +360,6 @@ fn limit_lengths(lens: &mut [u8], max_bits: usize) {
 
 /// The codes for these lengths (section 3.2.2), bit-reversed so that they
 /// can be written least significant bit first.
-#[allow(dead_code)] // TEMP until the compressor
 pub(crate) fn codes_from_lengths(lengths: &[u8], codes: &mut [u16]) {
     let mut count = [0u16; MAX_BITS + 1];
     for &len in lengths {

@@ -309,6 +309,13 @@ impl Inflater {
         self.final_block = false;
     }
 
+    /// The bytes this decoder has allocated: its window (once output was
+    /// produced) and its decode tables.
+    pub fn allocated_bytes(&self) -> usize {
+        self.window.ring.capacity()
+            + 4 * (self.litlen.capacity() + self.dist.capacity() + self.codelen.capacity())
+    }
+
     /// Whether the data fed so far ends exactly at a block boundary, with no
     /// partial block or stray bits pending. After a sync-flushed message
     /// with its tail, this is true.

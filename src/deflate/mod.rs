@@ -1,5 +1,5 @@
 //! DEFLATE ([RFC 1951]) in safe Rust, over byte slices: an incremental
-//! decompressor ([`Inflater`]) and a compressor (`Deflater`), built for the
+//! decompressor ([`Inflater`]) and a compressor ([`Deflater`]), built for the
 //! `permessage-deflate` WebSocket extension ([RFC 7692]).
 //!
 //! | concern                                   | file           | RFC 1951       |
@@ -32,7 +32,7 @@
 //!   NLEN 0xFFFF), so that everything written so far can be decoded. On the
 //!   wire these are always the four bytes `00 00 ff ff`, and the sender
 //!   removes them; the receiver appends them again before inflating the end of
-//!   the message (section 7.2.2). `Deflater::compress_message` writes a
+//!   the message (section 7.2.2). [`Deflater::compress_message`] writes a
 //!   message with the tail included, ready for the sender to strip;
 //!   [`Inflater::finish_message`] appends the tail on the receiving side.
 //! - **Several streams per message**: a sender may also end a message with a
@@ -42,20 +42,42 @@
 //! - **Context takeover**: unless `*_no_context_takeover` was negotiated,
 //!   back-references may reach into earlier messages, so both ends keep the
 //!   last 2<sup>window bits</sup> bytes between messages (section 7.1.1).
-//!   [`Inflater::reset`] and `Deflater::reset` forget them, for the
+//!   [`Inflater::reset`] and [`Deflater::reset`] forget them, for the
 //!   messages of an endpoint that negotiated no context takeover.
 //! - **Window bits**: `*_max_window_bits` of 8 to 15 bound the distance of
 //!   back-references (section 7.1.2). Both types take the number of bits.
 //!
+//! ```
+//! use stdws::deflate::{Deflater, Inflater, Level};
+//!
+//! let mut deflater = Deflater::new(Level::DEFAULT, 15)?;
+//! let mut inflater = Inflater::new(15)?;
+//! let mut wire = Vec::new();
+//! deflater.compress_message(b"Hello", &mut wire);
+//! // The sender strips the sync-flush tail (RFC 7692 section 7.2.1)...
+//! assert!(wire.ends_with(&[0x00, 0x00, 0xff, 0xff]));
+//! wire.truncate(wire.len() - 4);
+//! assert_eq!(wire, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]); // section 7.2.3.1
+//!
+//! // ...and the receiver puts it back (section 7.2.2).
+//! let mut text = Vec::new();
+//! inflater.inflate(&wire, &mut text, 1 << 20)?;
+//! inflater.finish_message(&mut text, 1 << 20)?;
+//! assert_eq!(text, b"Hello");
+//! # Ok::<(), stdws::deflate::DeflateError>(())
+//! ```
 //!
 //! [RFC 1951]: https://www.rfc-editor.org/rfc/rfc1951
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 
 use std::fmt;
 
+#[allow(clippy::module_inception)] // the compressor, beside its inverse `inflate`
+mod deflate;
 mod huffman;
 mod inflate;
 
+pub use deflate::{Deflater, Level};
 pub use inflate::Inflater;
 
 /// The four bytes of the empty stored block that ends a sync flush: the
