@@ -449,7 +449,13 @@ fn main() -> ExitCode {
         }
         let mut i = Inflater::new(bits).expect("valid settings");
         let mut plain = Vec::new();
-        let _ = i.inflate(&out, &mut plain, usize::MAX);
+        let mut d2 = Deflater::new(Level::DEFAULT, bits).expect("valid settings");
+        for m in &chat[..200] {
+            let mut w = Vec::new();
+            d2.compress_message(m, &mut w);
+            plain.clear();
+            let _ = i.inflate(&w, &mut plain, usize::MAX);
+        }
         println!(
             "memory at {bits} window bits, after 200 messages: deflater {} bytes, inflater {} bytes",
             d.allocated_bytes(),

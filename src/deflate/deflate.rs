@@ -108,7 +108,7 @@ const SEARCH: [Search; 10] = [
     search(24, 32, 8, 0, true),
     search(16, 24, 6, 6, false),
     search(32, 48, 16, 8, false),
-    search(128, 128, 20, 10, false),
+    search(128, 128, 16, 8, false),
     search(256, 160, 40, 12, false),
     search(1024, 258, 128, 32, false),
     search(4096, 258, 258, 32, false),
@@ -495,8 +495,15 @@ impl Deflater {
 
     #[inline(always)]
     fn hash(&self, at: usize) -> usize {
-        let b = &self.buf[at - self.base..at - self.base + 3];
-        let v = u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16;
+        let i = at - self.base;
+        let v = match self.buf[i..].first_chunk::<4>() {
+            Some(four) => u32::from_le_bytes(*four) & 0x00ff_ffff,
+            None => {
+                u32::from(self.buf[i])
+                    | u32::from(self.buf[i + 1]) << 8
+                    | u32::from(self.buf[i + 2]) << 16
+            }
+        };
         (v.wrapping_mul(0x9E37_79B1) >> (32 - self.hash_bits)) as usize
     }
 
@@ -551,13 +558,19 @@ impl Deflater {
             return (0, 0);
         }
         let mut best_dist = 0;
+        let prev = &self.prev[..];
+        let mask = self.window_size - 1;
+        let reach = at - earliest;
+        let pair = |i: usize| u16::from_le_bytes([buf[i], buf[i + 1]]);
+        // The two bytes that end a match one longer than the best so far,
+        // and the first two: most candidates fail on these.
+        let start = pair(here);
+        let mut end_pair = pair(here + best_len - 1);
         let mut distance = usize::from((at as u16).wrapping_sub(candidate));
         let mut steps = chain;
-        while distance != 0 && distance <= at - earliest {
+        while distance != 0 && distance <= reach {
             let there = here - distance;
-            // The byte that would make this match longer than the best so
-            // far, and the first one: most candidates fail on these.
-            if buf[there + best_len] == buf[here + best_len] && buf[there] == buf[here] {
+            if pair(there + best_len - 1) == end_pair && pair(there) == start {
                 let len = match_length(buf, there, here, max_len);
                 if len > best_len {
                     best_len = len;
@@ -565,13 +578,14 @@ impl Deflater {
                     if len >= nice {
                         break;
                     }
+                    end_pair = pair(here + best_len - 1);
                 }
             }
             steps -= 1;
             if steps == 0 {
                 break;
             }
-            let older = self.prev[(at - distance) & (self.window_size - 1)];
+            let older = prev[(at - distance) & mask];
             let step = usize::from(((at - distance) as u16).wrapping_sub(older));
             if step == 0 {
                 break;
