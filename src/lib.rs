@@ -244,6 +244,7 @@
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod deflate;
 pub mod error;
 pub mod message;
 pub mod protocol;
