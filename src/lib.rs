@@ -245,6 +245,7 @@
 
 pub mod client;
 pub mod error;
+pub mod json;
 pub mod message;
 pub mod protocol;
 mod random;
