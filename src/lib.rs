@@ -250,6 +250,7 @@ pub mod message;
 pub mod protocol;
 mod random;
 pub mod server;
+pub mod socketio;
 pub mod split;
 pub mod trace;
 pub mod url;
