@@ -22,7 +22,7 @@
 //!   the first to the second in the middle of a session without losing a
 //!   packet. `session` holds the rules of that session as a state machine
 //!   driven by the caller's clock.
-//! - **Socket.IO** (`packet`) multiplexes that session into namespaces
+//! - **Socket.IO** ([`packet`]) multiplexes that session into namespaces
 //!   (`/`, `/admin`, ...) and adds named events with JSON arguments,
 //!   acknowledgements, and binary arguments sent as separate attachments.
 //!
@@ -41,3 +41,4 @@
 //! made. JSON is [`crate::json`].
 
 pub mod engineio;
+pub mod packet;
