@@ -20,7 +20,7 @@
 //!   a session id (`sid`) and the heartbeat timings, packets of seven types,
 //!   two transports (HTTP long-polling, and WebSocket), and an upgrade from
 //!   the first to the second in the middle of a session without losing a
-//!   packet. `session` holds the rules of that session as a state machine
+//!   packet. [`session`] holds the rules of that session as a state machine
 //!   driven by the caller's clock.
 //! - **Socket.IO** ([`packet`]) multiplexes that session into namespaces
 //!   (`/`, `/admin`, ...) and adds named events with JSON arguments,
@@ -42,3 +42,4 @@
 
 pub mod engineio;
 pub mod packet;
+pub mod session;
