@@ -246,10 +246,12 @@
 pub mod client;
 pub mod deflate;
 pub mod error;
+pub mod json;
 pub mod message;
 pub mod protocol;
 mod random;
 pub mod server;
+pub mod socketio;
 pub mod split;
 pub mod trace;
 pub mod url;

@@ -1,0 +1,45 @@
+//! Socket.IO without the sockets: the Engine.IO v4 transport framing, the
+//! Socket.IO v5 packets carried inside it, and the state of an Engine.IO
+//! session, all as pure functions over strings and bytes.
+//!
+//! Socket.IO is two protocols, one inside the other:
+//!
+//! ```text
+//!   application     socket.emit("hey", "Jude")
+//!        |
+//!   Socket.IO v5    2["hey","Jude"]          packet type, namespace, ack id, JSON
+//!        |          (+ binary attachments)   (socket.io-protocol, "Packet encoding")
+//!   Engine.IO v4    42["hey","Jude"]         a "message" packet (type 4) wrapping it
+//!        |                                   (engine.io-protocol, "Protocol")
+//!   transport       one WebSocket frame per packet, or HTTP long-polling
+//!                   bodies of packets joined by \x1e (engine.io-protocol,
+//!                   "Packet encoding")
+//! ```
+//!
+//! - **Engine.IO** ([`engineio`]) gives a session: a handshake that assigns
+//!   a session id (`sid`) and the heartbeat timings, packets of seven types,
+//!   two transports (HTTP long-polling, and WebSocket), and an upgrade from
+//!   the first to the second in the middle of a session without losing a
+//!   packet. [`session`] holds the rules of that session as a state machine
+//!   driven by the caller's clock.
+//! - **Socket.IO** ([`packet`]) multiplexes that session into namespaces
+//!   (`/`, `/admin`, ...) and adds named events with JSON arguments,
+//!   acknowledgements, and binary arguments sent as separate attachments.
+//!
+//! The specifications, read for this module:
+//!
+//! - Engine.IO protocol, version 4:
+//!   <https://github.com/socketio/engine.io-protocol> (its README is the
+//!   specification; sections "Transports", "Protocol", "Packet encoding").
+//! - Socket.IO protocol, version 5:
+//!   <https://github.com/socketio/socket.io-protocol> (sections "Exchange
+//!   protocol", "Packet encoding", "Sample session").
+//!
+//! Where the specifications are silent (error codes of the handshake, the
+//! number of packets in a polling payload, the attachment limit), the
+//! choices follow the official server and are documented where they are
+//! made. JSON is [`crate::json`].
+
+pub mod engineio;
+pub mod packet;
+pub mod session;
