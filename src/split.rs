@@ -2,24 +2,26 @@
 //! [`WriteHalf`] that sends them, made by [`WebSocket::split`].
 //!
 //! Both halves write to the socket: the writer its messages, the reader the
-//! answers RFC 6455 requires of it, a pong for each ping (section 5.5.2), a
-//! close for the peer's close (section 5.5.1), a close with the broken rule's
-//! code when the peer breaks one (section 7.1.7). One
+//! answers RFC 6455 requires of it, which the reader's
+//! [`Session`](crate::protocol::Session) decides as it reads (a pong for
+//! each ping, a close for the peer's close, a close with the broken rule's
+//! code when the peer breaks one: see
+//! [`protocol::session`](crate::protocol::session)). One
 //! [`Sender`](crate::protocol::Sender) frames all of them, so nothing follows
 //! a close whichever half sent it, and one thread at a time holds the *write
 //! turn*, so frames never interleave on the wire.
 //!
 //! ```text
 //!     ReadHalf (own clone of the socket)          WriteHalf (Clone, &self)
-//!   read() -> Receiver -> Message                 send(), close(), ping()
+//!   read() -> Session -> Message, Answers         send(), close(), ping()
 //!                |                                        |
-//!                | ping: queue a pong                     | wait for the turn,
-//!                | close: queue a close                   | encode, write the
+//!                | Pong: keep the latest                  | wait for the turn,
+//!                | Close, Fail: encode it                 | encode, write the
 //!                | (write it too if nobody                | frame, then every
 //!                |  holds the turn)                       | queued control frame
 //!                v                                        v
 //!   +-------------------------------------------------------------------+
-//!   | Mutex: Session (its Sender), queued control frames, turn taken?  |
+//!   | Mutex: Sender, owed pong, queued control frames, turn taken?      |
 //!   +-------------------------------------------------------------------+
 //!                                  | the turn's holder writes, lock released
 //!                                  v
@@ -46,7 +48,7 @@ use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::protocol::frame::OpCode;
-use crate::protocol::{Receiver, Role, Session, Violation};
+use crate::protocol::{Answer, Role, Sender, Session, Violation};
 use crate::trace::Tracer;
 use crate::websocket::{ReadBuffer, WebSocket};
 
@@ -54,6 +56,7 @@ use crate::websocket::{ReadBuffer, WebSocket};
 pub(crate) struct Parts<S> {
     pub(crate) stream: S,
     pub(crate) session: Session,
+    pub(crate) sender: Sender,
     pub(crate) inbound: ReadBuffer,
     pub(crate) close_returned: bool,
     pub(crate) tracer: Tracer,
@@ -89,21 +92,20 @@ impl WebSocket<TcpStream> {
     /// # Ok::<(), stdws::Error>(())
     /// ```
     pub fn split(self) -> Result<(ReadHalf, WriteHalf)> {
-        let mut parts = self.into_parts();
+        let parts = self.into_parts();
         let read_stream = parts.stream.try_clone()?;
         let role = parts.session.role();
-        let limits = parts.session.receiver_mut().limits();
-        // The reader takes the receiver with whatever it holds of a frame in
-        // progress; the session keeps the sender and the closing state.
-        let receiver = std::mem::replace(parts.session.receiver_mut(), Receiver::new(role, limits));
-        let pending = parts.session.take_output();
+        // The reader keeps the session, with whatever it holds of a frame in
+        // progress; the writer takes the sender.
+        let mut session = parts.session;
         let writer = WriteHalf {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
-                    session: parts.session,
+                    sender: parts.sender,
+                    failure: session.failure(),
                     writing: false,
                     pong: None,
-                    control: pending,
+                    control: Vec::new(),
                     broken: None,
                     send_buffer: Vec::new(),
                 }),
@@ -114,12 +116,14 @@ impl WebSocket<TcpStream> {
                 id: parts.id,
             }),
         };
-        // Answers the WebSocket had prepared but not yet written.
-        writer.shared.write_queued()?;
+        // Answers the WebSocket owed but had not yet written.
+        while let Some(answer) = session.take_answer() {
+            writer.answer(answer)?;
+        }
         let reader = ReadHalf {
             stream: read_stream,
             inbound: parts.inbound,
-            receiver,
+            session,
             writer: writer.clone(),
             done: parts.close_returned,
         };
@@ -143,9 +147,10 @@ struct Shared {
 /// The sending state, under the lock.
 #[derive(Debug)]
 struct State {
-    /// Its sender frames everything; its receiver is unused (the reader has
-    /// the real one).
-    session: Session,
+    /// Frames everything either half sends.
+    sender: Sender,
+    /// The rule the peer broke, once the reader found one: sends fail with it.
+    failure: Option<Violation>,
     /// Whether a thread holds the write turn. While it is false, `pong` is
     /// `None` and `control` is empty: the holder writes both before giving
     /// the turn back.
@@ -167,7 +172,7 @@ const KEEP_SEND_BUFFER: usize = 4 << 20;
 impl State {
     /// Refuses to write after a failed connection or a failed write.
     fn check_usable(&self) -> Result<()> {
-        if let Some(violation) = self.session.failure() {
+        if let Some(violation) = self.failure {
             return Err(Error::Protocol(violation));
         }
         if let Some(kind) = self.broken {
@@ -182,15 +187,7 @@ impl State {
     /// Encodes the pending pong after the control frames already queued.
     fn queue_pong(&mut self) {
         if let Some(payload) = self.pong.take() {
-            if !self.session.sender_mut().close_sent() {
-                // Cannot fail: a received ping's payload fits in a pong.
-                let _ = self.session.sender_mut().encode(
-                    OpCode::Pong,
-                    true,
-                    &payload,
-                    &mut self.control,
-                );
-            }
+            Answer::Pong(payload).encode(&mut self.sender, &mut self.control);
         }
     }
 }
@@ -272,7 +269,7 @@ fn poisoned() -> Error {
 pub struct ReadHalf {
     stream: TcpStream,
     inbound: ReadBuffer,
-    receiver: Receiver,
+    session: Session,
     writer: WriteHalf,
     done: bool,
 }
@@ -295,27 +292,26 @@ impl ReadHalf {
         let shared = &self.writer.shared;
         let next = self.inbound.next_message(
             &mut self.stream,
-            &mut self.receiver,
+            &mut self.session,
             &shared.tracer,
             shared.id,
         );
         match next {
             Ok(Some(message)) => {
-                match &message {
-                    Message::Ping(payload) => self.writer.answer_ping(payload)?,
-                    Message::Close(frame) => {
-                        self.done = true;
-                        // Best effort: the peer may have closed its side
-                        // already, and its close is what matters here.
-                        let _ = self.writer.answer_close(frame.as_ref());
-                    }
-                    _ => {}
+                if let Message::Close(_) = message {
+                    self.done = true;
+                }
+                let answered = self.write_answers();
+                // A close answer is best effort: the peer may have closed
+                // its side already, and its close is what matters here.
+                if !self.done {
+                    answered?;
                 }
                 Ok(message)
             }
             Ok(None) => {
                 self.done = true;
-                if self.receiver.close_received() {
+                if self.session.close_received() {
                     Err(Error::ConnectionClosed)
                 } else {
                     Err(Error::AbnormalClosure)
@@ -324,7 +320,7 @@ impl ReadHalf {
             Err(Error::Protocol(violation)) => {
                 self.done = true;
                 // Best effort: the peer may be gone already.
-                let _ = self.writer.fail(violation);
+                let _ = self.write_answers();
                 Err(Error::Protocol(violation))
             }
             Err(e) => {
@@ -339,6 +335,19 @@ impl ReadHalf {
     /// The socket (shared with the writer: its timeouts apply to both).
     pub fn get_ref(&self) -> &TcpStream {
         &self.stream
+    }
+
+    /// Hands what the session owes the peer to the writer's side.
+    fn write_answers(&mut self) -> Result<()> {
+        if let Some(violation) = self.session.failure() {
+            if let Ok(mut state) = self.writer.shared.lock() {
+                state.failure.get_or_insert(violation);
+            }
+        }
+        while let Some(answer) = self.session.take_answer() {
+            self.writer.answer(answer)?;
+        }
+        Ok(())
     }
 }
 
@@ -410,10 +419,7 @@ impl WriteHalf {
         // The buffer of the last send is reused: no allocation per message.
         let mut frame = std::mem::take(&mut state.send_buffer);
         frame.clear();
-        state
-            .session
-            .sender_mut()
-            .encode(opcode, true, payload, &mut frame)?;
+        state.sender.encode(opcode, true, payload, &mut frame)?;
         state.writing = true;
         drop(state);
         let written = self.shared.write_then_give_back(&frame);
@@ -437,48 +443,44 @@ impl WriteHalf {
         let mut state = self.shared.wait_for_turn()?;
         state.check_usable()?;
         let mut bytes = Vec::new();
-        state.session.close(frame, &mut bytes)?;
+        state.sender.encode_close(frame.as_ref(), &mut bytes)?;
         state.writing = true;
         drop(state);
         self.shared.write_then_give_back(&bytes)
     }
 
-    fn answer_ping(&self, payload: &[u8]) -> Result<()> {
+    /// Queues what the reader's session owes the peer, and writes it if no
+    /// other thread holds the write turn (the holder writes it otherwise,
+    /// after the frame in progress).
+    fn answer(&self, answer: Answer) -> Result<()> {
         let mut state = self.shared.lock()?;
-        if state.session.sender_mut().close_sent() {
+        if state.sender.close_sent() {
             // After our close, the peer expects nothing but its close answer.
             return Ok(());
         }
-        state.check_usable()?;
-        state.pong = Some(payload.to_vec());
-        drop(state);
-        self.shared.write_queued()
-    }
-
-    fn answer_close(&self, frame: Option<&CloseFrame>) -> Result<()> {
-        let mut state = self.shared.lock()?;
-        if state.session.sender_mut().close_sent() {
-            return Ok(());
+        match answer {
+            // Only the latest ping needs its pong (section 5.5.3).
+            Answer::Pong(payload) => {
+                state.check_usable()?;
+                state.pong = Some(payload);
+            }
+            Answer::Close(_) => {
+                state.check_usable()?;
+                // A ping that came before the close is answered before it.
+                state.queue_pong();
+                let State {
+                    sender, control, ..
+                } = &mut *state;
+                answer.encode(sender, control);
+            }
+            Answer::Fail(_) => {
+                state.pong = None;
+                let State {
+                    sender, control, ..
+                } = &mut *state;
+                answer.encode(sender, control);
+            }
         }
-        state.check_usable()?;
-        // A ping that came before the close is answered before it.
-        state.queue_pong();
-        // Echo the code (section 5.5.1), not the reason: it is the peer's.
-        let answer = frame.map(|f| CloseFrame::new(f.code, ""));
-        let State {
-            session, control, ..
-        } = &mut *state;
-        session.close(answer, control)?;
-        drop(state);
-        self.shared.write_queued()
-    }
-
-    fn fail(&self, violation: Violation) -> Result<()> {
-        let mut state = self.shared.lock()?;
-        state.pong = None;
-        state.session.fail(violation);
-        let output = state.session.take_output();
-        state.control.extend_from_slice(&output);
         drop(state);
         self.shared.write_queued()
     }

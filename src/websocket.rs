@@ -27,12 +27,12 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 
 use crate::error::{Error, Result};
-use crate::message::{Message, MessagePart};
+use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
 use crate::protocol::http::{HeadLimits, HeadReader, Request};
-use crate::protocol::{Limits, Receiver, Role, Session, State, Violation};
+use crate::protocol::{Event, Limits, Role, Sender, Session, State};
 use crate::trace::Tracer;
 
 /// Settings of a [`WebSocket`]: the limits on what the peer may send.
@@ -159,74 +159,69 @@ impl ReadBuffer {
         Ok(n)
     }
 
-    /// Reads until `decoder` yields a message. `Ok(None)` is the end of the
+    /// Reads until `session` yields a message. `Ok(None)` is the end of the
     /// stream.
     pub(crate) fn next_message(
         &mut self,
         reader: &mut impl ReadPayload,
-        decoder: &mut impl Decode,
+        session: &mut Session,
         tracer: &Tracer,
         conn: u64,
     ) -> Result<Option<Message>> {
         loop {
-            match self.next_incoming(reader, decoder, tracer, conn, || {})? {
-                Some(Incoming::Message(message)) => return Ok(Some(message)),
-                // Only a decoder asked for parts makes them, and these never are.
-                Some(Incoming::Part(_)) => {}
+            match self.next_event(reader, session, tracer, conn, || {})? {
+                Some(Event::Message(message)) => return Ok(Some(message)),
+                // Only a session asked for parts makes them, and these never are.
+                Some(Event::Part(_)) => {}
                 None => return Ok(None),
             }
         }
     }
 
-    /// Reads until `decoder` yields a message, or a part of one if it was
-    /// asked for parts, calling `before_blocking` each time it is about to
-    /// wait for the stream (the server writes out replies it held back while
-    /// it had input to process). `Ok(None)` is the end of the stream.
-    pub(crate) fn next_incoming(
+    /// Reads until `session` yields an event, calling `before_blocking` each
+    /// time it is about to wait for the stream (the server writes out
+    /// replies it held back while it had input to process). `Ok(None)` is
+    /// the end of the stream.
+    pub(crate) fn next_event(
         &mut self,
         reader: &mut impl ReadPayload,
-        decoder: &mut impl Decode,
+        session: &mut Session,
         tracer: &Tracer,
         conn: u64,
         mut before_blocking: impl FnMut(),
-    ) -> Result<Option<Incoming>> {
+    ) -> Result<Option<Event>> {
         loop {
             if self.start < self.end {
-                let result = decoder.decode(self.pending());
+                let result = session.receive(self.pending());
                 if tracer.is_on() {
-                    tracer.received_frames(conn, decoder.receiver(), &result);
+                    tracer.received_frames(conn, session.receiver_mut(), &result);
                 }
-                let (used, message) = result?;
+                let (used, event) = result?;
                 self.consume(used);
-                if let Some(message) = message {
-                    return Ok(Some(Incoming::Message(message)));
-                }
-                if let Some(part) = decoder.receiver().take_part() {
-                    return Ok(Some(Incoming::Part(part)));
+                if event.is_some() {
+                    return Ok(event);
                 }
             }
             before_blocking();
-            let remaining = decoder.receiver().payload_remaining();
+            let remaining = session.receiver_mut().payload_remaining();
             if remaining >= Self::DIRECT_MIN {
-                if let Some((data, needed)) = decoder.receiver().payload_buffer() {
+                if let Some((data, needed)) = session.receiver_mut().payload_buffer() {
                     let want = needed.min(Self::DIRECT_MAX);
                     let before = data.len();
                     let read = reader.append_payload(data, want);
                     let appended = data.len() - before;
-                    let result = decoder.payload_appended(appended);
+                    let result = session.payload_appended(appended);
                     if tracer.is_on() {
-                        tracer.received_frames(conn, decoder.receiver(), &result);
+                        tracer.received_frames(conn, session.receiver_mut(), &result);
                     }
                     match read {
                         Ok(0) => return Ok(None),
                         Ok(_) => {}
                         Err(e) => return Err(Error::Io(e)),
                     }
-                    if let Some(message) = result? {
-                        return Ok(Some(Incoming::Message(message)));
-                    }
-                    if let Some(part) = decoder.receiver().take_part() {
-                        return Ok(Some(Incoming::Part(part)));
+                    let event = result?;
+                    if event.is_some() {
+                        return Ok(event);
                     }
                     continue;
                 }
@@ -243,13 +238,6 @@ impl ReadBuffer {
     pub(crate) fn has_pending(&self) -> bool {
         self.start < self.end
     }
-}
-
-/// What a [`ReadBuffer`] yields: a whole message or control frame, or a part
-/// of a large message when the decoder was asked for parts.
-pub(crate) enum Incoming {
-    Message(Message),
-    Part(MessagePart),
 }
 
 /// A reader that can append a large payload straight to a message.
@@ -294,48 +282,6 @@ fn retry_interrupted(mut op: impl FnMut() -> io::Result<usize>) -> io::Result<us
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             other => return other,
         }
-    }
-}
-
-/// What turns bytes into messages: a whole [`Session`] (which also prepares
-/// the answers to pings and closes), or a bare [`Receiver`] (the server
-/// answers through its outbound queue instead).
-pub(crate) trait Decode {
-    fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation>;
-    fn payload_appended(
-        &mut self,
-        appended: usize,
-    ) -> std::result::Result<Option<Message>, Violation>;
-    fn receiver(&mut self) -> &mut Receiver;
-}
-
-impl Decode for Session {
-    fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation> {
-        self.receive(data)
-    }
-    fn payload_appended(
-        &mut self,
-        appended: usize,
-    ) -> std::result::Result<Option<Message>, Violation> {
-        Session::payload_appended(self, appended)
-    }
-    fn receiver(&mut self) -> &mut Receiver {
-        self.receiver_mut()
-    }
-}
-
-impl Decode for Receiver {
-    fn decode(&mut self, data: &[u8]) -> std::result::Result<(usize, Option<Message>), Violation> {
-        self.receive(data)
-    }
-    fn payload_appended(
-        &mut self,
-        appended: usize,
-    ) -> std::result::Result<Option<Message>, Violation> {
-        Receiver::payload_appended(self, appended)
-    }
-    fn receiver(&mut self) -> &mut Receiver {
-        self
     }
 }
 
@@ -391,6 +337,7 @@ fn write_joined<const N: usize>(stream: &mut impl Write, parts: &[&[u8]]) -> io:
 pub struct WebSocket<S> {
     stream: S,
     session: Session,
+    sender: Sender,
     inbound: ReadBuffer,
     out: Vec<u8>,
     close_returned: bool,
@@ -420,6 +367,7 @@ impl<S: Read + Write> WebSocket<S> {
         WebSocket {
             stream,
             session,
+            sender: Sender::new(role),
             inbound: ReadBuffer::with_bytes(already_read),
             out: Vec::new(),
             close_returned: false,
@@ -473,7 +421,7 @@ impl<S: Read + Write> WebSocket<S> {
         );
         match next {
             Ok(Some(message)) => {
-                self.write_session_output()?;
+                self.write_answers()?;
                 if let Message::Close(_) = message {
                     self.close_returned = true;
                 }
@@ -482,7 +430,7 @@ impl<S: Read + Write> WebSocket<S> {
             Ok(None) => {
                 self.session.receive_eof();
                 self.close_returned = true;
-                if self.session.receiver_mut().close_received() {
+                if self.session.close_received() {
                     Err(Error::ConnectionClosed)
                 } else {
                     Err(Error::AbnormalClosure)
@@ -490,7 +438,7 @@ impl<S: Read + Write> WebSocket<S> {
             }
             Err(Error::Protocol(violation)) => {
                 // Best effort: the peer may be gone already.
-                let _ = self.write_session_output();
+                let _ = self.write_answers();
                 self.close_returned = true;
                 Err(Error::Protocol(violation))
             }
@@ -498,19 +446,32 @@ impl<S: Read + Write> WebSocket<S> {
         }
     }
 
-    fn write_session_output(&mut self) -> Result<()> {
-        if self.session.output().is_empty() {
+    /// Writes what the session owes the peer (pongs, a close answer).
+    fn write_answers(&mut self) -> Result<()> {
+        if !self.session.has_answer() {
             return Ok(());
         }
-        if self.tracer.is_on() {
-            self.tracer
-                .sent_bytes(self.id, self.session.role(), self.session.output());
+        self.out.clear();
+        let mut out = std::mem::take(&mut self.out);
+        while let Some(answer) = self.session.take_answer() {
+            answer.encode(&mut self.sender, &mut out);
+        }
+        self.write_out(out)
+    }
+
+    /// Writes encoded frames, keeping the buffer for the next message
+    /// unless it is huge.
+    fn write_out(&mut self, out: Vec<u8>) -> Result<()> {
+        if !out.is_empty() && self.tracer.is_on() {
+            self.tracer.sent_bytes(self.id, self.session.role(), &out);
         }
         let result = self
             .stream
-            .write_all(self.session.output())
+            .write_all(&out)
             .and_then(|_| self.stream.flush());
-        self.session.clear_output();
+        if out.capacity() <= Self::KEEP_SEND_BUFFER {
+            self.out = out;
+        }
         result.map_err(Error::Io)
     }
 
@@ -521,7 +482,7 @@ impl<S: Read + Write> WebSocket<S> {
         if let Message::Close(frame) = message {
             return self.close_with(frame);
         }
-        self.write_session_output()?;
+        self.write_answers()?;
         let (opcode, payload): (OpCode, &[u8]) = match &message {
             Message::Text(text) => (OpCode::Text, text.as_bytes()),
             Message::Binary(data) => (OpCode::Binary, data),
@@ -534,27 +495,24 @@ impl<S: Read + Write> WebSocket<S> {
 
     /// Sends a text message.
     pub fn send_text(&mut self, text: &str) -> Result<()> {
-        self.write_session_output()?;
+        self.write_answers()?;
         self.send_frame(OpCode::Text, text.as_bytes())
     }
 
     /// Sends a binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<()> {
-        self.write_session_output()?;
+        self.write_answers()?;
         self.send_frame(OpCode::Binary, data)
     }
 
     /// Sends a ping with up to 125 bytes of payload.
     pub fn ping(&mut self, payload: &[u8]) -> Result<()> {
-        self.write_session_output()?;
+        self.write_answers()?;
         self.send_frame(OpCode::Ping, payload)
     }
 
     fn send_frame(&mut self, opcode: OpCode, payload: &[u8]) -> Result<()> {
-        let header = self
-            .session
-            .sender_mut()
-            .header(opcode, true, payload.len())?;
+        let header = self.sender.header(opcode, true, payload.len())?;
         let encoded = header.encode();
         if self.tracer.is_on() {
             self.tracer
@@ -599,25 +557,17 @@ impl<S: Read + Write> WebSocket<S> {
                 return Err(Error::InvalidCloseCode(f.code));
             }
         }
-        self.write_session_output()?;
-        self.out.clear();
+        self.write_answers()?;
         let mut out = std::mem::take(&mut self.out);
-        let result = self.session.close(frame, &mut out);
-        if result.is_ok() && self.tracer.is_on() {
-            self.tracer.sent_bytes(self.id, self.session.role(), &out);
-        }
-        let written = result.map_err(Error::from).and_then(|_| {
-            self.stream.write_all(&out)?;
-            self.stream.flush()?;
-            Ok(())
-        });
-        self.out = out;
-        written
+        out.clear();
+        self.sender.encode_close(frame.as_ref(), &mut out)?;
+        self.session.sent_close();
+        self.write_out(out)
     }
 
     /// Flushes the stream.
     pub fn flush(&mut self) -> Result<()> {
-        self.write_session_output()?;
+        self.write_answers()?;
         self.stream.flush().map_err(Error::Io)
     }
 }
@@ -733,6 +683,7 @@ impl<S> WebSocket<S> {
         crate::split::Parts {
             stream: self.stream,
             session: self.session,
+            sender: self.sender,
             inbound: self.inbound,
             close_returned: self.close_returned,
             tracer: self.tracer,

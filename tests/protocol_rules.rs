@@ -9,6 +9,9 @@
 
 mod support;
 
+#[path = "support/peer.rs"]
+mod peer;
+use peer::Peer;
 use stdws::protocol::frame::{FrameHeader, OpCode};
 use stdws::protocol::handshake::{
     ClientRequest, RequestProblem, ResponseProblem, accept_key, accept_response, check_request,
@@ -16,7 +19,7 @@ use stdws::protocol::handshake::{
 };
 use stdws::protocol::http::{HeadError, HeadLimits, HeadReader, Headers, Request, Response};
 use stdws::protocol::mask::apply_mask;
-use stdws::protocol::{Limits, Receiver, Role, SendError, Sender, Session, State, Violation};
+use stdws::protocol::{Limits, Receiver, Role, SendError, Sender, State, Violation};
 use stdws::{CloseCode, CloseFrame, Message};
 
 // ---------------------------------------------------------------------------
@@ -99,7 +102,7 @@ fn receive_all(rx: &mut Receiver, mut data: &[u8]) -> Result<Vec<Message>, Viola
 }
 
 /// The same for a session.
-fn session_receive_all(session: &mut Session, mut data: &[u8]) -> Result<Vec<Message>, Violation> {
+fn session_receive_all(session: &mut Peer, mut data: &[u8]) -> Result<Vec<Message>, Violation> {
     let mut messages = Vec::new();
     while !data.is_empty() {
         let (used, message) = session.receive(data)?;
@@ -197,7 +200,7 @@ fn assert_fails_with(role: Role, limits: Limits, data: &[u8], code: u16) -> Viol
         assert_eq!(rx.receive(later), Err(violation), "{role:?}: a later call");
     }
 
-    let mut session = Session::new(role, limits);
+    let mut session = Peer::new(role, limits);
     let failure = session_receive_all(&mut session, data).expect_err("the session fails");
     assert_eq!(failure.close_code(), CloseCode(code));
     assert_eq!(session.state(), State::Closed);
@@ -302,7 +305,7 @@ fn rfc_5_7_single_frame_unmasked_text_is_what_a_server_sends() {
         .unwrap();
     assert_eq!(out, HELLO_UNMASKED);
     let mut out = Vec::new();
-    Session::new(Role::Server, Limits::default())
+    Peer::new(Role::Server, Limits::default())
         .send(&Message::text("Hello"), &mut out)
         .unwrap();
     assert_eq!(out, HELLO_UNMASKED);
@@ -323,7 +326,7 @@ fn rfc_5_7_single_frame_masked_text_is_decoded_by_a_server() {
 #[test]
 fn rfc_5_7_single_frame_masked_text_is_what_a_client_sends() {
     let mut out = Vec::new();
-    Session::new(Role::Client, Limits::default())
+    Peer::new(Role::Client, Limits::default())
         .send(&Message::text("Hello"), &mut out)
         .unwrap();
     assert_masked_frame(&out, 0x81, b"Hello");
@@ -388,7 +391,7 @@ fn rfc_5_7_unmasked_ping_is_decoded_by_a_client_and_sent_by_a_server() {
         [Message::Ping(b"Hello".to_vec())]
     );
     let mut out = Vec::new();
-    Session::new(Role::Server, Limits::default())
+    Peer::new(Role::Server, Limits::default())
         .send(&Message::Ping(b"Hello".to_vec()), &mut out)
         .unwrap();
     assert_eq!(out, PING_HELLO_UNMASKED);
@@ -402,7 +405,7 @@ fn rfc_5_7_masked_pong_is_decoded_by_a_server_and_sent_by_a_client() {
     );
     // A client answers the example's ping with the example's pong, masked
     // with a key of its own.
-    let mut client = Session::new(Role::Client, Limits::default());
+    let mut client = Peer::new(Role::Client, Limits::default());
     assert_eq!(
         client.receive(&PING_HELLO_UNMASKED).unwrap(),
         (7, Some(Message::Ping(b"Hello".to_vec())))
@@ -432,7 +435,7 @@ fn rfc_5_7_256_byte_binary_message_uses_the_16_bit_length() {
     assert_eq!(out, wire);
     // A client's frame has the same length field, with the mask bit.
     let mut out = Vec::new();
-    Session::new(Role::Client, Limits::default())
+    Peer::new(Role::Client, Limits::default())
         .send(&Message::Binary(payload.clone()), &mut out)
         .unwrap();
     assert_eq!(out[..4], [0x82, 0xfe, 0x01, 0x00]);
@@ -459,7 +462,7 @@ fn rfc_5_7_65536_byte_binary_message_uses_the_64_bit_length() {
         .unwrap();
     assert_eq!(out, wire);
     let mut out = Vec::new();
-    Session::new(Role::Client, Limits::default())
+    Peer::new(Role::Client, Limits::default())
         .send(&Message::Binary(payload.clone()), &mut out)
         .unwrap();
     assert_eq!(out[..10], [0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0]);
@@ -515,7 +518,7 @@ fn client_fails_masked_server_frame_with_1002() {
 /// and the answers it writes by itself (pong, close).
 fn frames_written_by(role: Role) -> Vec<Vec<u8>> {
     let mut frames = Vec::new();
-    let mut session = Session::new(role, Limits::default());
+    let mut session = Peer::new(role, Limits::default());
     for message in [
         Message::text("Hello"),
         Message::text(""),
@@ -550,7 +553,7 @@ fn client_masks_every_frame_it_sends() {
 
 #[test]
 fn client_masking_key_changes_from_frame_to_frame() {
-    let mut session = Session::new(Role::Client, Limits::default());
+    let mut session = Peer::new(Role::Client, Limits::default());
     let mut keys = Vec::new();
     for i in 0..64 {
         let mut out = Vec::new();
@@ -750,7 +753,7 @@ fn ping_and_pong_between_fragments_are_delivered_at_once() {
         let ping = to(role, FIN | PING, b"between");
         let pong = to(role, FIN | PONG, b"also");
         let last = to(role, FIN | CONT, b"lo");
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         assert_eq!(session.receive(&first).unwrap(), (first.len(), None));
         // The ping comes out before the message ends, and is answered at once.
         assert_eq!(
@@ -788,7 +791,7 @@ fn close_between_fragments_is_delivered_at_once() {
         let first = to(role, BINARY, b"Hel");
         let close = to(role, FIN | CLOSE, &close_payload(1001, b""));
         let last = to(role, FIN | CONT, b"lo");
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         assert_eq!(session.receive(&first).unwrap(), (first.len(), None));
         assert_eq!(
             session.receive(&close).unwrap(),
@@ -1102,7 +1105,7 @@ fn autobahn_fail_fast(role: Role, pieces: &[Vec<u8>], fails_on: usize) {
         Some((fails_on, Violation::InvalidUtf8)),
         "{role:?}"
     );
-    let mut session = Session::new(role, Limits::default());
+    let mut session = Peer::new(role, Limits::default());
     for (i, piece) in slices.iter().enumerate() {
         let result = session_receive_all(&mut session, piece);
         if i < fails_on {
@@ -1336,7 +1339,7 @@ fn session_answers_every_ping_with_a_pong_of_the_same_payload() {
             let ping = to(role, FIN | PING, &payload);
             // Whole, and one byte at a time.
             for piece in [ping.len(), 1] {
-                let mut session = Session::new(role, Limits::default());
+                let mut session = Peer::new(role, Limits::default());
                 let mut received = Vec::new();
                 for chunk in ping.chunks(piece) {
                     received.extend(session_receive_all(&mut session, chunk).unwrap());
@@ -1362,7 +1365,7 @@ fn session_answers_several_pings_in_order() {
             to(role, FIN | TEXT, b"t"),
             to(role, FIN | PING, b"3"),
         ]);
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         session_receive_all(&mut session, &wire).unwrap();
         assert_eq!(
             decode(role, session.output()),
@@ -1378,7 +1381,7 @@ fn session_answers_several_pings_in_order() {
 #[test]
 fn unsolicited_pong_produces_no_output() {
     for role in ROLES {
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         let pong = to(role, FIN | PONG, b"heartbeat");
         assert_eq!(
             session.receive(&pong).unwrap(),
@@ -1392,7 +1395,7 @@ fn unsolicited_pong_produces_no_output() {
 #[test]
 fn pong_is_not_sent_after_a_close_was_sent() {
     for role in ROLES {
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         let mut out = Vec::new();
         session
             .close(Some(CloseFrame::new(CloseCode::NORMAL, "")), &mut out)
@@ -1410,7 +1413,7 @@ fn pong_is_not_sent_after_a_close_was_sent() {
 #[test]
 fn endpoint_refuses_to_send_a_control_frame_over_125_bytes() {
     for role in ROLES {
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         let mut out = Vec::new();
         for message in [Message::Ping(pattern(126)), Message::Pong(pattern(126))] {
             assert!(matches!(
@@ -1444,7 +1447,7 @@ fn every_valid_close_code_is_accepted_and_echoed() {
     for role in ROLES {
         for code in VALID_CLOSE_CODES {
             let wire = to(role, FIN | CLOSE, &close_payload(code, b"bye"));
-            let mut session = Session::new(role, Limits::default());
+            let mut session = Peer::new(role, Limits::default());
             assert_eq!(
                 session.receive(&wire).unwrap(),
                 (
@@ -1488,7 +1491,7 @@ fn one_byte_close_payload_fails_with_1002() {
 #[test]
 fn empty_close_is_answered_with_an_empty_close() {
     for role in ROLES {
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         let wire = to(role, FIN | CLOSE, b"");
         assert_eq!(
             session.receive(&wire).unwrap(),
@@ -1526,7 +1529,7 @@ fn close_reason_with_invalid_utf8_fails_with_1007() {
 #[test]
 fn no_frame_can_be_sent_after_a_close_was_sent() {
     for role in ROLES {
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         let mut out = Vec::new();
         session.close(None, &mut out).unwrap();
         assert_eq!(decode(role, &out), [Message::Close(None)]);
@@ -1568,7 +1571,7 @@ fn no_frame_can_be_sent_after_a_close_was_sent() {
 #[test]
 fn closing_handshake_goes_open_closing_closed() {
     for role in ROLES {
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         assert_eq!(session.state(), State::Open);
         let mut out = Vec::new();
         session
@@ -1607,7 +1610,7 @@ fn closing_handshake_goes_open_closing_closed() {
 #[test]
 fn peer_close_goes_open_closed_and_is_answered() {
     for role in ROLES {
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         let wire = to(role, FIN | CLOSE, &close_payload(1001, b"going"));
         session.receive(&wire).unwrap();
         assert_eq!(session.state(), State::Closed);
@@ -1635,7 +1638,7 @@ fn data_after_the_peer_close_is_ignored() {
             vec![0xff, 0xff, 0xff],
         ]);
         let wire = concat(&[close.clone(), after.clone()]);
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         assert_eq!(
             session.receive(&wire).unwrap(),
             (
@@ -1658,7 +1661,7 @@ fn data_after_the_peer_close_is_ignored() {
 #[test]
 fn transport_ending_without_a_close_is_reported_as_1006() {
     for role in ROLES {
-        let mut session = Session::new(role, Limits::default());
+        let mut session = Peer::new(role, Limits::default());
         session.receive(&to(role, TEXT, b"half")).unwrap();
         assert!(!session.is_idle());
         assert_eq!(session.receive_eof(), CloseCode::ABNORMAL);

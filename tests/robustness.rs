@@ -18,6 +18,9 @@
 //! The generator is xorshift64* seeded through splitmix64 from constants, so
 //! every run sees the same inputs; a failure names the case's seed.
 
+#[path = "support/peer.rs"]
+mod peer;
+use peer::Peer;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use base64::Engine;
@@ -28,7 +31,7 @@ use stdws::protocol::handshake::{
 };
 use stdws::protocol::http::{HeadError, HeadLimits, HeadReader, Request, Response};
 use stdws::protocol::mask::apply_mask;
-use stdws::protocol::{Limits, Receiver, Role, Session, State, Violation};
+use stdws::protocol::{Limits, Receiver, Role, State, Violation};
 use stdws::{CloseCode, CloseFrame, Message};
 
 // ---------------------------------------------------------------------------
@@ -752,7 +755,7 @@ impl Endpoint for Receiver {
     }
 }
 
-impl Endpoint for Session {
+impl Endpoint for Peer {
     fn feed(&mut self, data: &[u8]) -> Result<(usize, Option<Message>), Violation> {
         self.receive(data)
     }
@@ -932,7 +935,7 @@ fn compare(outcome: &Outcome, expected: &Expected, case: &Case, who: &str) {
 
 /// Checks what a session wrote: a pong for each ping, an answer to a close,
 /// a close with the violation's code, in order, as its peer decodes them.
-fn check_session_output(session: &Session, outcome: &Outcome, case: &Case) {
+fn check_session_output(session: &Peer, outcome: &Outcome, case: &Case) {
     let mut expected = Vec::new();
     let mut state = State::Open;
     for (message, _) in &outcome.messages {
@@ -1116,7 +1119,7 @@ fn check_run(case: &Case, rng: &mut Rng, totals: &mut Totals) -> Option<usize> {
             compare(&outcome, &expected, case, "receiver");
             outcome
         } else {
-            let mut session = Session::new(case.role, case.limits);
+            let mut session = Peer::new(case.role, case.limits);
             let outcome = run(
                 &mut session,
                 case.stream,

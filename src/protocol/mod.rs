@@ -29,7 +29,7 @@ pub mod violation;
 
 pub use receiver::{Limits, Receiver};
 pub use sender::{SendError, Sender};
-pub use session::{Session, State};
+pub use session::{Answer, Event, Session, State};
 pub use violation::Violation;
 
 /// Which end of the connection an endpoint is: it decides who masks

@@ -196,10 +196,16 @@ impl ServerBuilder {
 
     /// The most bytes other threads (broadcasts, sends from anywhere) may
     /// have queued for one client before the slow-client policy applies
-    /// (default 1 MiB). A single message larger than this is still accepted
-    /// into an empty queue. The connection's own handler's replies do not
-    /// count: they are bounded by the [`write_timeout`](Self::write_timeout)
-    /// instead, and a message passed on in parts by the message limit.
+    /// (default 1 MiB). Every queued frame is charged its wire length plus
+    /// its bookkeeping (a few dozen bytes), from when it is queued until its
+    /// last byte is written, so the figure is memory, not just payload. A
+    /// single message larger than this is still accepted into an empty
+    /// queue. The connection's own frames (its handler's replies, pongs,
+    /// close answers) are charged separately: past this limit they are
+    /// written blocking, bounded by the [`write_timeout`](Self::write_timeout),
+    /// except while the peer is still sending a message passed on in parts,
+    /// when they may reach the larger of this and the message limit; pongs
+    /// to a flood of pings are merged (RFC 6455 section 5.5.3).
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.settings.max_queued_bytes = bytes;
         self

@@ -541,30 +541,18 @@ impl<W: Wire> Outbound<W> {
         self.act(g, action).map(Some)
     }
 
-    /// Answers the peer's close and writes it (the owner). Returns whether
-    /// this side had started the closing handshake.
-    pub(crate) fn answer_close(&self, peer: Option<&CloseFrame>) -> Result<bool, Error> {
+    /// Sends the close the owner's session owes the peer (an echo or a
+    /// failure) and writes it, blocking. Returns whether it was sent: not
+    /// when this side's close had gone out already.
+    pub(crate) fn answer_close(&self, frame: Option<&CloseFrame>) -> Result<bool, Error> {
         let mut g = self.lock();
-        let we_started = g.queue.answer_close(peer)?;
-        if !we_started && self.tracer.is_on() {
-            let answer = peer.map(|f| CloseFrame::new(f.code, ""));
-            self.trace(Frame::close(answer.as_ref()).parts());
+        if !g.queue.answer_close(frame) {
+            return Ok(false);
         }
+        self.trace(Frame::close(frame).parts());
         drop(g);
         self.write_blocking()?;
-        Ok(we_started)
-    }
-
-    /// Fails the connection from the owner: a close frame with `code`, unless
-    /// one went out already, written blocking.
-    pub(crate) fn fail(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let mut g = self.lock();
-        if !g.queue.fail(code, reason) {
-            return Ok(());
-        }
-        self.trace(Frame::close(Some(&CloseFrame::new(code, reason))).parts());
-        drop(g);
-        self.write_blocking()
+        Ok(true)
     }
 
     /// Records whether the peer is in the middle of a message that the owner

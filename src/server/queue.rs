@@ -32,7 +32,7 @@
 //! | [`push_owner`](Queue::push_owner), [`push_part`](Queue::push_part), [`set_pong`](Queue::set_pong) | the owner's frames are held while it batches (`hold`), up to [`CORK_LIMIT`]; written without blocking while the peer is still sending a message passed on in parts, up to the larger of `limit` and the message limit; written blocking otherwise, or when past those bounds. Every ping gets a pong, except in a flood at a client that does not read, where only the latest does. |
 //! | [`take_turn`](Queue::take_turn) / [`release_turn`](Queue::release_turn) | one writer at a time. Taking the turn clears a flush owed by someone else (the writer does it). Giving it back with bytes left and no flush owed means the housekeeper must drain (`NeedsDrain`): the housekeeper's list is the one record of that. |
 //! | [`take_batch`](Queue::take_batch) / [`return_batch`](Queue::return_batch) | the turn's holder takes frames out to write them with the lock released; they stay charged while in flight. Written frames are discharged; the unwritten rest goes back to the front. Frames cut meanwhile (slow-client policy) are dropped then, but a frame already begun is finished, so the close lands on a frame boundary. |
-//! | [`close`](Queue::close), [`answer_close`](Queue::answer_close), [`fail`](Queue::fail) | one close frame per connection; after it nothing but what was queued before it. Parked frames and pongs after a close are dropped. |
+//! | [`close`](Queue::close), [`answer_close`](Queue::answer_close) | one close frame per connection; after it nothing but what was queued before it. Parked frames and pongs after a close are dropped. |
 //! | [`cut`](Queue::cut), [`kill`](Queue::kill), [`abandon_turn`](Queue::abandon_turn) | a full queue under [`SlowClientPolicy::Disconnect`] keeps only a begun frame and a close (1008); a killed queue holds nothing more; a turn whose holder panicked is given back, and the connection is killed (its framing is unknown). |
 //!
 //! # What a frame costs
@@ -815,38 +815,20 @@ impl Queue {
         }))
     }
 
-    /// Answers the peer's close (the owner). Returns whether this side had
-    /// started the closing handshake, which the peer's close now completes.
-    pub(crate) fn answer_close(&mut self, peer: Option<&CloseFrame>) -> Result<bool, Error> {
-        if self.dead {
-            return Err(Error::ConnectionClosed);
-        }
-        if self.closing {
-            return Ok(true);
-        }
-        self.closing = true;
-        self.drop_parked();
-        self.in_parts = false;
-        // Echo the peer's code (section 5.5.1), without its reason.
-        let answer = Frame::close(peer.map(|f| CloseFrame::new(f.code, "")).as_ref());
-        self.enqueue(answer, Origin::Owner);
-        Ok(false)
-    }
-
-    /// Fails the connection from the owner (section 7.1.7): a close frame
-    /// with `code`, unless one went out already. Returns whether one was
-    /// queued.
-    pub(crate) fn fail(&mut self, code: CloseCode, reason: &str) -> bool {
+    /// Sends the close the owner's session owes the peer (see
+    /// [`protocol::session`](crate::protocol::session)): the echo of the
+    /// peer's close, or a failure with the broken rule's code. Returns
+    /// whether it was queued: not when a close went out already (then ours
+    /// crossed the peer's, and completes the handshake), or the connection
+    /// is dead.
+    pub(crate) fn answer_close(&mut self, frame: Option<&CloseFrame>) -> bool {
         if self.dead || self.closing {
             return false;
         }
         self.closing = true;
         self.drop_parked();
         self.in_parts = false;
-        self.enqueue(
-            Frame::close(Some(&CloseFrame::new(code, reason))),
-            Origin::Owner,
-        );
+        self.enqueue(Frame::close(frame), Origin::Owner);
         true
     }
 
@@ -1199,7 +1181,7 @@ mod tests {
     #[test]
     fn no_pong_after_a_close() {
         let mut q = queue(1 << 20);
-        q.answer_close(None).unwrap();
+        q.answer_close(None);
         assert_eq!(q.set_pong(b"late".to_vec(), false), Action::Nothing);
         assert_eq!(q.frames.len(), 1, "only the close");
     }
@@ -1329,25 +1311,17 @@ mod tests {
     }
 
     #[test]
-    fn answering_the_peers_close_echoes_its_code() {
+    fn a_close_answer_is_queued_once_and_not_after_our_close() {
         let mut q = queue(1 << 20);
-        let peer = CloseFrame::new(CloseCode(4000), "bye");
-        assert!(!q.answer_close(Some(&peer)).unwrap());
+        let echo = CloseFrame::new(CloseCode(4000), "");
+        assert!(q.answer_close(Some(&echo)));
+        assert!(!q.answer_close(Some(&CloseFrame::new(CloseCode::PROTOCOL_ERROR, "bad"))));
         let out = write_all_taking_turn(&mut q);
         assert_eq!(out, [0x88, 2, 0x0f, 0xa0]);
         // Had we started, the peer's close completes the handshake.
         let mut q = queue(1 << 20);
-        q.close(&peer, Origin::Owner, None, Instant::now()).unwrap();
-        assert!(q.answer_close(None).unwrap());
-    }
-
-    #[test]
-    fn failing_sends_one_close_with_the_rules_code() {
-        let mut q = queue(1 << 20);
-        assert!(q.fail(CloseCode::PROTOCOL_ERROR, "bad"));
-        assert!(!q.fail(CloseCode::PROTOCOL_ERROR, "bad"));
-        let out = write_all_taking_turn(&mut q);
-        assert_eq!(&out[..4], &[0x88, 5, 0x03, 0xea]);
+        q.close(&echo, Origin::Owner, None, Instant::now()).unwrap();
+        assert!(!q.answer_close(None));
     }
 
     #[test]

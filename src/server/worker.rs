@@ -33,12 +33,12 @@ use super::shared::{ConnShared, Millis};
 use super::sync::lock;
 use crate::error::Error;
 use crate::message::Message;
-use crate::protocol::close::CloseCode;
+use crate::protocol::close::{CloseCode, CloseFrame};
 use crate::protocol::handshake::{accept_response, check_request, is_plain_http};
 use crate::protocol::http::{Request, Response};
-use crate::protocol::{Receiver, Role};
+use crate::protocol::{Answer, Event, Role, Session};
 use crate::trace::next_connection_id;
-use crate::websocket::{Incoming, ReadBuffer, ReadPayload, read_request};
+use crate::websocket::{ReadBuffer, ReadPayload, read_request};
 
 /// Writes what the worker held back (see [`batch`]), and holds nothing back
 /// until it next has buffered input.
@@ -231,8 +231,8 @@ fn run_session(
     let hub = &conn.hub;
     let shared = &conn.shared;
     let tracer = &hub.settings.tracer;
-    let mut receiver = Receiver::new(Role::Server, hub.settings.limits);
-    receiver.observe_frames(tracer.is_on());
+    let mut session = Session::new(Role::Server, hub.settings.limits);
+    session.receiver_mut().observe_frames(tracer.is_on());
     let mut inbound = ReadBuffer::with_bytes(leftover);
     let mut reader = OwnerReader {
         stream,
@@ -245,14 +245,14 @@ fn run_session(
         uncork(hub, shared);
         return handler_failed(shared);
     }
-    receiver.deliver_parts_from(handler.message_parts_from());
+    session.deliver_parts_from(handler.message_parts_from());
     // Whether the peer is in the middle of a message taken in parts.
     let mut peer_sending = false;
     let why = loop {
         // Replies and broadcasts made while more input is already buffered
         // are held back and written together before the worker next waits
         // for input: one system call for a burst instead of one per frame.
-        let next = inbound.next_incoming(&mut reader, &mut receiver, tracer, shared.id, || {
+        let next = inbound.next_event(&mut reader, &mut session, tracer, shared.id, || {
             uncork(hub, shared);
             if peer_sending {
                 write_without_blocking(hub, shared);
@@ -266,7 +266,7 @@ fn run_session(
         // per read, not per message).
         let now = shared.last_heard_ms.load(Ordering::Relaxed);
         match next {
-            Ok(Some(Incoming::Part(part))) => {
+            Ok(Some(Event::Part(part))) => {
                 shared.last_message_ms.store(now, Ordering::Relaxed);
                 if shared.outbound.is_closing() {
                     continue;
@@ -282,7 +282,7 @@ fn run_session(
                     write_without_blocking(hub, shared);
                 }
             }
-            Ok(Some(Incoming::Message(message))) => {
+            Ok(Some(Event::Message(message))) => {
                 match message {
                     Message::Text(_) | Message::Binary(_) => {
                         shared.last_message_ms.store(now, Ordering::Relaxed);
@@ -293,18 +293,8 @@ fn run_session(
                             break handler_failed(shared);
                         }
                     }
-                    Message::Ping(payload) => {
-                        // Only the latest unanswered ping gets its pong
-                        // (section 5.5.3): a flood of pings costs one.
-                        let corked = batch::is_corked();
-                        match shared.outbound.answer_ping(payload, corked) {
-                            Ok(Sent::MustBlock) => {
-                                batch::flush_others(hub);
-                                let _ = shared.outbound.write_blocking();
-                            }
-                            Ok(sent) => batch::after_send(hub, shared, sent),
-                            Err(_) => {}
-                        }
+                    Message::Ping(_) => {
+                        send_answers(hub, shared, &mut session);
                     }
                     Message::Pong(payload) => {
                         shared.ping_sent_ms.store(0, Ordering::Relaxed);
@@ -314,8 +304,7 @@ fn run_session(
                     }
                     Message::Close(frame) => {
                         uncork(hub, shared);
-                        let we_started =
-                            shared.outbound.answer_close(frame.as_ref()).unwrap_or(true);
+                        let we_started = !send_answers(hub, shared, &mut session);
                         let (code, reason) = match frame {
                             Some(f) => (f.code, f.reason),
                             None => (CloseCode::NO_STATUS, String::new()),
@@ -327,9 +316,7 @@ fn run_session(
             Ok(None) => break ended_or(shared, "the connection ended without a close frame"),
             Err(Error::Protocol(violation)) => {
                 uncork(hub, shared);
-                let _ = shared
-                    .outbound
-                    .fail(violation.close_code(), violation.close_reason());
+                send_answers(hub, shared, &mut session);
                 break Disconnect::new(violation.close_code(), violation.to_string(), false, false);
             }
             Err(e) => break ended_or(shared, &e.to_string()),
@@ -337,6 +324,38 @@ fn run_session(
     };
     uncork(hub, shared);
     why
+}
+
+/// Hands what the session owes the peer to the connection's queue: a pong
+/// (only the latest unanswered one is kept, section 5.5.3, so a flood of
+/// pings costs one) follows the worker's batching; a close is written at
+/// once. Returns whether a close was sent (not when this side's own close
+/// had gone out already).
+fn send_answers(hub: &Hub, shared: &Arc<ConnShared>, session: &mut Session) -> bool {
+    let mut closed = false;
+    while let Some(answer) = session.take_answer() {
+        match answer {
+            Answer::Pong(payload) => match shared.outbound.answer_ping(payload, batch::is_corked())
+            {
+                Ok(Sent::MustBlock) => {
+                    batch::flush_others(hub);
+                    let _ = shared.outbound.write_blocking();
+                }
+                Ok(sent) => batch::after_send(hub, shared, sent),
+                Err(_) => {}
+            },
+            Answer::Close(frame) => {
+                closed |= shared
+                    .outbound
+                    .answer_close(frame.as_ref())
+                    .unwrap_or(false)
+            }
+            Answer::Fail(frame) => {
+                closed |= shared.outbound.answer_close(Some(&frame)).unwrap_or(false)
+            }
+        }
+    }
+    closed
 }
 
 /// Writes what the socket takes of this connection's queue and leaves the
@@ -357,9 +376,10 @@ fn ended_or(shared: &ConnShared, otherwise: &str) -> Disconnect {
 }
 
 fn handler_failed(shared: &ConnShared) -> Disconnect {
-    let _ = shared
-        .outbound
-        .fail(CloseCode::INTERNAL_ERROR, "internal server error");
+    let _ = shared.outbound.answer_close(Some(&CloseFrame::new(
+        CloseCode::INTERNAL_ERROR,
+        "internal server error",
+    )));
     Disconnect::new(
         CloseCode::INTERNAL_ERROR,
         "the handler panicked",
