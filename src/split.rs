@@ -464,21 +464,19 @@ impl WriteHalf {
                 state.check_usable()?;
                 state.pong = Some(payload);
             }
-            Answer::Close(_) => {
-                state.check_usable()?;
-                // A ping that came before the close is answered before it.
-                state.queue_pong();
+            close => {
+                if let Answer::Fail(_) = close {
+                    // Nothing is owed to a peer that broke a rule but the close.
+                    state.pong = None;
+                } else {
+                    state.check_usable()?;
+                    // A ping that came before the close is answered before it.
+                    state.queue_pong();
+                }
                 let State {
                     sender, control, ..
                 } = &mut *state;
-                answer.encode(sender, control);
-            }
-            Answer::Fail(_) => {
-                state.pong = None;
-                let State {
-                    sender, control, ..
-                } = &mut *state;
-                answer.encode(sender, control);
+                close.encode(sender, control);
             }
         }
         drop(state);
