@@ -425,3 +425,78 @@ fn a_shutdown_is_not_clean_when_a_client_had_to_be_cut() {
     );
     flooder.join().unwrap();
 }
+
+/// Set in the child process of the descriptor test.
+const FD_CHILD: &str = "STDWS_TEST_DESCRIPTOR_CHILD";
+
+#[test]
+fn running_out_of_descriptors_is_answered_with_503_not_silence() {
+    // The server runs in a child process (this test binary again) whose
+    // descriptor limit is lowered with the shell's `ulimit`: std cannot
+    // lower it in-process, and the limit must not hit the other tests.
+    if std::env::var_os(FD_CHILD).is_some() {
+        let server = Server::builder()
+            .workers(1000)
+            .on_message(|_, _| {})
+            .bind("127.0.0.1:0")
+            .unwrap()
+            .spawn()
+            .unwrap();
+        println!("PORT {}", server.local_addr().port());
+        std::io::stdout().flush().unwrap();
+        // Serve until the parent closes our input.
+        let _ = std::io::stdin().read(&mut [0u8; 1]);
+        return;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+        .arg(&exe)
+        .args([
+            "--exact",
+            "running_out_of_descriptors_is_answered_with_503_not_silence",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(FD_CHILD, "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let port = loop {
+        let mut byte = [0u8; 1];
+        assert_eq!(out.read(&mut byte).unwrap(), 1, "the child ended early");
+        seen.push(byte[0]);
+        // The harness prints the test's name first, on the same line.
+        let text = String::from_utf8_lossy(&seen).into_owned();
+        if let Some((_, rest)) = text.split_once("PORT ") {
+            if let Some((port, _)) = rest.split_once('\n') {
+                break port.trim().parse::<u16>().unwrap();
+            }
+        }
+    };
+    // 64 descriptors: every connection past about 55 finds none. Clients
+    // that send nothing keep theirs, waiting for the handshake timeout.
+    let mut held = Vec::new();
+    let mut answered = 0;
+    for _ in 0..100 {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        held.push(stream);
+    }
+    for stream in &mut held[70..] {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        if stream.read_exact(&mut head).is_ok() {
+            assert_eq!(&head, b"HTTP/1.1 503");
+            answered += 1;
+        }
+    }
+    drop(child.stdin.take());
+    let _ = child.wait();
+    assert_eq!(answered, 30, "each connection past the limit is told 503");
+}

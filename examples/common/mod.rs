@@ -7,7 +7,9 @@ use stdws::server::{Connection, Disconnect, ServerBuilder};
 /// `NAME [ADDR] [--workers N] [--quiet]`, as the echo and broadcast examples take.
 pub struct ServerArgs {
     pub addr: String,
-    pub workers: usize,
+    /// `--workers N`, or `None` for as many as the descriptor limit allows
+    /// (at most 10,000).
+    pub workers: Option<usize>,
     pub quiet: bool,
 }
 
@@ -20,7 +22,7 @@ impl ServerArgs {
                 eprintln!("{name}: {problem}");
             }
             eprintln!(
-                "usage: {name} [ADDR] [--workers N] [--quiet]   (default {default_addr}, 10000 workers)"
+                "usage: {name} [ADDR] [--workers N] [--quiet]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
             );
             if problem.is_empty() {
                 ExitCode::SUCCESS
@@ -30,14 +32,14 @@ impl ServerArgs {
         };
         let mut parsed = ServerArgs {
             addr: default_addr.to_owned(),
-            workers: 10_000,
+            workers: None,
             quiet: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--workers" => match args.next().and_then(|n| n.parse().ok()) {
-                    Some(n) => parsed.workers = n,
+                    Some(n) => parsed.workers = Some(n),
                     None => return Err(usage("--workers needs a number")),
                 },
                 "--quiet" | "-q" => parsed.quiet = true,
@@ -49,12 +51,43 @@ impl ServerArgs {
         Ok(parsed)
     }
 
+    /// The pool size, and what the start line says about it: each
+    /// connection takes a descriptor, so a pool larger than the descriptor
+    /// limit (often 1,024) would leave clients past it waiting in the
+    /// kernel's backlog.
+    fn pool_size(&self) -> (usize, String) {
+        // The server's own descriptors: listener, spare, std streams, a few
+        // files.
+        const RESERVED: usize = 32;
+        let limit = stdws::server::open_file_limit();
+        let room = limit.map(|l| l.saturating_sub(RESERVED).max(1));
+        match (self.workers, room) {
+            (Some(n), Some(room)) if n > room => (
+                n,
+                format!(
+                    "; the descriptor limit of {} allows about {room} connections: raise it with `ulimit -n`",
+                    limit.unwrap_or_default()
+                ),
+            ),
+            (Some(n), _) => (n, String::new()),
+            (None, Some(room)) if room < 10_000 => (
+                room,
+                format!(
+                    ", sized to the descriptor limit of {}; raise it with `ulimit -n` for more",
+                    limit.unwrap_or_default()
+                ),
+            ),
+            (None, _) => (10_000, String::new()),
+        }
+    }
+
     /// Adds a log line per connect and disconnect (unless `--quiet`), binds,
     /// and runs the server until it stops.
     pub fn run(self, name: &str, builder: ServerBuilder) -> ExitCode {
         let quiet = self.quiet;
+        let (workers, note) = self.pool_size();
         let builder = builder
-            .workers(self.workers)
+            .workers(workers)
             .on_connect(move |conn: &Connection| {
                 if !quiet {
                     eprintln!(
@@ -83,9 +116,8 @@ impl ServerArgs {
             }
         };
         eprintln!(
-            "{name} server listening on ws://{} ({} workers)",
+            "{name} server listening on ws://{} ({workers} workers{note})",
             server.local_addr(),
-            self.workers
         );
         match server.run() {
             Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,9 @@
 //! when every worker is busy or the server denies new connections, and with
 //! `429 Too Many Requests` when its address has too many connections. The
 //! refusal is written without blocking (a fresh socket's buffer always has
-//! room for it), so no client can hold up the acceptor.
+//! room for it), so no client can hold up the acceptor. Running out of
+//! descriptors is answered with 503 too, through a spare one kept in reserve
+//! (see [`descriptors`](super::descriptors)).
 
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -13,17 +15,33 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use super::descriptors::{Spare, is_out_of_descriptors};
 use super::hub::{Accepted, Counters, Hub, Phase};
 use super::pool::Refused;
 use crate::protocol::http::Response;
 
 pub(crate) fn run(hub: Arc<Hub>, listener: TcpListener) {
+    let mut spare = Spare::take();
     for stream in listener.incoming() {
         if hub.phase() != Phase::Running {
             break;
         }
         let stream = match stream {
             Ok(stream) => stream,
+            Err(e) if is_out_of_descriptors(&e) && spare.release() => {
+                // The freed descriptor takes the waiting connection, which
+                // learns why it is not served instead of waiting in silence.
+                if let Ok((stream, _)) = listener.accept() {
+                    Counters::add(&hub.counters.refused_busy);
+                    refuse(
+                        stream,
+                        503,
+                        "the server has no descriptor left for a connection",
+                    );
+                }
+                spare.restore();
+                continue;
+            }
             Err(e) => {
                 // Out of descriptors or memory: give the workers a moment to
                 // close some rather than spin on the same error.

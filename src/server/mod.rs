@@ -25,6 +25,7 @@
 //! |--------------------------------------|-------------------|
 //! | settings, endpoints, `bind`/`run`    | [`builder`]       |
 //! | accepting and refusing connections   | `acceptor`        |
+//! | the descriptor limit, a spare one    | `descriptors`     |
 //! | the fixed thread pool                | `pool`            |
 //! | one connection's life                | `worker`          |
 //! | routing and the handshake hook       | [`router`]        |
@@ -68,6 +69,7 @@ mod backlog;
 mod batch;
 pub mod builder;
 pub mod connection;
+mod descriptors;
 pub mod events;
 pub mod handle;
 pub mod handler;
@@ -84,6 +86,7 @@ mod worker;
 
 pub use builder::{Server, ServerBuilder};
 pub use connection::{BroadcastReport, ClientInfo, Connection};
+pub use descriptors::open_file_limit;
 pub use events::{Events, event};
 pub use handle::{ServerHandle, ServerStats};
 pub use handler::{Disconnect, Handler};
