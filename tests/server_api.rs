@@ -731,3 +731,20 @@ fn named_events_reach_their_handlers_and_emit_reaches_rooms() {
     eve.expect_text(r#"["error",{"unknown":12}]"#);
     server.shutdown_now();
 }
+
+#[test]
+fn by_default_browsers_are_accepted_only_from_the_servers_own_origin() {
+    // Cross-site WebSocket hijacking: another site's page would otherwise
+    // connect with the user's cookies. The test's requests say
+    // `Host: 127.0.0.1`.
+    let server = echo_server();
+    let addr = server.local_addr();
+    let status = |extra: &str| http_exchange(addr, &handshake_request("/", extra)).status;
+    assert_eq!(status("Origin: http://127.0.0.1\r\n"), 101);
+    assert_eq!(status("Origin: http://127.0.0.1:80\r\n"), 101);
+    assert_eq!(status("Origin: https://evil.example\r\n"), 403);
+    assert_eq!(status("Origin: http://127.0.0.1:9999\r\n"), 403);
+    assert_eq!(status("Origin: null\r\n"), 403);
+    assert_eq!(status(""), 101, "no Origin: not a browser");
+    server.shutdown_now();
+}

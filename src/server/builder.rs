@@ -111,7 +111,7 @@ impl Server {
 /// | [`max_message_size`](Self::max_message_size) / [`max_frame_size`](Self::max_frame_size) | 16 MiB | huge messages exhausting memory (1009) |
 /// | [`max_head_size`](Self::max_head_size) / [`max_headers`](Self::max_headers) | 8 KiB / 100 | oversized handshakes (431) |
 /// | [`max_connections_per_ip`](Self::max_connections_per_ip) | off | one address taking every worker |
-/// | [`allowed_origins`](Self::allowed_origins) | any | cross-site WebSocket hijacking by other web pages |
+/// | [`allowed_origins`](Self::allowed_origins) | the server's own origin (and clients that send no `Origin`) | cross-site WebSocket hijacking by other web pages |
 #[derive(Default)]
 pub struct ServerBuilder {
     settings: Settings,
@@ -332,11 +332,16 @@ impl ServerBuilder {
     }
 
     /// Accepts browser connections only from these origins (such as
-    /// `https://example.com`); others get 403. Requests without an `Origin`
-    /// header (non-browser clients) are accepted. This is the defence
-    /// against cross-site WebSocket hijacking: a browser sends the page's
-    /// cookies with a WebSocket handshake whatever page opens it, and only
-    /// the `Origin` tells which page that is.
+    /// `https://example.com`, or `*` for any); others get 403. Requests
+    /// without an `Origin` header (non-browser clients) are accepted. This
+    /// is the defence against cross-site WebSocket hijacking: a browser
+    /// sends the page's cookies with a WebSocket handshake whatever page
+    /// opens it, and only the `Origin` tells which page that is.
+    ///
+    /// Without this setting, a browser is accepted only from the server's
+    /// own origin: its `Origin` must name the `Host` it connected to, as
+    /// Tornado's `check_origin` requires by default. A page served from
+    /// elsewhere (another port counts) needs to be listed here.
     pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -273,14 +273,84 @@ impl Router {
             .or(self.fallback.as_ref())
     }
 
-    /// Whether `origin` may open connections (no list: any; no header: a
-    /// non-browser client, allowed).
-    pub(crate) fn origin_allowed(&self, origin: Option<&str>) -> bool {
-        match (&self.allowed_origins, origin) {
-            (None, _) | (_, None) => true,
-            (Some(list), Some(origin)) => list
+    /// Whether a handshake with this `Origin` may open a connection. No
+    /// header: a non-browser client, allowed. With a list, the origins on
+    /// it (`*` for any); without one, only the server's own origin, the
+    /// page's scheme and host matching the `Host` the browser connected to,
+    /// as Tornado's `check_origin` does.
+    pub(crate) fn origin_allowed(&self, origin: Option<&str>, host: Option<&str>) -> bool {
+        let Some(origin) = origin else {
+            return true;
+        };
+        match &self.allowed_origins {
+            Some(list) => list
                 .iter()
                 .any(|o| o == "*" || o.eq_ignore_ascii_case(origin)),
+            None => host.is_some_and(|host| same_origin(origin, host)),
         }
+    }
+}
+
+/// Whether a browser's `Origin` (`scheme://host[:port]`) names the `Host`
+/// it sent the handshake to: the page came from this server. A port that
+/// is the scheme's default may be written or left out on either side.
+fn same_origin(origin: &str, host: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        // "null" (a sandboxed page or a file) and anything malformed.
+        return false;
+    };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => ":80",
+        "https" => ":443",
+        _ => return false,
+    };
+    let strip = |a: &str| -> String {
+        let a = a.to_ascii_lowercase();
+        match a.strip_suffix(default_port) {
+            Some(bare) => bare.to_owned(),
+            None => a,
+        }
+    };
+    !authority.contains('/') && strip(authority) == strip(host.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_accepts_only_the_servers_own_origin() {
+        let router = Router::default();
+        let allowed = |origin, host| router.origin_allowed(Some(origin), Some(host));
+        assert!(allowed("http://127.0.0.1:8002", "127.0.0.1:8002"));
+        assert!(allowed("https://Chat.Example.com", "chat.example.com"));
+        assert!(allowed("https://chat.example.com:443", "chat.example.com"));
+        assert!(allowed("http://chat.example.com", "chat.example.com:80"));
+        assert!(!allowed("http://127.0.0.1:8003", "127.0.0.1:8002"));
+        assert!(!allowed("https://evil.example", "chat.example.com"));
+        assert!(!allowed(
+            "https://chat.example.com.evil.example",
+            "chat.example.com"
+        ));
+        assert!(!allowed("null", "chat.example.com"));
+        assert!(!allowed("ftp://chat.example.com", "chat.example.com"));
+        assert!(!router.origin_allowed(Some("http://a"), None));
+        // Not a browser: no Origin at all.
+        assert!(router.origin_allowed(None, Some("chat.example.com")));
+    }
+
+    #[test]
+    fn a_list_replaces_the_default() {
+        let router = Router {
+            allowed_origins: Some(vec!["https://app.example".into()]),
+            ..Router::default()
+        };
+        assert!(router.origin_allowed(Some("https://app.example"), Some("api.example")));
+        assert!(!router.origin_allowed(Some("https://api.example"), Some("api.example")));
+        let any = Router {
+            allowed_origins: Some(vec!["*".into()]),
+            ..Router::default()
+        };
+        assert!(any.origin_allowed(Some("https://evil.example"), Some("api.example")));
     }
 }

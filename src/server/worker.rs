@@ -189,11 +189,11 @@ fn decide<'h>(
         ));
     };
     let key = check_request(request).map_err(|problem| problem.response())?;
-    if !router.origin_allowed(request.origin()) {
+    if !router.origin_allowed(request.origin(), request.host()) {
         return Err(Response::text(
             403,
             format!(
-                "origin {} is not allowed to connect",
+                "origin {} is not allowed to connect: a page from another site (the server accepts its own origin and those given to allowed_origins)",
                 request.origin().unwrap_or("")
             ),
         ));
