@@ -64,7 +64,7 @@ pub(crate) fn run(hub: Arc<Hub>, listener: TcpListener) {
         }
         if !hub
             .registry
-            .admit_address(peer.ip(), hub.settings.max_connections_per_ip)
+            .admit_address(peer.ip(), hub.settings.per_ip_limit(peer.ip()))
         {
             refuse(stream, 429, "too many connections from your address");
             continue;

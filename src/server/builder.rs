@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::Connection;
 use super::handle::ServerHandle;
 use super::handler::{Disconnect, Handler};
-use super::hub::{Hub, Settings};
+use super::hub::{Hub, PerIp, Settings};
 use super::pool::WorkerPool;
 use super::queue::SlowClientPolicy;
 use super::router::{Endpoint, Handshake, Router};
@@ -110,7 +110,7 @@ impl Server {
 /// | [`max_queued_bytes`](Self::max_queued_bytes) | 1 MiB | slow consumers growing memory without bound |
 /// | [`max_message_size`](Self::max_message_size) / [`max_frame_size`](Self::max_frame_size) | 16 MiB | huge messages exhausting memory (1009) |
 /// | [`max_head_size`](Self::max_head_size) / [`max_headers`](Self::max_headers) | 8 KiB / 100 | oversized handshakes (431) |
-/// | [`max_connections_per_ip`](Self::max_connections_per_ip) | off | one address taking every worker |
+/// | [`max_connections_per_ip`](Self::max_connections_per_ip) | a quarter of the workers; loopback exempt | one address taking every worker (429) |
 /// | [`allowed_origins`](Self::allowed_origins) | the server's own origin (and clients that send no `Origin`) | cross-site WebSocket hijacking by other web pages |
 #[derive(Default)]
 pub struct ServerBuilder {
@@ -217,10 +217,17 @@ impl ServerBuilder {
         self
     }
 
-    /// The most connections one IP address may hold (default: no limit);
-    /// beyond it, `429 Too Many Requests`.
+    /// The most connections one IP address may hold; beyond it, `429 Too
+    /// Many Requests`. `None` removes the limit.
+    ///
+    /// By default an address may hold a quarter of the
+    /// [`workers`](Self::workers), so that one client cannot take the whole
+    /// pool, and loopback addresses are exempt: a reverse proxy on the same
+    /// machine brings every client from one of them. A limit set here
+    /// applies to every address, loopback included; behind a proxy on
+    /// another machine, raise it or set `None`.
     pub fn max_connections_per_ip(mut self, limit: Option<usize>) -> Self {
-        self.settings.max_connections_per_ip = limit;
+        self.settings.max_connections_per_ip = PerIp::Set(limit);
         self
     }
 

@@ -4,7 +4,7 @@
 //! hub imports none of them back.
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -35,7 +35,7 @@ pub(crate) struct Settings {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_queued_bytes: usize,
     pub(crate) slow_client_policy: SlowClientPolicy,
-    pub(crate) max_connections_per_ip: Option<usize>,
+    pub(crate) max_connections_per_ip: PerIp,
     pub(crate) limits: Limits,
     pub(crate) head_limits: HeadLimits,
     pub(crate) tracer: Tracer,
@@ -54,10 +54,32 @@ impl Default for Settings {
             idle_timeout: None,
             max_queued_bytes: 1024 * 1024,
             slow_client_policy: SlowClientPolicy::Disconnect,
-            max_connections_per_ip: None,
+            max_connections_per_ip: PerIp::Default,
             limits: Limits::default(),
             head_limits: HeadLimits::default(),
             tracer: Tracer::from_env(),
+        }
+    }
+}
+
+/// How many connections one address may hold at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PerIp {
+    /// A quarter of the workers, so that one address cannot take the whole
+    /// pool; loopback addresses are exempt, since a reverse proxy on the
+    /// same machine brings every client from one of them.
+    Default,
+    /// What the user set (`None`: no limit), for every address.
+    Set(Option<usize>),
+}
+
+impl Settings {
+    /// The limit for connections from `ip`.
+    pub(crate) fn per_ip_limit(&self, ip: IpAddr) -> Option<usize> {
+        match self.max_connections_per_ip {
+            PerIp::Default if ip.is_loopback() => None,
+            PerIp::Default => Some((self.workers / 4).max(1)),
+            PerIp::Set(limit) => limit,
         }
     }
 }
@@ -163,5 +185,41 @@ impl Hub {
     pub(crate) fn set_phase(&self, phase: Phase) {
         *lock(&self.phase) = phase;
         self.phase_changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_default_one_address_may_hold_a_quarter_of_the_pool_except_loopback() {
+        let settings = Settings {
+            workers: 1000,
+            ..Settings::default()
+        };
+        let remote: IpAddr = "203.0.113.7".parse().unwrap();
+        assert_eq!(settings.per_ip_limit(remote), Some(250));
+        assert_eq!(settings.per_ip_limit("::1".parse().unwrap()), None);
+        assert_eq!(settings.per_ip_limit("127.0.0.1".parse().unwrap()), None);
+        let tiny = Settings {
+            workers: 2,
+            ..Settings::default()
+        };
+        assert_eq!(tiny.per_ip_limit(remote), Some(1));
+    }
+
+    #[test]
+    fn a_limit_set_by_the_user_applies_to_every_address() {
+        let set = Settings {
+            max_connections_per_ip: PerIp::Set(Some(3)),
+            ..Settings::default()
+        };
+        assert_eq!(set.per_ip_limit("127.0.0.1".parse().unwrap()), Some(3));
+        let off = Settings {
+            max_connections_per_ip: PerIp::Set(None),
+            ..Settings::default()
+        };
+        assert_eq!(off.per_ip_limit("203.0.113.7".parse().unwrap()), None);
     }
 }
