@@ -907,7 +907,7 @@ fn start_server(
             // As for the news: every pulse from the welcome's number on
             // reaches this client, after the welcome.
             let next = lock(&next);
-            conn.join("pulse");
+            let _ = conn.join("pulse");
             let _ = conn.send_text(&format!("{PULSE_WELCOME}{}", *next));
         })
         .on_message(|conn, message| {
@@ -929,7 +929,7 @@ fn start_server(
         // numbered from the welcome's number on reaches this client, after
         // the welcome.
         let next = lock(&next);
-        conn.join("news");
+        let _ = conn.join("news");
         let _ = conn.send_text(&format!("welcome {}", *next));
     });
     Server::builder()

@@ -45,19 +45,39 @@ impl ChatUser {
 
     fn enter(&mut self, conn: &Connection, room: &str) {
         self.room = clean(room, "lobby");
-        conn.join(&self.room);
+        if let Err(e) = conn.join(&self.room) {
+            let _ = conn.send_text(&format!("* {e}"));
+            self.room = "lobby".to_owned();
+            let _ = conn.join(&self.room);
+        }
         let _ = conn.send_text(&format!("* you are {} in #{}", self.nick, self.room));
         self.announce(conn, &format!("{} joined #{}", self.nick, self.room));
     }
+
+    /// Takes `nick` if nobody else has it; `false` if it is taken.
+    fn claim(&mut self, conn: &Connection, nick: String) -> bool {
+        let mut nicknames = self.nicknames.lock().unwrap_or_else(|e| e.into_inner());
+        if nicknames
+            .iter()
+            .any(|(id, taken)| *id != conn.id() && taken.eq_ignore_ascii_case(&nick))
+        {
+            return false;
+        }
+        nicknames.insert(conn.id(), nick.clone());
+        self.nick = nick;
+        true
+    }
 }
 
-/// Names are one word of at most 32 characters, with a default.
+/// Names are one word of at most 32 characters, with no control
+/// characters, with a default.
 fn clean(name: &str, default: &str) -> String {
     let word: String = name
         .split_whitespace()
         .next()
         .unwrap_or("")
         .chars()
+        .filter(|c| !c.is_control())
         .take(32)
         .collect();
     if word.is_empty() {
@@ -69,14 +89,13 @@ fn clean(name: &str, default: &str) -> String {
 
 impl Handler for ChatUser {
     fn on_open(&mut self, conn: &Connection) {
-        self.nick = clean(
-            conn.request().query_param("nick").unwrap_or(""),
-            &format!("guest{}", conn.id()),
-        );
-        self.nicknames
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(conn.id(), self.nick.clone());
+        let guest = format!("guest{}", conn.id());
+        let asked = clean(conn.request().query_param("nick").unwrap_or(""), &guest);
+        if !self.claim(conn, asked.clone()) {
+            let _ = conn.send_text(&format!("* the nickname {asked} is taken"));
+            // A guest name holds the connection id: nobody else has it.
+            self.claim(conn, guest);
+        }
         let room = conn
             .request()
             .query_param("room")
@@ -90,15 +109,22 @@ impl Handler for ChatUser {
             let _ = conn.send_text("* only text is spoken here");
             return;
         };
-        let text = text.trim();
+        // One message is one line: a line break in it could otherwise
+        // forge a notice ("\n* alice left #r1").
+        let text: String = text
+            .trim()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let text = text.as_str();
         if let Some(nick) = text.strip_prefix("/nick ") {
-            let new = clean(nick, &self.nick);
-            let old = std::mem::replace(&mut self.nick, new);
-            self.nicknames
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(conn.id(), self.nick.clone());
-            self.announce(conn, &format!("{old} is now {}", self.nick));
+            let old = self.nick.clone();
+            let new = clean(nick, &old);
+            if self.claim(conn, new.clone()) {
+                self.announce(conn, &format!("{old} is now {}", self.nick));
+            } else {
+                let _ = conn.send_text(&format!("* the nickname {new} is taken"));
+            }
         } else if let Some(room) = text.strip_prefix("/join ") {
             self.announce(conn, &format!("{} left #{}", self.nick, self.room));
             conn.leave(&self.room);

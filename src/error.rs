@@ -65,6 +65,9 @@ pub enum Error {
     },
     /// No client with this id is connected.
     NoSuchClient(u64),
+    /// A room could not be joined: its name is too long, or the client is
+    /// in as many rooms as it may be (the message says which).
+    RoomRefused(String),
     /// The server is shutting down or stopped.
     ServerStopped,
     /// A [`MessagePart`](crate::MessagePart) was sent out of order, or a
@@ -115,6 +118,7 @@ impl fmt::Display for Error {
                 "the client's outbound queue was full, so the message was dropped (raise max_queued_bytes to keep more)",
             ),
             Error::NoSuchClient(id) => write!(f, "no client with id {id} is connected"),
+            Error::RoomRefused(why) => write!(f, "cannot join the room: {why}; raise the limit on ServerBuilder if clients need more"),
             Error::ServerStopped => f.write_str("the server is shutting down or has stopped"),
             Error::PartOutOfOrder(what) => write!(
                 f,

@@ -345,7 +345,7 @@ fn rooms_scope_broadcasts_and_are_left_on_disconnect() {
     let server = Server::builder()
         .on_connect(|conn| {
             if let Some(room) = conn.request().query_param("room") {
-                conn.join(room);
+                conn.join(room).unwrap();
             }
         })
         .on_message(|conn, msg| {
@@ -703,7 +703,9 @@ fn server_run_blocks_until_a_handle_shuts_it_down() {
 fn named_events_reach_their_handlers_and_emit_reaches_rooms() {
     use stdws::server::Events;
     let events = Events::new()
-        .on("join", |conn, room| conn.join(room.trim_matches('"')))
+        .on("join", |conn, room| {
+            let _ = conn.join(room.trim_matches('"'));
+        })
         .on("chat", |conn, data| {
             for room in conn.rooms() {
                 conn.server().emit_to_room(&room, "chat", data);
@@ -746,5 +748,42 @@ fn by_default_browsers_are_accepted_only_from_the_servers_own_origin() {
     assert_eq!(status("Origin: http://127.0.0.1:9999\r\n"), 403);
     assert_eq!(status("Origin: null\r\n"), 403);
     assert_eq!(status(""), 101, "no Origin: not a browser");
+    server.shutdown_now();
+}
+
+#[test]
+fn rooms_a_client_names_are_capped_in_count_and_length() {
+    // Each room joined is held until the client leaves: a client choosing
+    // names must not make the server hold them without bound.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = Server::builder()
+        .max_rooms_per_connection(3)
+        .max_room_name_len(8)
+        .on_message(move |conn, message| {
+            if let Message::Text(room) = message {
+                let outcome = conn.join(&room).map_err(|e| e.to_string());
+                let _ = tx.lock().unwrap().send(outcome);
+            }
+        })
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut client = RawClient::connect(server.local_addr(), "/");
+    let mut join = |room: &str| {
+        client.send_text(room);
+        rx.recv_timeout(TIMEOUT).unwrap()
+    };
+    for room in ["r1", "r2", "r3", "r3"] {
+        assert_eq!(join(room), Ok(()), "{room} (joining again is no new room)");
+    }
+    let refused = join("r4").unwrap_err();
+    assert!(refused.contains("max_rooms_per_connection"), "{refused}");
+    let long = join("123456789").unwrap_err();
+    assert!(long.contains("max_room_name_len"), "{long}");
+    let mut rooms = server.rooms();
+    rooms.sort();
+    assert_eq!(rooms, ["r1", "r2", "r3"]);
     server.shutdown_now();
 }

@@ -111,6 +111,7 @@ impl Server {
 /// | [`max_message_size`](Self::max_message_size) / [`max_frame_size`](Self::max_frame_size) | 16 MiB | huge messages exhausting memory (1009) |
 /// | [`max_head_size`](Self::max_head_size) / [`max_headers`](Self::max_headers) | 8 KiB / 100 | oversized handshakes (431) |
 /// | [`max_connections_per_ip`](Self::max_connections_per_ip) | a quarter of the workers; loopback exempt | one address taking every worker (429) |
+/// | [`max_rooms_per_connection`](Self::max_rooms_per_connection) / [`max_room_name_len`](Self::max_room_name_len) | 100 / 256 bytes | clients making the server remember rooms without bound |
 /// | [`allowed_origins`](Self::allowed_origins) | the server's own origin (and clients that send no `Origin`) | cross-site WebSocket hijacking by other web pages |
 #[derive(Default)]
 pub struct ServerBuilder {
@@ -228,6 +229,22 @@ impl ServerBuilder {
     /// another machine, raise it or set `None`.
     pub fn max_connections_per_ip(mut self, limit: Option<usize>) -> Self {
         self.settings.max_connections_per_ip = PerIp::Set(limit);
+        self
+    }
+
+    /// The most rooms one client may be in at once (default 100); a
+    /// [`join`](super::Connection::join) past it fails with
+    /// [`Error::RoomRefused`](crate::Error::RoomRefused). Room names often
+    /// come from clients, and each one joined is held until it leaves.
+    pub fn max_rooms_per_connection(mut self, rooms: usize) -> Self {
+        self.settings.room_caps.max_rooms = rooms;
+        self
+    }
+
+    /// The longest room name, in bytes, that [`join`](super::Connection::join)
+    /// accepts (default 256).
+    pub fn max_room_name_len(mut self, bytes: usize) -> Self {
+        self.settings.room_caps.max_name_len = bytes;
         self
     }
 

@@ -254,9 +254,13 @@ impl Connection {
         self.send_text(&super::events::event(name, data))
     }
 
-    /// Adds this client to `room`.
-    pub fn join(&self, room: &str) {
-        self.hub.registry.join(self.shared.id, room);
+    /// Adds this client to `room` (nothing changes if it is in it already).
+    /// Fails with [`Error::RoomRefused`](crate::Error::RoomRefused) past the
+    /// server's caps on rooms per client and on name length.
+    pub fn join(&self, room: &str) -> Result<()> {
+        self.hub
+            .registry
+            .join(self.shared.id, room, self.hub.settings.room_caps)
     }
 
     /// Takes this client out of `room`.

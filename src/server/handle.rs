@@ -151,9 +151,7 @@ impl ServerHandle {
     pub fn join(&self, id: u64, room: &str) -> Result<()> {
         self.hub
             .registry
-            .join(id, room)
-            .then_some(())
-            .ok_or(Error::NoSuchClient(id))
+            .join(id, room, self.hub.settings.room_caps)
     }
 
     /// Takes client `id` out of `room`.

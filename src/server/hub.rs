@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::backlog::Backlog;
 use super::pool::WorkerPool;
 use super::queue::SlowClientPolicy;
-use super::registry::Registry;
+use super::registry::{Registry, RoomCaps};
 use super::router::Router;
 use super::shared::ConnShared;
 use super::sync::lock;
@@ -36,6 +36,7 @@ pub(crate) struct Settings {
     pub(crate) max_queued_bytes: usize,
     pub(crate) slow_client_policy: SlowClientPolicy,
     pub(crate) max_connections_per_ip: PerIp,
+    pub(crate) room_caps: RoomCaps,
     pub(crate) limits: Limits,
     pub(crate) head_limits: HeadLimits,
     pub(crate) tracer: Tracer,
@@ -55,6 +56,7 @@ impl Default for Settings {
             max_queued_bytes: 1024 * 1024,
             slow_client_policy: SlowClientPolicy::Disconnect,
             max_connections_per_ip: PerIp::Default,
+            room_caps: RoomCaps::default(),
             limits: Limits::default(),
             head_limits: HeadLimits::default(),
             tracer: Tracer::from_env(),

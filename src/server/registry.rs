@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::shared::ConnShared;
 use super::sync::lock;
+use crate::error::Error;
 
 #[derive(Default)]
 struct Inner {
@@ -108,11 +109,26 @@ impl Registry {
         self.lock().clients.len()
     }
 
-    /// Puts client `id` in `room`; `false` if no such client.
-    pub(crate) fn join(&self, id: u64, room: &str) -> bool {
+    /// Puts client `id` in `room`, within `caps` (room names come from
+    /// clients, and each is stored twice until the client leaves).
+    pub(crate) fn join(&self, id: u64, room: &str, caps: RoomCaps) -> Result<(), Error> {
+        if room.len() > caps.max_name_len {
+            return Err(Error::RoomRefused(format!(
+                "a room name of {} bytes is over the limit of {} (max_room_name_len)",
+                room.len(),
+                caps.max_name_len
+            )));
+        }
         let mut inner = self.lock();
         if !inner.clients.contains_key(&id) {
-            return false;
+            return Err(Error::NoSuchClient(id));
+        }
+        let count = inner.rooms_of.get(&id).map_or(0, |r| r.len());
+        let already = inner.rooms_of.get(&id).is_some_and(|r| r.contains(room));
+        if !already && count >= caps.max_rooms {
+            return Err(Error::RoomRefused(format!(
+                "client {id} is in {count} rooms already, the limit (max_rooms_per_connection)"
+            )));
         }
         inner.rooms.entry(room.to_owned()).or_default().insert(id);
         inner
@@ -120,7 +136,7 @@ impl Registry {
             .entry(id)
             .or_default()
             .insert(room.to_owned());
-        true
+        Ok(())
     }
 
     /// Takes client `id` out of `room`; `false` if it was not in it.
@@ -197,5 +213,21 @@ impl Registry {
             inner.rooms.len() + inner.rooms_of.len(),
             inner.per_ip.len(),
         )
+    }
+}
+
+/// Bounds on the rooms one client can make the server remember.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RoomCaps {
+    pub(crate) max_rooms: usize,
+    pub(crate) max_name_len: usize,
+}
+
+impl Default for RoomCaps {
+    fn default() -> Self {
+        RoomCaps {
+            max_rooms: 100,
+            max_name_len: 256,
+        }
     }
 }
