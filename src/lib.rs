@@ -250,6 +250,7 @@ pub mod json;
 pub mod message;
 pub mod protocol;
 mod random;
+pub mod resp;
 pub mod server;
 pub mod socketio;
 pub mod split;
