@@ -243,6 +243,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backplane;
 pub mod client;
 pub mod deflate;
 pub mod error;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,10 @@ pub(crate) struct Settings {
     pub(crate) limits: Limits,
     pub(crate) head_limits: HeadLimits,
     pub(crate) tracer: Tracer,
+    /// The Redis backplane's settings (`None`: local only).
+    pub(crate) backplane: Option<crate::backplane::Config>,
+    /// This node's number in client ids (0: local only, ids unchanged).
+    pub(crate) node_id: u16,
 }
 
 impl Default for Settings {
@@ -58,6 +62,8 @@ impl Default for Settings {
             limits: Limits::default(),
             head_limits: HeadLimits::default(),
             tracer: Tracer::from_env(),
+            backplane: None,
+            node_id: 0,
         }
     }
 }
@@ -123,6 +129,17 @@ pub(crate) struct Hub {
     /// Connections that have left the registry and are waiting for their
     /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
     pub(crate) finishing: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    /// The Redis backplane, once started (never, for a local-only server).
+    pub(crate) backplane: OnceLock<crate::backplane::Redis>,
+}
+
+/// How many low bits of a client id count connections; the node id is above
+/// them. 37 + 16 bits keep every id below 2^53, exact in JavaScript.
+const LOCAL_BITS: u32 = 37;
+
+/// The node a client id belongs to (0: a local-only server's id).
+pub(crate) fn node_of(id: u64) -> u16 {
+    (id >> LOCAL_BITS) as u16
 }
 
 impl Hub {
@@ -148,6 +165,16 @@ impl Hub {
             threads: Mutex::new(Threads::default()),
             counters: Counters::default(),
             finishing: Mutex::new(HashMap::new()),
+            backplane: OnceLock::new(),
+        }
+    }
+
+    /// The id of the connection numbered `local` in this process: unique
+    /// across the nodes of a backplane, since each has its node id in it.
+    pub(crate) fn client_id(&self, local: u64) -> u64 {
+        match self.settings.node_id {
+            0 => local,
+            node => (u64::from(node) << LOCAL_BITS) | (local & ((1 << LOCAL_BITS) - 1)),
         }
     }
 

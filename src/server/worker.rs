@@ -120,7 +120,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         trace_id,
     );
     let shared = Arc::new(ConnShared::new(
-        trace_id,
+        hub.client_id(trace_id),
         peer,
         request,
         subprotocol,
