@@ -4,11 +4,14 @@ use std::process::ExitCode;
 
 use stdws::server::{Connection, Disconnect, ServerBuilder};
 
-/// `NAME [ADDR] [--workers N] [--quiet]`, as the echo and broadcast examples take.
+/// `NAME [ADDR] [--workers N] [--quiet] [--redis URL]`, as the echo and
+/// broadcast examples take.
 pub struct ServerArgs {
     pub addr: String,
     pub workers: usize,
     pub quiet: bool,
+    /// Joins the servers that share this Redis (see `stdws::backplane`).
+    pub redis: Option<String>,
 }
 
 impl ServerArgs {
@@ -20,7 +23,7 @@ impl ServerArgs {
                 eprintln!("{name}: {problem}");
             }
             eprintln!(
-                "usage: {name} [ADDR] [--workers N] [--quiet]   (default {default_addr}, 10000 workers)"
+                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT]   (default {default_addr}, 10000 workers)"
             );
             if problem.is_empty() {
                 ExitCode::SUCCESS
@@ -32,6 +35,7 @@ impl ServerArgs {
             addr: default_addr.to_owned(),
             workers: 10_000,
             quiet: false,
+            redis: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -41,6 +45,10 @@ impl ServerArgs {
                     None => return Err(usage("--workers needs a number")),
                 },
                 "--quiet" | "-q" => parsed.quiet = true,
+                "--redis" => match args.next() {
+                    Some(url) => parsed.redis = Some(url),
+                    None => return Err(usage("--redis needs a URL: redis://HOST:PORT")),
+                },
                 "--help" | "-h" => return Err(usage("")),
                 other if !other.starts_with('-') => parsed.addr = other.to_owned(),
                 other => return Err(usage(&format!("unknown option {other}"))),
@@ -51,11 +59,27 @@ impl ServerArgs {
 
     /// Adds a log line per connect and disconnect (unless `--quiet`), binds,
     /// and runs the server until it stops.
+    #[allow(dead_code)] // not every example uses it
     pub fn run(self, name: &str, builder: ServerBuilder) -> ExitCode {
+        self.run_with(name, builder, |_| {})
+    }
+
+    /// [`run`](Self::run), with `on_connect` called for each client after
+    /// its log line.
+    pub fn run_with(
+        self,
+        name: &str,
+        builder: ServerBuilder,
+        on_connect: impl Fn(&Connection) + Send + Sync + 'static,
+    ) -> ExitCode {
         let quiet = self.quiet;
+        let mut builder = builder.workers(self.workers);
+        if let Some(url) = &self.redis {
+            builder = builder.redis(url);
+        }
         let builder = builder
-            .workers(self.workers)
             .on_connect(move |conn: &Connection| {
+                on_connect(conn);
                 if !quiet {
                     eprintln!(
                         "connect    #{} from {} to {}",
@@ -83,9 +107,13 @@ impl ServerArgs {
             }
         };
         eprintln!(
-            "{name} server listening on ws://{} ({} workers)",
+            "{name} server listening on ws://{} ({} workers{})",
             server.local_addr(),
-            self.workers
+            self.workers,
+            match &self.redis {
+                Some(url) => format!(", with the nodes on {url}"),
+                None => String::new(),
+            }
         );
         match server.run() {
             Ok(()) => ExitCode::SUCCESS,

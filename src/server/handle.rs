@@ -57,7 +57,7 @@ fn deliver_local(hub: &Hub, target: &Target, sender: u64, message: Message) -> B
     let Some(frame) = prepare(message) else {
         return report;
     };
-    let mut send = |conn: &Arc<ConnShared>| {
+    let send = |conn: &Arc<ConnShared>| {
         report.record(conn.id, batch::deliver(hub, conn, frame.clone()));
     };
     match target {
