@@ -196,11 +196,21 @@ fn three_nodes_deliver_broadcasts_and_room_messages_exactly_once_in_order() {
         for j in 0..2 {
             everyone.push((format!("n{i}c{j}"), RawClient::connect(n.local_addr(), "/")));
         }
-        room_a.push((format!("n{i}a"), RawClient::connect(n.local_addr(), "/room/a")));
+        room_a.push((
+            format!("n{i}a"),
+            RawClient::connect(n.local_addr(), "/room/a"),
+        ));
     }
     let mut room_b = RawClient::connect(nodes[2].local_addr(), "/room/b");
     wait_until("every client is registered", || {
-        nodes.iter().all(|n| n.client_count() == if n.local_addr() == nodes[2].local_addr() { 4 } else { 3 })
+        nodes.iter().all(|n| {
+            n.client_count()
+                == if n.local_addr() == nodes[2].local_addr() {
+                    4
+                } else {
+                    3
+                }
+        })
     });
     for k in 0..PER_SENDER {
         for (name, client) in everyone.iter_mut().chain(room_a.iter_mut()) {
@@ -211,13 +221,19 @@ fn three_nodes_deliver_broadcasts_and_room_messages_exactly_once_in_order() {
         let got = read_texts(client, 6 * PER_SENDER);
         let counts = per_sender_in_order(&got);
         assert_eq!(counts.len(), 6, "{name} heard {counts:?}");
-        assert!(counts.keys().all(|s| !s.ends_with('a')), "{name}: a room message leaked");
+        assert!(
+            counts.keys().all(|s| !s.ends_with('a')),
+            "{name}: a room message leaked"
+        );
     }
     for (name, client) in &mut room_a {
         let got = read_texts(client, 3 * PER_SENDER);
         let counts = per_sender_in_order(&got);
         assert_eq!(counts.len(), 3, "{name} heard {counts:?}");
-        assert!(counts.keys().all(|s| s.ends_with('a')), "{name}: {counts:?}");
+        assert!(
+            counts.keys().all(|s| s.ends_with('a')),
+            "{name}: {counts:?}"
+        );
     }
     // Room b heard nothing of all that: its own message is the first it gets.
     room_b.send_text("b-0");
@@ -234,7 +250,11 @@ fn three_nodes_deliver_broadcasts_and_room_messages_exactly_once_in_order() {
         assert_eq!((s.lost, s.missed, s.duplicates), (0, 0, 0), "{s:?}");
     }
     // Client ids carry their node: unique across nodes.
-    let mut ids: Vec<u64> = nodes.iter().flat_map(|n| n.clients()).map(|c| c.id).collect();
+    let mut ids: Vec<u64> = nodes
+        .iter()
+        .flat_map(|n| n.clients())
+        .map(|c| c.id)
+        .collect();
     let count = ids.len();
     ids.sort();
     ids.dedup();
@@ -260,7 +280,10 @@ fn a_send_by_id_reaches_a_client_of_another_node() {
     let id = b.clients()[0].id;
     a.send_to(id, "for you").unwrap();
     on_b.expect_text("for you");
-    assert!(a.send_to(a.clients().first().map_or(1, |c| c.id), "x").is_err());
+    assert!(
+        a.send_to(a.clients().first().map_or(1, |c| c.id), "x")
+            .is_err()
+    );
     a.shutdown_now();
     b.shutdown_now();
 }
@@ -344,7 +367,10 @@ fn redis_killed_and_restarted_mid_run_loses_nothing_twice() {
         last = n;
     }
     for k in 20..30 {
-        assert!(after.contains(&format!("a-{k}")), "a-{k} missing: {after:?}");
+        assert!(
+            after.contains(&format!("a-{k}")),
+            "a-{k} missing: {after:?}"
+        );
     }
     let (sa, sb) = (a.stats().backplane, b.stats().backplane);
     assert!(sa.reconnects >= 1 && sb.reconnects >= 1, "{sa:?} {sb:?}");
@@ -353,6 +379,53 @@ fn redis_killed_and_restarted_mid_run_loses_nothing_twice() {
         30,
         "every message published or counted lost: {sa:?}"
     );
+    a.shutdown_now();
+    b.shutdown_now();
+}
+
+#[test]
+fn a_stalled_redis_never_holds_up_local_delivery_and_duplicates_nothing() {
+    let Some(binary) = OwnRedis::binary("redis_stalled") else {
+        return;
+    };
+    let mut redis = OwnRedis::new(binary);
+    redis.start();
+    let url = redis.url();
+    let (a, b) = (node(&url, "stall:"), node(&url, "stall:"));
+    wait_until("both nodes are on Redis", || connected(&[&a, &b]));
+    let mut sender = RawClient::connect(a.local_addr(), "/");
+    let mut listener = RawClient::connect(b.local_addr(), "/");
+    wait_until("the clients are registered", || {
+        a.client_count() == 1 && b.client_count() == 1
+    });
+    let pid = redis.child.as_ref().unwrap().id().to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(status.success());
+    };
+    // Redis stops answering but keeps its sockets open (SIGSTOP).
+    signal("-STOP");
+    let started = Instant::now();
+    for k in 0..10 {
+        sender.send_text(&format!("a-{k}"));
+    }
+    assert_eq!(read_texts(&mut sender, 10).len(), 10);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "local delivery waited on Redis"
+    );
+    // The publisher gives up on its unanswered connection and makes another,
+    // sending the same messages again on it.
+    wait_until("the publisher times out and reconnects", || {
+        a.stats().backplane.reconnects >= 1
+    });
+    signal("-CONT");
+    // Redis now runs both connections' PUBLISHes: each message once, in order.
+    let got = read_until(&mut listener, "a-9");
+    assert_eq!(per_sender_in_order(&got)["a"], 10, "{got:?}");
+    let s = b.stats().backplane;
+    eprintln!("after the stall: {s:?}");
+    assert_eq!(s.received, 10, "{s:?}");
     a.shutdown_now();
     b.shutdown_now();
 }
@@ -380,6 +453,9 @@ fn a_node_killed_mid_run_leaves_the_others_whole() {
     for c in &mut clients {
         assert_eq!(per_sender_in_order(&read_texts(c, 3)).len(), 3);
     }
+    wait_until("heartbeats count every node's clients", || {
+        nodes.iter().all(|n| n.cluster_client_count() == 3)
+    });
     // Node 2 dies: its clients are cut, the others carry on.
     nodes[2].shutdown_now();
     let _gone = clients.pop();
@@ -400,4 +476,3 @@ fn a_node_killed_mid_run_leaves_the_others_whole() {
         n.shutdown_now();
     }
 }
-

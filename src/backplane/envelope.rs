@@ -106,7 +106,9 @@ impl Envelope {
             2 | 3 => {
                 let len = u16::from_be_bytes(bytes.get(FIXED..FIXED + 2)?.try_into().ok()?);
                 let end = FIXED + 2 + usize::from(len);
-                let room = std::str::from_utf8(bytes.get(FIXED + 2..end)?).ok()?.to_owned();
+                let room = std::str::from_utf8(bytes.get(FIXED + 2..end)?)
+                    .ok()?
+                    .to_owned();
                 let target = if kind == 2 {
                     Target::Room(room)
                 } else {
@@ -217,7 +219,11 @@ mod tests {
             instance: 0x0102_0304_0506_0708,
             seq,
             sender: 42,
-            opcode: if matches!(target, Target::Heartbeat(_)) { 0 } else { 1 },
+            opcode: if matches!(target, Target::Heartbeat(_)) {
+                0
+            } else {
+                1
+            },
             target,
             payload: b"hi".to_vec(),
         }
@@ -277,13 +283,22 @@ mod tests {
     fn each_message_is_delivered_once_and_in_its_senders_order() {
         let mut s = Sequences::default();
         let now = Instant::now();
-        assert_eq!(s.check(&env(5, Target::All), now), Verdict::Deliver { missed: 0 });
-        assert_eq!(s.check(&env(6, Target::All), now), Verdict::Deliver { missed: 0 });
+        assert_eq!(
+            s.check(&env(5, Target::All), now),
+            Verdict::Deliver { missed: 0 }
+        );
+        assert_eq!(
+            s.check(&env(6, Target::All), now),
+            Verdict::Deliver { missed: 0 }
+        );
         // Sent again on a new connection: dropped.
         assert_eq!(s.check(&env(6, Target::All), now), Verdict::Duplicate);
         assert_eq!(s.check(&env(5, Target::All), now), Verdict::Duplicate);
         // 7 and 8 were lost: counted, and 7 arriving late is not delivered out of order.
-        assert_eq!(s.check(&env(9, Target::All), now), Verdict::Deliver { missed: 2 });
+        assert_eq!(
+            s.check(&env(9, Target::All), now),
+            Verdict::Deliver { missed: 2 }
+        );
         assert_eq!(s.check(&env(7, Target::All), now), Verdict::Duplicate);
         // Another instance has its own count.
         let mut other = env(1, Target::All);

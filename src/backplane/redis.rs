@@ -226,7 +226,9 @@ impl Shared {
             Target::Room(room) | Target::RoomButSender(room) => {
                 format!("{prefix}room:{room}").into_bytes()
             }
-            Target::Client(id) => format!("{prefix}node:{}", crate::server::node_of(*id)).into_bytes(),
+            Target::Client(id) => {
+                format!("{prefix}node:{}", crate::server::node_of(*id)).into_bytes()
+            }
         }
     }
 
@@ -326,10 +328,9 @@ impl Conn {
         let mut answers = 0;
         if let Some(password) = url.password() {
             match url.username() {
-                Some(user) => command::encode(
-                    &mut hello,
-                    &[b"AUTH", user.as_bytes(), password.as_bytes()],
-                ),
+                Some(user) => {
+                    command::encode(&mut hello, &[b"AUTH", user.as_bytes(), password.as_bytes()])
+                }
                 None => command::encode(&mut hello, &[b"AUTH", password.as_bytes()]),
             }
             answers += 1;
@@ -489,7 +490,8 @@ fn publish_until_error(
                 if !queue.items.is_empty() {
                     break;
                 }
-                let wait = HEARTBEAT.saturating_sub(last_heartbeat.map_or(HEARTBEAT, |at| at.elapsed()));
+                let wait =
+                    HEARTBEAT.saturating_sub(last_heartbeat.map_or(HEARTBEAT, |at| at.elapsed()));
                 queue = shared
                     .wake
                     .wait_timeout(queue, wait.max(Duration::from_millis(1)))
@@ -505,10 +507,12 @@ fn publish_until_error(
             }
             (count, heartbeats)
         };
-        conn.stream.write_all(&out)?;
+        conn.stream
+            .write_all(&out)
+            .map_err(|e| stalled(shared, e))?;
         let mut refused = 0;
         for _ in 0..count {
-            match conn.read_value()? {
+            match conn.read_value().map_err(|e| stalled(shared, e))? {
                 Value::Integer(_) => {}
                 Value::Error(e) => {
                     refused += 1;
@@ -529,10 +533,31 @@ fn publish_until_error(
             }
         }
         let published = (count - heartbeats) as u64;
-        Counters::add(&shared.counters.published, published.saturating_sub(refused));
+        Counters::add(
+            &shared.counters.published,
+            published.saturating_sub(refused),
+        );
         if refused > 0 {
             shared.lose(&mut queue, refused, "Redis refused them");
         }
+    }
+}
+
+/// Names a timeout for what it is: a Redis that does not answer.
+fn stalled(shared: &Shared, e: io::Error) -> io::Error {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "Redis did not answer within {:.1} s (stalled?); the unanswered messages go again on a new connection",
+                shared.config.timeout.as_secs_f64()
+            ),
+        )
+    } else {
+        e
     }
 }
 
@@ -584,7 +609,10 @@ fn subscriber(shared: &Shared) {
             }
         };
         let result = subscribe_until_error(shared, &mut conn, &mut outage);
-        shared.counters.subscriber_up.store(false, Ordering::Relaxed);
+        shared
+            .counters
+            .subscriber_up
+            .store(false, Ordering::Relaxed);
         conn.close(shared);
         if let Err(e) = result {
             let e = if e.kind() == io::ErrorKind::UnexpectedEof {
@@ -627,9 +655,15 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
     while confirmed < 3 {
         let value = conn.read_value()?;
         if let Value::Error(e) = &value {
-            return Err(io::Error::other(format!("Redis refused the subscription: {e}")));
+            return Err(io::Error::other(format!(
+                "Redis refused the subscription: {e}"
+            )));
         }
-        match value.as_items().and_then(|items| items.first()).and_then(Value::as_bytes) {
+        match value
+            .as_items()
+            .and_then(|items| items.first())
+            .and_then(Value::as_bytes)
+        {
             Some(b"subscribe" | b"psubscribe") => confirmed += 1,
             _ => handle(shared, value),
         }
@@ -653,7 +687,12 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
         }
         match conn.fill() {
             Ok(()) => heard = Instant::now(),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if heard.elapsed() >= SILENCE {
                     return Err(io::Error::new(
                         io::ErrorKind::TimedOut,

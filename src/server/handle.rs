@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::batch;
-use crate::backplane::{BackplaneStats, Envelope, Redis, Target};
 use super::connection::{BroadcastReport, ClientInfo, Connection};
 use super::hub::{Hub, Phase};
 use super::queue::{Ended, Frame, Origin};
 use super::shared::ConnShared;
 use super::sync::lock;
+use crate::backplane::{BackplaneStats, Envelope, Redis, Target};
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame};
@@ -195,9 +195,7 @@ impl ServerHandle {
         }
         let node = super::hub::node_of(id);
         match self.hub.backplane.get() {
-            Some(redis)
-                if node != 0 && node != redis.node_id() && message.is_data() =>
-            {
+            Some(redis) if node != 0 && node != redis.node_id() && message.is_data() => {
                 self.publish(Target::Client(id), 0, &message);
                 Ok(())
             }
@@ -474,8 +472,11 @@ impl Connection {
 
     /// Sends `message` to every client in `room`, this one included if it is a member.
     pub fn broadcast_room(&self, room: &str, message: impl Into<Message>) -> BroadcastReport {
-        self.server()
-            .broadcast_to(Target::Room(room.to_owned()), self.shared.id, message.into())
+        self.server().broadcast_to(
+            Target::Room(room.to_owned()),
+            self.shared.id,
+            message.into(),
+        )
     }
 
     /// Sends `message` to every client in `room` but this one.

@@ -82,12 +82,12 @@ mod shared;
 mod sync;
 mod worker;
 
+pub use crate::backplane::BackplaneStats;
 pub use builder::{Server, ServerBuilder};
 pub use connection::{BroadcastReport, ClientInfo, Connection};
 pub use events::{Events, event};
-pub use crate::backplane::BackplaneStats;
 pub use handle::{ServerHandle, ServerStats};
-pub(crate) use hub::node_of;
 pub use handler::{Disconnect, Handler};
+pub(crate) use hub::node_of;
 pub use queue::SlowClientPolicy;
 pub use router::{Endpoint, Handshake};
