@@ -70,6 +70,7 @@ struct OwnRedis {
     binary: String,
     port: u16,
     child: Option<Child>,
+    args: Vec<&'static str>,
 }
 
 impl OwnRedis {
@@ -86,6 +87,7 @@ impl OwnRedis {
             binary,
             port: free_port(),
             child: None,
+            args: Vec::new(),
         }
     }
 
@@ -98,6 +100,7 @@ impl OwnRedis {
         let mut child = Command::new(&self.binary)
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -426,6 +429,42 @@ fn a_stalled_redis_never_holds_up_local_delivery_and_duplicates_nothing() {
     let s = b.stats().backplane;
     eprintln!("after the stall: {s:?}");
     assert_eq!(s.received, 10, "{s:?}");
+    a.shutdown_now();
+    b.shutdown_now();
+}
+
+#[test]
+fn a_subscriber_that_redis_drops_for_falling_behind_is_detected_and_reconnected() {
+    let Some(binary) = OwnRedis::binary("slow_subscriber") else {
+        return;
+    };
+    let mut redis = OwnRedis::new(binary);
+    // A subscriber with more than 64 KiB waiting for it is "behind": one
+    // message larger than that puts every subscriber over the limit.
+    redis.args = vec!["--client-output-buffer-limit", "pubsub", "64kb", "0", "0"];
+    redis.start();
+    let url = redis.url();
+    let (a, b) = (node(&url, "slow:"), node(&url, "slow:"));
+    wait_until("both nodes are on Redis", || connected(&[&a, &b]));
+    let mut sender = RawClient::connect(a.local_addr(), "/");
+    let mut listener = RawClient::connect(b.local_addr(), "/");
+    wait_until("the clients are registered", || {
+        a.client_count() == 1 && b.client_count() == 1
+    });
+    // Node b has heard from node a (a heartbeat), so a gap is a gap.
+    wait_until("node b hears node a", || b.cluster_client_count() == 2);
+    let big = "x".repeat(200 * 1024);
+    sender.send_text(&big);
+    assert_eq!(read_texts(&mut sender, 1)[0].len(), big.len());
+    wait_until("node b's subscription is dropped and made again", || {
+        let s = b.stats().backplane;
+        s.reconnects >= 1 && s.connected
+    });
+    // What it missed shows in the sequence numbers (the heartbeats' too).
+    wait_until("the loss is counted", || b.stats().backplane.missed >= 1);
+    sender.send_text("after-0");
+    sender.expect_text("after-0");
+    listener.expect_text("after-0");
     a.shutdown_now();
     b.shutdown_now();
 }

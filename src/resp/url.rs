@@ -195,7 +195,7 @@ fn split_host_port(hostport: &str) -> Result<(String, u16)> {
     if host.is_empty() {
         return Err(bad("a Redis URL needs a host: redis://host:6379".into()));
     }
-    if host.contains(['@', ':', ' ', '[', ']']) && !host.parse::<Ipv6Addr>().is_ok() {
+    if host.contains(['@', ':', ' ', '[', ']']) && host.parse::<Ipv6Addr>().is_err() {
         return Err(bad(format!("{host:?} is not a host name")));
     }
     let port = match port {
