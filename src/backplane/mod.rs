@@ -25,9 +25,32 @@
 //! node subscribes to `<prefix>broadcast` and its own node channel, and to
 //! the pattern `<prefix>room:*`: it hears every room message and delivers
 //! it to its members of that room, if any, so that joining a room is never
-//! racing a subscription. The payload is the envelope of the
-//! [`envelope`] module (node instance, sequence number, sender, target,
-//! opcode, payload); only text and binary messages cross nodes.
+//! racing a subscription. Only text and binary messages cross nodes.
+//!
+//! # The wire format
+//!
+//! Each message is one pub/sub payload, this node's own format (version 1):
+//!
+//! ```text
+//!  offset  size  field
+//!  0       4     magic "SWB1" (stdws backplane, format 1)
+//!  4       8     instance: random per server run, big-endian
+//!  12      8     seq: 1, 2, 3 ... per instance, big-endian
+//!  20      8     sender: the client id that sent it (0: the application)
+//!  28      1     kind: 0 all, 1 all but sender, 2 room, 3 room but sender,
+//!                      4 one client, 5 heartbeat
+//!  29      1     opcode: 1 text, 2 binary (0 for a heartbeat)
+//!  30      8     only kind 4: the client id it is for
+//!          2+n   only kinds 2 and 3: the room's length, then its UTF-8 name
+//!          8     only kind 5: how many clients the node has
+//!  ...           the WebSocket message's payload, to the end
+//! ```
+//!
+//! Payloads that do not start with the magic are ignored, so other
+//! publishers may share the channels. Every node publishes a heartbeat on
+//! `<prefix>broadcast` each second with its client count:
+//! [`ServerHandle::cluster_client_count`](crate::ServerHandle::cluster_client_count)
+//! adds up those heard in the last 5 s.
 //!
 //! # Exactly once, in order
 //!
@@ -66,6 +89,14 @@
 //!   [`BackplaneStats::missed`] by the sequence numbers.
 //! - The subscriber pings Redis every second: a subscription that hears
 //!   nothing for 5 s is made again.
+//!
+//! # Client ids
+//!
+//! With a backplane, a client id is a random 16-bit node id above a 37-bit
+//! connection number (below 2^53, so exact as a JavaScript number), unique
+//! across nodes; [`ServerHandle::send_to`](crate::ServerHandle::send_to)
+//! with the id of another node's client publishes to that node. A
+//! local-only server's ids are plain connection numbers, as before.
 
 pub(crate) mod envelope;
 mod redis;

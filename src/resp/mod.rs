@@ -7,10 +7,10 @@
 //! several servers ([`ServerBuilder::redis`](crate::server::ServerBuilder::redis)),
 //! and only as much of it as that needs:
 //!
-//! - [`command`](self::command): a command is an array of bulk strings
+//! - the [`command`] module: a command is an array of bulk strings
 //!   (`*<n>\r\n` then `$<len>\r\n<bytes>\r\n` for each argument), the only
 //!   form a client may send;
-//! - [`decoder`](self::decoder): an incremental decoder of everything a server may send:
+//! - the [`decoder`] module: an incremental decoder of everything a server may send:
 //!   RESP2's simple strings (`+`), errors (`-`), integers (`:`), bulk
 //!   strings (`$`), arrays (`*`) and their nulls (`$-1`, `*-1`), and
 //!   RESP3's null (`_`), booleans (`#`), doubles (`,`), big numbers (`(`),
@@ -19,7 +19,7 @@
 //!   and depth a server announces is checked against [`Limits`] before
 //!   anything is allocated for it, so a broken or hostile server gets a
 //!   clear [`RespError`], never a panic or unbounded memory;
-//! - [`url`](self::url): `redis://[user:password@]host[:port][/db]`.
+//! - the [`url`] module: `redis://[user:password@]host[:port][/db]`.
 //!
 //! ```
 //! use stdws::resp::{command, Decoder, Value};
