@@ -321,6 +321,28 @@ fn a_node_serves_its_clients_while_redis_is_down_and_joins_when_it_comes() {
 }
 
 #[test]
+fn with_redis_away_a_full_queue_drops_and_counts_never_blocks() {
+    // Nothing listens on this port: no message can be published. The queue
+    // toward Redis holds 16 MiB; what does not fit is counted as lost.
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    let a = node(&url, "full:");
+    let mut client = RawClient::connect(a.local_addr(), "/");
+    let mib = "m".repeat(1024 * 1024);
+    let started = Instant::now();
+    for _ in 0..20 {
+        client.send_text(&mib);
+        assert_eq!(read_texts(&mut client, 1)[0].len(), mib.len());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "a publish waited on Redis"
+    );
+    let s = a.stats().backplane;
+    assert_eq!((s.published, s.lost), (0, 5), "{s:?}");
+    a.shutdown_now();
+}
+
+#[test]
 fn redis_killed_and_restarted_mid_run_loses_nothing_twice() {
     let Some(binary) = OwnRedis::binary("redis_restart") else {
         return;

@@ -157,11 +157,8 @@ impl Redis {
         let mut queue = lock(&shared.queue);
         let cost = bytes.len() + channel.len();
         let config = &shared.config;
-        if queue.items.len() >= config.max_pending
-            || queue.bytes.saturating_add(cost) > config.max_pending_bytes
-        {
-            shared.expire(&mut queue);
-        }
+        // Expiry is the publisher's alone: the front of the queue may be the
+        // batch it is writing.
         if queue.items.len() >= config.max_pending
             || (!queue.items.is_empty()
                 && queue.bytes.saturating_add(cost) > config.max_pending_bytes)
@@ -194,8 +191,13 @@ impl Redis {
         for (_, stream) in lock(&shared.streams).iter() {
             let _ = stream.shutdown(Shutdown::Both);
         }
+        let me = std::thread::current().id();
         for thread in lock(&self.threads).drain(..) {
-            let _ = thread.join();
+            // The last handle to a server may be dropped on the subscriber's
+            // own thread, in the middle of a delivery: it cannot join itself.
+            if thread.thread().id() != me {
+                let _ = thread.join();
+            }
         }
         let unlogged = lock(&shared.queue).unlogged;
         if unlogged > 0 {
@@ -269,7 +271,9 @@ impl Shared {
     }
 
     /// Waits for `wait` or until the backplane stops; `true` if it stops.
-    fn pause(&self, wait: Duration) -> bool {
+    /// The publisher (`expire`) drops stale messages meanwhile; nobody else
+    /// may, since the front of the queue may be the batch it is writing.
+    fn pause(&self, wait: Duration, expire: bool) -> bool {
         let deadline = Instant::now() + wait;
         let mut queue = lock(&self.queue);
         loop {
@@ -280,7 +284,9 @@ impl Shared {
             if now >= deadline {
                 return false;
             }
-            self.expire(&mut queue);
+            if expire {
+                self.expire(&mut queue);
+            }
             queue = self
                 .wake
                 .wait_timeout(queue, deadline - now)
@@ -432,7 +438,7 @@ impl Outage {
                 shared.config.url
             ));
         }
-        let stop = shared.pause(self.wait);
+        let stop = shared.pause(self.wait, who == "publisher");
         self.wait = (self.wait * 2).min(BACKOFF_MAX);
         stop
     }
