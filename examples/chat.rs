@@ -143,7 +143,9 @@ fn main() -> ExitCode {
             "--redis" => redis = args.next(),
             other if !other.starts_with('-') => addr = other.to_owned(),
             other => {
-                eprintln!("chat: unknown option {other}\nusage: chat [ADDR] [--redis redis://HOST:PORT]");
+                eprintln!(
+                    "chat: unknown option {other}\nusage: chat [ADDR] [--redis redis://HOST:PORT]"
+                );
                 return ExitCode::from(2);
             }
         }
