@@ -537,3 +537,46 @@ fn a_node_killed_mid_run_leaves_the_others_whole() {
         n.shutdown_now();
     }
 }
+
+/// `.ci/nginx.sh`: three broadcast example nodes behind nginx, configured as
+/// the README says; this test talks to them through nginx only.
+#[test]
+fn three_nodes_behind_a_load_balancer_behave_as_one() {
+    let Ok(balancer) = std::env::var("STDWS_BALANCER_ADDR") else {
+        eprintln!("load balancer: skipped, STDWS_BALANCER_ADDR is not set (run .ci/nginx.sh)");
+        return;
+    };
+    let addr: std::net::SocketAddr = balancer.parse().unwrap();
+    let mut group: Vec<RawClient> = (0..6).map(|_| RawClient::connect(addr, "/")).collect();
+    let mut room: Vec<RawClient> = (0..3).map(|_| RawClient::connect(addr, "/room/lb")).collect();
+    // A client is registered once its own message comes back to it.
+    for (i, c) in group.iter_mut().chain(room.iter_mut()).enumerate() {
+        let sync = format!("sync{i}-0");
+        c.send_text(&sync);
+        read_until(c, &sync);
+    }
+    const PER_SENDER: usize = 20;
+    for k in 0..PER_SENDER {
+        for (i, c) in group.iter_mut().enumerate() {
+            c.send_text(&format!("g{i}-{k}"));
+        }
+        for (i, c) in room.iter_mut().enumerate() {
+            c.send_text(&format!("r{i}-{k}"));
+        }
+    }
+    for (clients, senders, mark) in [(&mut group, 6, 'g'), (&mut room, 3, 'r')] {
+        for c in clients.iter_mut() {
+            let mut got = Vec::new();
+            while got.len() < senders * PER_SENDER {
+                let frame = c.read_frame().expect("a message through the balancer");
+                let text = String::from_utf8(frame.payload).unwrap();
+                if !text.starts_with("sync") {
+                    assert!(text.starts_with(mark), "{text} reached the wrong group");
+                    got.push(text);
+                }
+            }
+            let counts = per_sender_in_order(&got);
+            assert_eq!(counts.len(), senders, "{counts:?}");
+        }
+    }
+}
