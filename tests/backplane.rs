@@ -548,7 +548,9 @@ fn three_nodes_behind_a_load_balancer_behave_as_one() {
     };
     let addr: std::net::SocketAddr = balancer.parse().unwrap();
     let mut group: Vec<RawClient> = (0..6).map(|_| RawClient::connect(addr, "/")).collect();
-    let mut room: Vec<RawClient> = (0..3).map(|_| RawClient::connect(addr, "/room/lb")).collect();
+    let mut room: Vec<RawClient> = (0..3)
+        .map(|_| RawClient::connect(addr, "/room/lb"))
+        .collect();
     // A client is registered once its own message comes back to it.
     for (i, c) in group.iter_mut().chain(room.iter_mut()).enumerate() {
         let sync = format!("sync{i}-0");

@@ -192,9 +192,11 @@ impl Counters {
     }
 }
 
-/// Where the subscriber hands messages from other nodes: the server's
-/// delivery to its own clients (the backplane knows nothing of the server).
-pub(crate) type Deliver = Arc<dyn Fn(Envelope) + Send + Sync>;
+/// Where the subscriber hands messages from other nodes, all those of one
+/// read at a time (so that the server can write each client's share in one
+/// call): the server's delivery to its own clients (the backplane knows
+/// nothing of the server).
+pub(crate) type Deliver = Arc<dyn Fn(Vec<Envelope>) + Send + Sync>;
 
 /// Where the publisher asks how many clients the node has, for heartbeats.
 pub(crate) type ClientCount = Arc<dyn Fn() -> u64 + Send + Sync>;

@@ -671,7 +671,11 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
             .and_then(Value::as_bytes)
         {
             Some(b"subscribe" | b"psubscribe") => confirmed += 1,
-            _ => handle(shared, value),
+            _ => {
+                if let Some(envelope) = handle(shared, value) {
+                    (shared.deliver)(vec![envelope]);
+                }
+            }
         }
     }
     outage.connected(shared, "subscriber");
@@ -685,11 +689,15 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
         if shared.stopping() {
             return Ok(());
         }
+        let mut burst = Vec::new();
         while let Some(value) = conn.next_buffered()? {
             if let Value::Error(e) = &value {
                 return Err(io::Error::other(format!("Redis said: {e}")));
             }
-            handle(shared, value);
+            burst.extend(handle(shared, value));
+        }
+        if !burst.is_empty() {
+            (shared.deliver)(burst);
         }
         match conn.fill() {
             Ok(()) => heard = Instant::now(),
@@ -712,37 +720,38 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
     }
 }
 
-/// One value from the subscription: a message of another node is checked
-/// against its sender's sequence and delivered.
-fn handle(shared: &Shared, value: Value) {
-    let Some(mut items) = value.into_items() else {
-        return;
-    };
+/// One value from the subscription: a message of another node, checked
+/// against its sender's sequence, to deliver.
+fn handle(shared: &Shared, value: Value) -> Option<Envelope> {
+    let mut items = value.into_items()?;
     let payload = match items.first().and_then(Value::as_bytes) {
         Some(b"message") if items.len() == 3 => items.pop(),
         Some(b"pmessage") if items.len() == 4 => items.pop(),
-        _ => return, // pong, confirmations
+        _ => return None, // pong, confirmations
     };
     let Some(Value::Bulk(payload)) = payload else {
-        return;
+        return None;
     };
-    let Some(envelope) = Envelope::decode(&payload) else {
-        return; // not ours: another application's message on the prefix
-    };
+    // Not ours: another application's message on the prefix.
+    let envelope = Envelope::decode(&payload)?;
     if envelope.instance == shared.instance {
-        return; // our own, delivered locally when it was sent
+        return None; // our own, delivered locally when it was sent
     }
     let verdict = lock(&shared.sequences).check(&envelope, Instant::now());
     match verdict {
-        Verdict::Duplicate => Counters::add(&shared.counters.duplicates, 1),
+        Verdict::Duplicate => {
+            Counters::add(&shared.counters.duplicates, 1);
+            None
+        }
         Verdict::Deliver { missed } => {
             if missed > 0 {
                 Counters::add(&shared.counters.missed, missed);
             }
-            if !matches!(envelope.target, Target::Heartbeat(_)) {
-                Counters::add(&shared.counters.received, 1);
-                (shared.deliver)(envelope);
+            if matches!(envelope.target, Target::Heartbeat(_)) {
+                return None;
             }
+            Counters::add(&shared.counters.received, 1);
+            Some(envelope)
         }
     }
 }

@@ -81,6 +81,10 @@ fn deliver_local(hub: &Hub, target: &Target, sender: u64, message: Message) -> B
     report
 }
 
+/// The name the subscriber's batches go under in the outbound queues: no
+/// connection has it (ids stay below 2^53).
+const BACKPLANE_BATCH: u64 = u64::MAX;
+
 /// Starts the server's Redis backplane, if it has one: its subscriber
 /// delivers through [`deliver_local`], holding the hub weakly so that a
 /// dropped server is not kept alive by it.
@@ -89,18 +93,27 @@ pub(crate) fn start_backplane(hub: &Arc<Hub>) -> Result<()> {
         return Ok(());
     };
     let weak = Arc::downgrade(hub);
-    let deliver = Arc::new(move |envelope: Envelope| {
+    let deliver = Arc::new(move |burst: Vec<Envelope>| {
         let Some(hub) = weak.upgrade() else {
             return;
         };
-        let message = match envelope.opcode {
-            1 => match String::from_utf8(envelope.payload) {
-                Ok(text) => Message::Text(text),
-                Err(_) => return, // no node publishes that
-            },
-            _ => Message::Binary(envelope.payload),
-        };
-        deliver_local(&hub, &envelope.target, envelope.sender, message);
+        // The subscriber batches like a worker: each client's share of the
+        // burst goes out in one write, not one per message.
+        batch::enter(&hub);
+        batch::set_own(BACKPLANE_BATCH);
+        batch::set_corked(true);
+        for envelope in burst {
+            let message = match envelope.opcode {
+                1 => match String::from_utf8(envelope.payload) {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => continue, // no node publishes that
+                },
+                _ => Message::Binary(envelope.payload),
+            };
+            deliver_local(&hub, &envelope.target, envelope.sender, message);
+        }
+        batch::flush_others(&hub);
+        batch::leave();
     });
     let weak = Arc::downgrade(hub);
     let clients = Arc::new(move || weak.upgrade().map_or(0, |h| h.registry.count() as u64));
