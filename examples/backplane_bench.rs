@@ -116,7 +116,7 @@ fn throughput(
         for i in 0..per_node {
             let (reader, writer) = client(n).split().unwrap();
             let window = Arc::new(Window::default());
-            let sender_id = (i < senders_per_node).then(|| readers.len() as u8);
+            let sender_id = (i < senders_per_node).then_some(writers.len() as u8);
             {
                 let window = Arc::clone(&window);
                 let ready = Arc::clone(&ready);
