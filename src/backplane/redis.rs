@@ -23,8 +23,10 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 /// A subscription that hears nothing (not even the answer to its pings)
 /// for this long is made again.
 const SILENCE: Duration = Duration::from_secs(5);
-/// The most commands written to Redis before their answers are read.
+/// The most commands, and about the most bytes, written to Redis before
+/// their answers are read.
 const PIPELINE: usize = 64;
+const PIPELINE_BYTES: usize = 1024 * 1024;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -506,10 +508,15 @@ fn publish_until_error(
             }
             out.clear();
             let mut heartbeats = 0;
-            let count = queue.items.len().min(PIPELINE);
+            let mut count = 0;
+            // Copied under the lock: a bounded batch keeps publishers waiting briefly.
             for item in queue.items.iter().take(PIPELINE) {
+                if count > 0 && out.len() + item.bytes.len() > PIPELINE_BYTES {
+                    break;
+                }
                 command::encode(&mut out, &[b"PUBLISH", &item.channel, &item.bytes]);
                 heartbeats += usize::from(item.heartbeat);
+                count += 1;
             }
             (count, heartbeats)
         };
