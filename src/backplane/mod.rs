@@ -212,3 +212,38 @@ pub(crate) fn random_node_id() -> std::io::Result<u16> {
         }
     }
 }
+
+/// How many low bits of a client id count connections; the node id is above
+/// them. 37 + 16 bits keep every id below 2^53, exact in JavaScript.
+const LOCAL_BITS: u32 = 37;
+
+/// The id of connection number `local` on node `node` (0: a local-only
+/// server, whose ids are the plain numbers).
+pub(crate) fn client_id(node: u16, local: u64) -> u64 {
+    match node {
+        0 => local,
+        node => (u64::from(node) << LOCAL_BITS) | (local & ((1 << LOCAL_BITS) - 1)),
+    }
+}
+
+/// The node a client id belongs to (0: a local-only server's id).
+pub(crate) fn node_of(id: u64) -> u16 {
+    (id >> LOCAL_BITS) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_carry_their_node_and_stay_exact_in_javascript() {
+        assert_eq!(client_id(0, 42), 42);
+        let id = client_id(0xffff, (1 << 37) - 1);
+        assert_eq!(id, (1 << 53) - 1);
+        assert_eq!(node_of(id), 0xffff);
+        assert_eq!(node_of(client_id(7, 1)), 7);
+        assert_eq!(node_of(42), 0);
+        // A number past 37 bits wraps within the node's range.
+        assert_eq!(client_id(1, 1 << 37), 1 << 37);
+    }
+}

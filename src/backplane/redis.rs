@@ -230,9 +230,7 @@ impl Shared {
             Target::Room(room) | Target::RoomButSender(room) => {
                 format!("{prefix}room:{room}").into_bytes()
             }
-            Target::Client(id) => {
-                format!("{prefix}node:{}", crate::server::node_of(*id)).into_bytes()
-            }
+            Target::Client(id) => format!("{prefix}node:{}", super::node_of(*id)).into_bytes(),
         }
     }
 

@@ -206,7 +206,7 @@ impl ServerHandle {
         if let Some(conn) = self.client(id) {
             return conn.send(message);
         }
-        let node = super::hub::node_of(id);
+        let node = crate::backplane::node_of(id);
         match self.hub.backplane.get() {
             Some(redis) if node != 0 && node != redis.node_id() && message.is_data() => {
                 self.publish(Target::Client(id), 0, &message);

@@ -133,15 +133,6 @@ pub(crate) struct Hub {
     pub(crate) backplane: OnceLock<crate::backplane::Redis>,
 }
 
-/// How many low bits of a client id count connections; the node id is above
-/// them. 37 + 16 bits keep every id below 2^53, exact in JavaScript.
-const LOCAL_BITS: u32 = 37;
-
-/// The node a client id belongs to (0: a local-only server's id).
-pub(crate) fn node_of(id: u64) -> u16 {
-    (id >> LOCAL_BITS) as u16
-}
-
 impl Hub {
     /// A hub whose `pool` serves its connections.
     pub(crate) fn new(
@@ -172,10 +163,7 @@ impl Hub {
     /// The id of the connection numbered `local` in this process: unique
     /// across the nodes of a backplane, since each has its node id in it.
     pub(crate) fn client_id(&self, local: u64) -> u64 {
-        match self.settings.node_id {
-            0 => local,
-            node => (u64::from(node) << LOCAL_BITS) | (local & ((1 << LOCAL_BITS) - 1)),
-        }
+        crate::backplane::client_id(self.settings.node_id, local)
     }
 
     /// Milliseconds since the server started, never 0 (0 means "never").

@@ -88,6 +88,5 @@ pub use connection::{BroadcastReport, ClientInfo, Connection};
 pub use events::{Events, event};
 pub use handle::{ServerHandle, ServerStats};
 pub use handler::{Disconnect, Handler};
-pub(crate) use hub::node_of;
 pub use queue::SlowClientPolicy;
 pub use router::{Endpoint, Handshake};
