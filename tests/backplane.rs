@@ -492,6 +492,50 @@ fn a_subscriber_that_redis_drops_for_falling_behind_is_detected_and_reconnected(
 }
 
 #[test]
+fn auth_with_a_password_or_an_acl_user_and_select_a_database() {
+    let Some(binary) = OwnRedis::binary("auth") else {
+        return;
+    };
+    let mut redis = OwnRedis::new(binary);
+    redis.args = vec![
+        "--requirepass",
+        "s3cret",
+        "--user",
+        "app",
+        "on",
+        ">p@ss",
+        "~*",
+        "&*",
+        "+@all",
+    ];
+    redis.start();
+    let port = redis.port;
+    // Pub/sub ignores the database, but SELECT must still succeed.
+    let by_password = node(&format!("redis://:s3cret@127.0.0.1:{port}/3"), "auth:");
+    let by_user = node(&format!("redis://app:p%40ss@127.0.0.1:{port}"), "auth:");
+    let refused = node(&format!("redis://:wrong@127.0.0.1:{port}"), "auth:");
+    wait_until("both good nodes are on Redis", || {
+        connected(&[&by_password, &by_user])
+    });
+    let mut a = RawClient::connect(by_password.local_addr(), "/");
+    let mut b = RawClient::connect(by_user.local_addr(), "/");
+    let mut c = RawClient::connect(refused.local_addr(), "/");
+    wait_until("the clients are registered", || {
+        by_password.client_count() == 1 && by_user.client_count() == 1
+    });
+    a.send_text("a-0");
+    a.expect_text("a-0");
+    b.expect_text("a-0");
+    // The node Redis refused serves its own client and hears nothing else.
+    assert!(!refused.stats().backplane.connected);
+    c.send_text("c-0");
+    c.expect_text("c-0");
+    for n in [by_password, by_user, refused] {
+        n.shutdown_now();
+    }
+}
+
+#[test]
 fn a_node_killed_mid_run_leaves_the_others_whole() {
     let Some(url) = shared_redis("node_killed") else {
         return;

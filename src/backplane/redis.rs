@@ -433,8 +433,13 @@ impl Outage {
         }
         if self.down_since.is_none() {
             self.down_since = Some(Instant::now());
+            let what = if self.connected_once {
+                "lost"
+            } else {
+                "cannot use"
+            };
             log(&format!(
-                "{who} lost {}: {e}; local delivery goes on, retrying",
+                "{who} {what} {}: {e}; local delivery goes on, retrying",
                 shared.config.url
             ));
         }
