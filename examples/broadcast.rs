@@ -1,19 +1,36 @@
 //! The classic program of the simple threaded servers: every message a client
-//! sends goes to every connected client, the sender included.
+//! sends goes to every client of its group, the sender included; with
+//! `--redis`, to every client of its group on every server that shares the
+//! Redis.
 //!
 //! ```text
-//! cargo run --release --example broadcast [-- ADDR] [--workers N] [--quiet]
+//! cargo run --release --example broadcast [-- ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT]
 //! ```
 //!
-//! It listens on 127.0.0.1:8001 by default, on every path. A client that
-//! cannot keep up is disconnected (close 1008) once 1 MiB is queued for it,
-//! and never slows the others down.
+//! It listens on 127.0.0.1:8001 by default. A client on `/` (or any path but
+//! `/room/...`) is in the default group; a client on `/room/NAME` is in room
+//! NAME only. Every text or binary message a client sends reaches every
+//! client of its group, on every node, sender included, exactly once, each
+//! sender's messages in the order it sent them. If Redis goes away, each
+//! node keeps serving its own clients and reconnects; what was sent
+//! meanwhile may not reach the other nodes, and is never duplicated (see
+//! `stdws::backplane`). A client that cannot keep up is disconnected
+//! (close 1008) once 1 MiB is queued for it, and never slows the others.
 
 mod common;
 
 use std::process::ExitCode;
 
-use stdws::Server;
+use stdws::{Connection, Server};
+
+/// The room a path puts its client in: `room:NAME` for `/room/NAME`, and
+/// `/` for the default group (no path's room name can be `/`).
+fn group(conn: &Connection) -> String {
+    match conn.path().strip_prefix("/room/") {
+        Some(name) => format!("room:{name}"),
+        None => "/".to_owned(),
+    }
+}
 
 fn main() -> ExitCode {
     let args = match common::ServerArgs::parse("broadcast", "127.0.0.1:8001") {
@@ -22,10 +39,17 @@ fn main() -> ExitCode {
     };
     let broadcast = Server::builder().on_message(|conn, message| {
         // Encoded once, written to every client without waiting on any.
-        let report = conn.broadcast(message);
+        let report = conn.broadcast_room(&group(conn), message);
         if !report.disconnected.is_empty() {
             eprintln!("too slow, disconnected: {:?}", report.disconnected);
         }
     });
-    args.run("broadcast", broadcast)
+    args.run_with("broadcast", broadcast, |conn| {
+        if let Err(e) = conn.join(&group(conn)) {
+            // A room name over the server's cap: say so rather than serve
+            // a client that is in no group.
+            let _ = conn.close(stdws::CloseCode::POLICY_VIOLATION, "room name too long");
+            eprintln!("broadcast: #{}: {e}", conn.id());
+        }
+    })
 }

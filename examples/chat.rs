@@ -1,8 +1,13 @@
 //! A chat with rooms and nicknames. Its page and its WebSocket share one port.
 //!
 //! ```text
-//! cargo run --example chat [-- ADDR]
+//! cargo run --example chat [-- ADDR] [--redis redis://HOST:PORT]
 //! ```
+//!
+//! With `--redis`, every chat server that shares the Redis is one chat: a
+//! room's messages and notices reach its members on every node (see
+//! `stdws::backplane`). Nicknames are unique per node, and `/who` lists
+//! the room's members on this node only.
 //!
 //! Open http://127.0.0.1:8002/ in a browser (two tabs, to talk to yourself).
 //! The page connects to `ws://HOST/chat?nick=NAME&room=ROOM`. What a client
@@ -156,11 +161,27 @@ impl Handler for ChatUser {
 }
 
 fn main() -> ExitCode {
-    let addr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8002".to_owned());
+    let mut addr = "127.0.0.1:8002".to_owned();
+    let mut redis = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--redis" => redis = args.next(),
+            other if !other.starts_with('-') => addr = other.to_owned(),
+            other => {
+                eprintln!(
+                    "chat: unknown option {other}\nusage: chat [ADDR] [--redis redis://HOST:PORT]"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
     let nicknames = Nicknames::default();
-    let server = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(url) = &redis {
+        builder = builder.redis(url);
+    }
+    let server = builder
         .workers(1000)
         .route(
             "/chat",

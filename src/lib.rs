@@ -243,6 +243,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backplane;
 pub mod client;
 pub mod deflate;
 pub mod error;
@@ -250,6 +251,7 @@ pub mod json;
 pub mod message;
 pub mod protocol;
 mod random;
+pub mod resp;
 pub mod server;
 pub mod socketio;
 pub mod split;

@@ -139,10 +139,12 @@ fn a_message_echoed_in_one_byte_parts_is_bounded_with_its_bookkeeping() {
     let _ = writer.join();
     let bound = limit + 64 * 1024 + 4096;
     assert!(peak <= bound, "held {peak} bytes, bound {bound}");
-    // Loopback sockets absorb about 2 MiB of these parts here: past that the
-    // server held them, so the bound above was really pressed.
+    // Loopback sockets absorb about 2 MiB of these parts here (more when a
+    // loaded worker reads them in larger pieces): past that the server
+    // held them, beyond the queue limit that applies to others' frames, so
+    // the bound above was really pressed.
     assert!(
-        peak >= limit / 2,
+        peak > 256 * 1024,
         "the attack never filled the queue: {peak} bytes"
     );
 }

@@ -4,13 +4,16 @@ use std::process::ExitCode;
 
 use stdws::server::{Connection, Disconnect, ServerBuilder};
 
-/// `NAME [ADDR] [--workers N] [--quiet]`, as the echo and broadcast examples take.
+/// `NAME [ADDR] [--workers N] [--quiet] [--redis URL]`, as the echo and
+/// broadcast examples take.
 pub struct ServerArgs {
     pub addr: String,
     /// `--workers N`, or `None` for as many as the descriptor limit allows
     /// (at most 10,000).
     pub workers: Option<usize>,
     pub quiet: bool,
+    /// Joins the servers that share this Redis (see `stdws::backplane`).
+    pub redis: Option<String>,
 }
 
 impl ServerArgs {
@@ -22,7 +25,7 @@ impl ServerArgs {
                 eprintln!("{name}: {problem}");
             }
             eprintln!(
-                "usage: {name} [ADDR] [--workers N] [--quiet]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
+                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
             );
             if problem.is_empty() {
                 ExitCode::SUCCESS
@@ -34,6 +37,7 @@ impl ServerArgs {
             addr: default_addr.to_owned(),
             workers: None,
             quiet: false,
+            redis: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -43,6 +47,10 @@ impl ServerArgs {
                     None => return Err(usage("--workers needs a number")),
                 },
                 "--quiet" | "-q" => parsed.quiet = true,
+                "--redis" => match args.next() {
+                    Some(url) => parsed.redis = Some(url),
+                    None => return Err(usage("--redis needs a URL: redis://HOST:PORT")),
+                },
                 "--help" | "-h" => return Err(usage("")),
                 other if !other.starts_with('-') => parsed.addr = other.to_owned(),
                 other => return Err(usage(&format!("unknown option {other}"))),
@@ -83,12 +91,28 @@ impl ServerArgs {
 
     /// Adds a log line per connect and disconnect (unless `--quiet`), binds,
     /// and runs the server until it stops.
+    #[allow(dead_code)] // not every example uses it
     pub fn run(self, name: &str, builder: ServerBuilder) -> ExitCode {
+        self.run_with(name, builder, |_| {})
+    }
+
+    /// [`run`](Self::run), with `on_connect` called for each client after
+    /// its log line.
+    pub fn run_with(
+        self,
+        name: &str,
+        builder: ServerBuilder,
+        on_connect: impl Fn(&Connection) + Send + Sync + 'static,
+    ) -> ExitCode {
         let quiet = self.quiet;
         let (workers, note) = self.pool_size();
+        let mut builder = builder.workers(workers);
+        if let Some(url) = &self.redis {
+            builder = builder.redis(url);
+        }
         let builder = builder
-            .workers(workers)
             .on_connect(move |conn: &Connection| {
+                on_connect(conn);
                 if !quiet {
                     eprintln!(
                         "connect    #{} from {} to {}",
@@ -116,8 +140,12 @@ impl ServerArgs {
             }
         };
         eprintln!(
-            "{name} server listening on ws://{} ({workers} workers{note})",
+            "{name} server listening on ws://{} ({workers} workers{note}{})",
             server.local_addr(),
+            match &self.redis {
+                Some(url) => format!(", with the nodes on {url}"),
+                None => String::new(),
+            }
         );
         match server.run() {
             Ok(()) => ExitCode::SUCCESS,

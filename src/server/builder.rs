@@ -85,6 +85,7 @@ impl Server {
             threads.acceptor = Some(acceptor);
             threads.housekeeper = Some(housekeeper);
         }
+        super::handle::start_backplane(&hub)?;
         Ok(ServerHandle::from_hub(hub))
     }
 
@@ -117,6 +118,8 @@ impl Server {
 pub struct ServerBuilder {
     settings: Settings,
     router: Router,
+    redis: Option<Result<crate::resp::RedisUrl>>,
+    redis_prefix: Option<String>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -375,6 +378,35 @@ impl ServerBuilder {
         self
     }
 
+    /// Joins the other servers that use the Redis at `url`
+    /// (`redis://[user:password@]host:port[/db]`) into one for broadcasts,
+    /// rooms and sends by client id: see [`crate::backplane`] for what
+    /// goes where, the ordering clients see, and what happens when Redis
+    /// goes away. Client ids then carry a random node id (16 bits) above a
+    /// 37-bit connection number, so that they are unique across nodes.
+    /// A bad URL fails [`bind`](Self::bind). Redis need not be up: the
+    /// server starts, serves its own clients, and keeps trying.
+    ///
+    /// ```no_run
+    /// stdws::Server::builder()
+    ///     .on_message(|conn, msg| { conn.broadcast(msg); }) // every client of every node
+    ///     .redis("redis://127.0.0.1:6379")
+    ///     .bind("127.0.0.1:8001")?
+    ///     .run()?;
+    /// # Ok::<(), stdws::Error>(())
+    /// ```
+    pub fn redis(mut self, url: &str) -> Self {
+        self.redis = Some(crate::resp::RedisUrl::parse(url));
+        self
+    }
+
+    /// The prefix of the Redis channels (default `stdws:`): servers with
+    /// another prefix on the same Redis are another cluster.
+    pub fn redis_prefix(mut self, prefix: &str) -> Self {
+        self.redis_prefix = Some(prefix.to_owned());
+        self
+    }
+
     /// Binds the listening socket.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
         let listener = TcpListener::bind(addr)?;
@@ -382,7 +414,15 @@ impl ServerBuilder {
     }
 
     /// Uses an already-bound listening socket.
-    pub fn listen_on(self, listener: TcpListener) -> Result<Server> {
+    pub fn listen_on(mut self, listener: TcpListener) -> Result<Server> {
+        if let Some(url) = self.redis.take() {
+            let mut config = crate::backplane::Config::new(url?);
+            if let Some(prefix) = self.redis_prefix.take() {
+                config.prefix = prefix;
+            }
+            self.settings.backplane = Some(config);
+            self.settings.node_id = crate::backplane::random_node_id()?;
+        }
         let local_addr = listener.local_addr()?;
         if self.router.routes.is_empty()
             && self.router.fallback.is_none()

@@ -41,7 +41,9 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// The connection's id: unique within the process, never reused.
+    /// The connection's id: unique within the process, never reused; with
+    /// a [backplane](crate::backplane), unique across its nodes too (the
+    /// node id is in its high bits).
     pub fn id(&self) -> u64 {
         self.shared.id
     }

@@ -13,6 +13,7 @@ use super::hub::{Hub, Phase};
 use super::queue::{Ended, Frame, Origin};
 use super::shared::ConnShared;
 use super::sync::lock;
+use crate::backplane::{BackplaneStats, Envelope, Redis, Target};
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame};
@@ -49,6 +50,78 @@ fn prepare(message: Message) -> Option<Frame> {
     Some(Frame::shared(opcode, payload))
 }
 
+/// Sends to this node's clients of `target`: the one path for local
+/// broadcasts and for messages from other nodes.
+fn deliver_local(hub: &Hub, target: &Target, sender: u64, message: Message) -> BroadcastReport {
+    let mut report = BroadcastReport::default();
+    let Some(frame) = prepare(message) else {
+        return report;
+    };
+    let send = |conn: &Arc<ConnShared>| {
+        report.record(conn.id, batch::deliver(hub, conn, frame.clone()));
+    };
+    match target {
+        Target::All => hub.registry.all().iter().for_each(send),
+        Target::AllButSender => hub
+            .registry
+            .all()
+            .iter()
+            .filter(|c| c.id != sender)
+            .for_each(send),
+        Target::Room(room) => hub.registry.room(room).iter().for_each(send),
+        Target::RoomButSender(room) => hub
+            .registry
+            .room(room)
+            .iter()
+            .filter(|c| c.id != sender)
+            .for_each(send),
+        Target::Client(id) => hub.registry.get(*id).iter().for_each(send),
+        Target::Heartbeat(_) => {}
+    }
+    report
+}
+
+/// The name the subscriber's batches go under in the outbound queues: no
+/// connection has it (ids stay below 2^53).
+const BACKPLANE_BATCH: u64 = u64::MAX;
+
+/// Starts the server's Redis backplane, if it has one: its subscriber
+/// delivers through [`deliver_local`], holding the hub weakly so that a
+/// dropped server is not kept alive by it.
+pub(crate) fn start_backplane(hub: &Arc<Hub>) -> Result<()> {
+    let Some(config) = hub.settings.backplane.clone() else {
+        return Ok(());
+    };
+    let weak = Arc::downgrade(hub);
+    let deliver = Arc::new(move |burst: Vec<Envelope>| {
+        let Some(hub) = weak.upgrade() else {
+            return;
+        };
+        // The subscriber batches like a worker: each client's share of the
+        // burst goes out in one write, not one per message.
+        batch::enter(&hub);
+        batch::set_own(BACKPLANE_BATCH);
+        batch::set_corked(true);
+        for envelope in burst {
+            let message = match envelope.opcode {
+                1 => match String::from_utf8(envelope.payload) {
+                    Ok(text) => Message::Text(text),
+                    Err(_) => continue, // no node publishes that
+                },
+                _ => Message::Binary(envelope.payload),
+            };
+            deliver_local(&hub, &envelope.target, envelope.sender, message);
+        }
+        batch::flush_others(&hub);
+        batch::leave();
+    });
+    let weak = Arc::downgrade(hub);
+    let clients = Arc::new(move || weak.upgrade().map_or(0, |h| h.registry.count() as u64));
+    let redis = Redis::start(config, hub.settings.node_id, deliver, clients)?;
+    let _ = hub.backplane.set(redis);
+    Ok(())
+}
+
 impl ServerHandle {
     pub(crate) fn from_hub(hub: Arc<Hub>) -> ServerHandle {
         ServerHandle { hub }
@@ -59,28 +132,34 @@ impl ServerHandle {
         self.hub.local_addr
     }
 
-    fn send_to_all<'a>(
-        &self,
-        targets: impl Iterator<Item = &'a Arc<ConnShared>>,
-        message: Message,
-    ) -> BroadcastReport {
-        let mut report = BroadcastReport::default();
-        let Some(frame) = prepare(message) else {
-            return report;
+    /// Hands a text or binary message to the backplane, if there is one,
+    /// for the other nodes (local delivery is the caller's).
+    fn publish(&self, target: Target, sender: u64, message: &Message) {
+        let Some(redis) = self.hub.backplane.get() else {
+            return;
         };
-        for conn in targets {
-            report.record(conn.id, batch::deliver(&self.hub, conn, frame.clone()));
-        }
-        report
+        let (opcode, payload): (u8, &[u8]) = match message {
+            Message::Text(t) => (1, t.as_bytes()),
+            Message::Binary(b) => (2, b),
+            _ => return,
+        };
+        redis.publish(target, sender, opcode, payload);
     }
 
-    /// Sends `message` to every connected client. The frame is encoded once;
-    /// no client's socket is waited on (see
+    /// Sends to this node's clients of `target` and publishes to the others.
+    fn broadcast_to(&self, target: Target, sender: u64, message: Message) -> BroadcastReport {
+        self.publish(target.clone(), sender, &message);
+        deliver_local(&self.hub, &target, sender, message)
+    }
+
+    /// Sends `message` to every connected client, of every node when the
+    /// server has a [backplane](crate::backplane). The frame is encoded
+    /// once; no client's socket is waited on (see
     /// [`Connection::send`](super::Connection::send) for queueing).
     /// A close message is not broadcast; use [`close_all`](Self::close_all).
+    /// The report covers this node's clients.
     pub fn broadcast(&self, message: impl Into<Message>) -> BroadcastReport {
-        let all = self.hub.registry.all();
-        self.send_to_all(all.iter(), message.into())
+        self.broadcast_to(Target::All, 0, message.into())
     }
 
     /// Sends the named event `name` with `data` (JSON text, or `""`) to
@@ -96,14 +175,12 @@ impl ServerHandle {
 
     /// Sends `message` to every client but `except`.
     pub fn broadcast_except(&self, except: u64, message: impl Into<Message>) -> BroadcastReport {
-        let all = self.hub.registry.all();
-        self.send_to_all(all.iter().filter(|c| c.id != except), message.into())
+        self.broadcast_to(Target::AllButSender, except, message.into())
     }
 
     /// Sends `message` to every client in `room`.
     pub fn broadcast_room(&self, room: &str, message: impl Into<Message>) -> BroadcastReport {
-        let members = self.hub.registry.room(room);
-        self.send_to_all(members.iter(), message.into())
+        self.broadcast_to(Target::Room(room.to_owned()), 0, message.into())
     }
 
     /// Sends `message` to every client in `room` but `except`.
@@ -113,15 +190,42 @@ impl ServerHandle {
         except: u64,
         message: impl Into<Message>,
     ) -> BroadcastReport {
-        let members = self.hub.registry.room(room);
-        self.send_to_all(members.iter().filter(|c| c.id != except), message.into())
+        self.broadcast_to(
+            Target::RoomButSender(room.to_owned()),
+            except,
+            message.into(),
+        )
     }
 
-    /// Sends `message` to the client with id `id`.
+    /// Sends `message` to the client with id `id`. With a
+    /// [backplane](crate::backplane), a text or binary message for a client
+    /// of another node is published to that node, and `Ok` means only that
+    /// it was handed on.
     pub fn send_to(&self, id: u64, message: impl Into<Message>) -> Result<()> {
-        self.client(id)
-            .ok_or(Error::NoSuchClient(id))?
-            .send(message)
+        let message = message.into();
+        if let Some(conn) = self.client(id) {
+            return conn.send(message);
+        }
+        let node = crate::backplane::node_of(id);
+        match self.hub.backplane.get() {
+            Some(redis) if node != 0 && node != redis.node_id() && message.is_data() => {
+                self.publish(Target::Client(id), 0, &message);
+                Ok(())
+            }
+            _ => Err(Error::NoSuchClient(id)),
+        }
+    }
+
+    /// How many clients are connected to every node of the backplane, as
+    /// their heartbeats (one a second) last said; [`client_count`](Self::client_count)
+    /// without one.
+    pub fn cluster_client_count(&self) -> usize {
+        let remote = self
+            .hub
+            .backplane
+            .get()
+            .map_or(0, |redis| redis.remote_clients());
+        self.client_count() + remote as usize
     }
 
     /// The connection with id `id`, if it is connected.
@@ -259,6 +363,10 @@ impl ServerHandle {
                 TcpStream::connect_timeout(&wake_address(hub.local_addr), Duration::from_secs(1));
             let _ = acceptor.join();
         }
+        // No more messages from other nodes once the shutdown begins.
+        if let Some(redis) = hub.backplane.get() {
+            redis.stop();
+        }
         let clean = match grace {
             Some(grace) => {
                 let deadline = Instant::now() + grace;
@@ -317,6 +425,11 @@ impl ServerHandle {
             closed: get(&c.closed),
             clients: self.hub.registry.count(),
             worker_threads: self.hub.pool.threads(),
+            backplane: self
+                .hub
+                .backplane
+                .get()
+                .map_or_else(BackplaneStats::default, |r| r.counters().snapshot()),
         }
     }
 
@@ -356,9 +469,11 @@ impl Connection {
         ServerHandle::from_hub(Arc::clone(&self.hub))
     }
 
-    /// Sends `message` to every client of the server, this one included.
+    /// Sends `message` to every client of the server (of every node, with
+    /// a backplane), this one included.
     pub fn broadcast(&self, message: impl Into<Message>) -> BroadcastReport {
-        self.server().broadcast(message)
+        self.server()
+            .broadcast_to(Target::All, self.shared.id, message.into())
     }
 
     /// Sends `message` to every client of the server but this one.
@@ -368,7 +483,11 @@ impl Connection {
 
     /// Sends `message` to every client in `room`, this one included if it is a member.
     pub fn broadcast_room(&self, room: &str, message: impl Into<Message>) -> BroadcastReport {
-        self.server().broadcast_room(room, message)
+        self.server().broadcast_to(
+            Target::Room(room.to_owned()),
+            self.shared.id,
+            message.into(),
+        )
     }
 
     /// Sends `message` to every client in `room` but this one.
@@ -401,6 +520,8 @@ pub struct ServerStats {
     pub clients: usize,
     /// Worker threads started so far.
     pub worker_threads: usize,
+    /// What the [backplane](crate::backplane) did (all zero without one).
+    pub backplane: BackplaneStats,
 }
 
 /// Where to connect to wake an acceptor listening on `addr`.

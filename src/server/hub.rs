@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -40,6 +40,10 @@ pub(crate) struct Settings {
     pub(crate) limits: Limits,
     pub(crate) head_limits: HeadLimits,
     pub(crate) tracer: Tracer,
+    /// The Redis backplane's settings (`None`: local only).
+    pub(crate) backplane: Option<crate::backplane::Config>,
+    /// This node's number in client ids (0: local only, ids unchanged).
+    pub(crate) node_id: u16,
 }
 
 impl Default for Settings {
@@ -60,6 +64,8 @@ impl Default for Settings {
             limits: Limits::default(),
             head_limits: HeadLimits::default(),
             tracer: Tracer::from_env(),
+            backplane: None,
+            node_id: 0,
         }
     }
 }
@@ -147,6 +153,8 @@ pub(crate) struct Hub {
     /// Connections that have left the registry and are waiting for their
     /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
     pub(crate) finishing: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    /// The Redis backplane, once started (never, for a local-only server).
+    pub(crate) backplane: OnceLock<crate::backplane::Redis>,
 }
 
 impl Hub {
@@ -172,7 +180,14 @@ impl Hub {
             threads: Mutex::new(Threads::default()),
             counters: Counters::default(),
             finishing: Mutex::new(HashMap::new()),
+            backplane: OnceLock::new(),
         }
+    }
+
+    /// The id of the connection numbered `local` in this process: unique
+    /// across the nodes of a backplane, since each has its node id in it.
+    pub(crate) fn client_id(&self, local: u64) -> u64 {
+        crate::backplane::client_id(self.settings.node_id, local)
     }
 
     /// Milliseconds since the server started, never 0 (0 means "never").

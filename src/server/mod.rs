@@ -63,6 +63,7 @@
 //! | | `websocket_max_message_size` | `maxHttpBufferSize` | [`max_message_size`](ServerBuilder::max_message_size) |
 //! | `deny_new_connections()`, `allow_new_connections()` | | | the same names on [`ServerHandle`] |
 //! | `shutdown_gracefully()`, `shutdown_abruptly()` | | `close()` | [`ServerHandle::shutdown`], [`ServerHandle::shutdown_now`] |
+//! | | | `io.adapter(createAdapter(pub, sub))` (Redis adapter) | [`redis(url)`](ServerBuilder::redis): see [`crate::backplane`] |
 
 mod acceptor;
 mod backlog;
@@ -84,6 +85,7 @@ mod shared;
 mod sync;
 mod worker;
 
+pub use crate::backplane::BackplaneStats;
 pub use builder::{Server, ServerBuilder};
 pub use connection::{BroadcastReport, ClientInfo, Connection};
 pub use descriptors::open_file_limit;

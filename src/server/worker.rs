@@ -120,7 +120,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         trace_id,
     );
     let shared = Arc::new(ConnShared::new(
-        trace_id,
+        hub.client_id(trace_id),
         peer,
         request,
         subprotocol,
@@ -146,11 +146,13 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         );
     }
     lock(&hub.finishing).insert(conn.id(), Arc::clone(&conn.shared));
-    hub.registry.remove(conn.id());
-    Counters::add(&hub.counters.closed);
+    // Counted before the registry lets go: a shutdown waits for an empty
+    // registry and then reads this count, which must be final by then.
     if !why.was_clean && hub.phase() != Phase::Running {
         Counters::add(&hub.counters.unclean_in_shutdown);
     }
+    hub.registry.remove(conn.id());
+    Counters::add(&hub.counters.closed);
     guarded(|| handler.on_close(&conn, &why));
     batch::flush_others(hub);
     batch::set_own(0);
