@@ -40,6 +40,8 @@
 //! choices follow the official server and are documented where they are
 //! made. JSON is [`crate::json`].
 
+pub mod engine;
 pub mod engineio;
 pub mod packet;
+mod polling;
 pub mod session;
