@@ -42,6 +42,14 @@
 
 pub mod engine;
 pub mod engineio;
+pub mod namespace;
 pub mod packet;
 mod polling;
+pub mod server;
 pub mod session;
+pub mod socket;
+
+pub use namespace::Namespace;
+pub use packet::Data;
+pub use server::{SocketIo, SocketIoBuilder};
+pub use socket::{Ack, AckError, Broadcast, DisconnectReason, Socket};
