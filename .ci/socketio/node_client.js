@@ -67,10 +67,15 @@ async function main() {
   await check("websocket: every JSON type and non-ASCII text, acks", () => roundTrip(["websocket"]));
 
   await check("default transports: polling, then the upgrade to websocket", async () => {
-    const socket = await connect();
-    try {
+    const socket = io(URL, { forceNew: true, reconnection: false });
+    // The manager opens before the upgrade can start.
+    const upgraded = new Promise((resolve) => socket.io.once("open", () => {
       eq(socket.io.engine.transport.name, "polling", "first transport");
-      await once(socket.io.engine, "upgrade");
+      socket.io.engine.once("upgrade", resolve);
+    }));
+    try {
+      await once(socket, "connect");
+      await upgraded;
       const [who] = await call(socket, "whoami");
       eq(who.transport, "websocket", "transport after the upgrade");
       socket.emit("message", "after upgrade");
