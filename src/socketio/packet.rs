@@ -387,6 +387,26 @@ impl From<u64> for Data {
     }
 }
 
+impl From<i32> for Data {
+    fn from(n: i32) -> Data {
+        Data::Number(i64::from(n).into())
+    }
+}
+
+impl From<u32> for Data {
+    fn from(n: u32) -> Data {
+        Data::Number(u64::from(n).into())
+    }
+}
+
+/// A finite number; NaN and the infinities, which JSON cannot hold, are
+/// `null` (as `JSON.stringify` writes them).
+impl From<f64> for Data {
+    fn from(n: f64) -> Data {
+        Number::from_f64(n).map_or(Data::Null, Data::Number)
+    }
+}
+
 impl From<Vec<Data>> for Data {
     fn from(items: Vec<Data>) -> Data {
         Data::Array(items)
