@@ -13,7 +13,10 @@
 # (outside version control): `npm ci` from .ci/socketio/package-lock.json and
 # a venv from .ci/socketio/requirements.txt. A second run reuses them. One
 # line per check; the exit status is non-zero if any check failed. The
-# server started here is killed on exit.
+# server started here is killed on exit. Then Debian's Chromium (driven by
+# playwright-core, installed as .ci/browser.sh does) uses the socketio_chat
+# example's page, which loads the official browser client from the npm
+# package installed here (.ci/socketio/chat_page.js).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,11 +27,13 @@ PYTHON=${PYTHON:-python3}
 mkdir -p "$DIR"
 
 PID=
+CHAT_PID=
 cleanup() {
-  if [ -n "$PID" ]; then
-    kill "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $PID $CHAT_PID; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 
@@ -55,7 +60,18 @@ if ! cmp -s "$CI_DIR/requirements.txt" "$VENV/requirements.txt"; then
   echo "socketio: installed python-socketio into target/socketio/venv"
 fi
 
-cargo build --release --example socketio_suite --quiet
+BROWSER_DIR=$ROOT/target/browser
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ -x "$CHROMIUM" ] && { ! cmp -s .ci/browser/package-lock.json "$BROWSER_DIR/package-lock.json" \
+  || [ ! -f "$BROWSER_DIR/node_modules/playwright-core/package.json" ]; }; then
+  mkdir -p "$BROWSER_DIR"
+  cp .ci/browser/package.json .ci/browser/package-lock.json "$BROWSER_DIR/"
+  timeout 300 npm ci --prefix "$BROWSER_DIR" --ignore-scripts --no-audit --no-fund --loglevel=error \
+    >"$DIR/npm-browser.log" 2>&1 || { cat "$DIR/npm-browser.log"; die "npm ci failed for .ci/browser/package-lock.json"; }
+  echo "socketio: installed playwright-core into target/browser/node_modules"
+fi
+
+cargo build --release --example socketio_suite --example socketio_chat --quiet
 BIN=$ROOT/target/release/examples/socketio_suite
 
 # ---- the server, on a free port
@@ -73,5 +89,26 @@ done
 status=0
 NODE_PATH=$DIR/node_modules timeout 120 node "$CI_DIR/node_client.js" "$URL" "$BIN" || status=1
 timeout 120 "$VENV/bin/python" "$CI_DIR/py_client.py" "$URL" || status=1
+
+# ---- Chromium on the chat example's page (the official browser client)
+if [ -x "$CHROMIUM" ]; then
+  "$ROOT/target/release/examples/socketio_chat" 127.0.0.1:0 \
+    --client "$DIR/node_modules" >"$DIR/chat.out" 2>"$DIR/chat.err" &
+  CHAT_PID=$!
+  CHAT_URL=
+  for _ in $(seq 100); do
+    CHAT_URL=$(grep -o -m1 'http://[0-9.:]*' "$DIR/chat.out" 2>/dev/null) || true
+    [ -n "$CHAT_URL" ] && break
+    sleep 0.1
+  done
+  CHROMIUM=$CHROMIUM NODE_PATH=$BROWSER_DIR/node_modules:$DIR/node_modules timeout 120 \
+    node "$CI_DIR/chat_page.js" "$CHAT_URL/" || status=1
+  kill "$CHAT_PID" 2>/dev/null || true
+  wait "$CHAT_PID" 2>/dev/null || true
+else
+  echo "socketio: $CHROMIUM is missing: the chat page was not tested (.ci/browser.sh installs it)"
+  status=1
+fi
+
 [ "$status" = 0 ] && echo "socketio: all checks passed"
 exit "$status"
