@@ -62,11 +62,21 @@ fn chat() -> Namespace {
     Namespace::new()
         .on("join", |socket, args, ack| {
             let request = args.first();
-            let nick = clean(request.and_then(|r| r.get("nick")).and_then(Data::as_str), "guest");
-            let room = clean(request.and_then(|r| r.get("room")).and_then(Data::as_str), "lobby");
+            let nick = clean(
+                request.and_then(|r| r.get("nick")).and_then(Data::as_str),
+                "guest",
+            );
+            let room = clean(
+                request.and_then(|r| r.get("room")).and_then(Data::as_str),
+                "lobby",
+            );
             if let Some(old) = user(socket) {
                 socket.leave(&old.room);
-                notice(socket, &old.room, format!("{} left #{}", old.nick, old.room));
+                notice(
+                    socket,
+                    &old.room,
+                    format!("{} left #{}", old.nick, old.room),
+                );
             }
             socket.join(&room);
             notice(socket, &room, format!("{nick} joined #{room}"));

@@ -56,10 +56,12 @@ fn fixture(ping_interval: Duration, ping_timeout: Duration) -> Fixture {
         })
         .on_disconnect(record(left_tx.clone()));
     let admin = Namespace::new()
-        .on_connect(|_socket, auth| match auth.get("token").and_then(Value::as_str) {
-            Some("s3cret") => Ok(()),
-            _ => Err("unauthorized".into()),
-        })
+        .on_connect(
+            |_socket, auth| match auth.get("token").and_then(Value::as_str) {
+                Some("s3cret") => Ok(()),
+                _ => Err("unauthorized".into()),
+            },
+        )
         .on_disconnect(record(left_tx));
     let io = SocketIo::builder()
         .ping_interval(ping_interval)
@@ -108,11 +110,21 @@ fn open_polling(stream: &mut TcpStream) -> String {
 }
 
 fn poll(stream: &mut TcpStream, sid: &str) -> (u16, String) {
-    http(stream, "GET", &format!("EIO=4&transport=polling&sid={sid}"), "")
+    http(
+        stream,
+        "GET",
+        &format!("EIO=4&transport=polling&sid={sid}"),
+        "",
+    )
 }
 
 fn post(stream: &mut TcpStream, sid: &str, body: &str) -> (u16, String) {
-    http(stream, "POST", &format!("EIO=4&transport=polling&sid={sid}"), body)
+    http(
+        stream,
+        "POST",
+        &format!("EIO=4&transport=polling&sid={sid}"),
+        body,
+    )
 }
 
 /// A WebSocket to `query`, after its handshake.
@@ -154,7 +166,10 @@ fn polling_requests_with_bad_parameters_get_400_with_the_official_codes() {
     let mut stream = tcp(fixture.server.local_addr());
     assert_eq!(
         http(&mut stream, "GET", "transport=polling", ""),
-        (400, r#"{"code":5,"message":"Unsupported protocol version"}"#.into())
+        (
+            400,
+            r#"{"code":5,"message":"Unsupported protocol version"}"#.into()
+        )
     );
     let mut stream = tcp(fixture.server.local_addr());
     assert_eq!(
@@ -167,7 +182,10 @@ fn polling_requests_with_bad_parameters_get_400_with_the_official_codes() {
         (400, r#"{"code":1,"message":"Session ID unknown"}"#.into())
     );
     let mut stream = tcp(fixture.server.local_addr());
-    assert_eq!(http(&mut stream, "POST", "EIO=4&transport=polling", "").0, 400);
+    assert_eq!(
+        http(&mut stream, "POST", "EIO=4&transport=polling", "").0,
+        400
+    );
 }
 
 #[test]
@@ -182,7 +200,11 @@ fn polling_session_connects_emits_and_acks_on_one_kept_alive_connection() {
     // Every JSON type and non-ASCII text, and an ack, in one payload.
     let event = r#"42["echo",null,true,-1.5,"héllo ✓",[1,{"a":[]}]]"#;
     assert_eq!(
-        post(&mut stream, &sid, &format!("{event}\x1e427[\"ack\",\"x\",2]")),
+        post(
+            &mut stream,
+            &sid,
+            &format!("{event}\x1e427[\"ack\",\"x\",2]")
+        ),
         (200, "ok".into())
     );
     assert_eq!(
@@ -222,7 +244,10 @@ fn a_held_poll_is_answered_when_the_server_emits_from_another_thread() {
         // not matter: an emit before it is answered at once.
         let _ = socket.emit("pushed", [Data::from("now")]);
     });
-    assert_eq!(poll(&mut stream, &sid), (200, r#"42["pushed","now"]"#.into()));
+    assert_eq!(
+        poll(&mut stream, &sid),
+        (200, r#"42["pushed","now"]"#.into())
+    );
     emitter.join().unwrap();
 }
 
@@ -294,7 +319,10 @@ fn namespaces_refuse_bad_auth_and_unknown_names_and_accept_good_auth() {
     // The client leaves /admin only: `/` still answers.
     client.send_text("41/admin,");
     let (nsp, _, reason) = fixture.left.recv_timeout(TIMEOUT).unwrap();
-    assert_eq!((nsp.as_str(), reason), ("/admin", DisconnectReason::ClientNamespaceDisconnect));
+    assert_eq!(
+        (nsp.as_str(), reason),
+        ("/admin", DisconnectReason::ClientNamespaceDisconnect)
+    );
     client.send_text("421[\"ack\"]");
     assert_eq!(text(&mut client), "431[]");
 }
@@ -308,7 +336,10 @@ fn server_disconnect_sends_41_and_a_closed_websocket_is_a_transport_close() {
     socket.disconnect();
     assert_eq!(text(&mut client), "41");
     let (_, left_id, reason) = fixture.left.recv_timeout(TIMEOUT).unwrap();
-    assert_eq!((left_id, reason), (id, DisconnectReason::ServerNamespaceDisconnect));
+    assert_eq!(
+        (left_id, reason),
+        (id, DisconnectReason::ServerNamespaceDisconnect)
+    );
     assert!(fixture.io.socket("/", socket.id()).is_none());
 
     let (mut client, id) = ws_connected(&fixture);
@@ -326,7 +357,10 @@ fn a_malformed_packet_closes_the_session() {
     assert_eq!((left_id, reason), (id, DisconnectReason::ParseError));
     let (_, before) = client.expect_close();
     // The Engine.IO close packet came first.
-    assert_eq!(before.last().map(|f| f.payload.clone()), Some(b"1".to_vec()));
+    assert_eq!(
+        before.last().map(|f| f.payload.clone()),
+        Some(b"1".to_vec())
+    );
 }
 
 #[test]
@@ -340,7 +374,8 @@ fn upgrade_from_polling_to_websocket_then_polling_is_refused() {
     let mut ws = websocket(addr, &format!("EIO=4&transport=websocket&sid={sid}"));
     // A GET held across the probe is ended with a noop.
     let mut held = tcp(addr);
-    let request = format!("GET {PATH}?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let request =
+        format!("GET {PATH}?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
     held.write_all(request.as_bytes()).unwrap();
     ws.send_text("2probe");
     assert_eq!(text(&mut ws), "3probe");
@@ -410,7 +445,9 @@ fn rooms_and_broadcasts_reach_the_right_sockets() {
     assert_eq!(text(&mut b), r#"42["m",1]"#);
     // To everyone, from any thread.
     let io = fixture.io.clone();
-    let count = std::thread::spawn(move || io.emit("all", [])).join().unwrap();
+    let count = std::thread::spawn(move || io.emit("all", []))
+        .join()
+        .unwrap();
     assert_eq!(count, 2);
     assert_eq!(text(&mut a), r#"42["all"]"#);
     assert_eq!(text(&mut b), r#"42["all"]"#);
@@ -420,7 +457,10 @@ fn rooms_and_broadcasts_reach_the_right_sockets() {
     // The per-socket data slot.
     socket_a.set_data(Arc::new(String::from("nick")));
     assert_eq!(
-        socket_a.data::<Arc<String>>().as_deref().map(|s| s.as_str()),
+        socket_a
+            .data::<Arc<String>>()
+            .as_deref()
+            .map(|s| s.as_str()),
         Some("nick")
     );
 }

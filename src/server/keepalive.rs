@@ -67,7 +67,7 @@ pub(crate) fn serve_services(
         if !keep_alive && response.headers().get("Connection").is_none() {
             response.headers_mut().append("Connection", "close");
         }
-        if (&*io.stream).write_all(&response.to_bytes()).is_err() || !keep_alive {
+        if io.write_all(&response.to_bytes()).is_err() || !keep_alive {
             return None;
         }
         io.deadline = Instant::now() + hub.settings.handshake_timeout;
@@ -82,7 +82,11 @@ pub(crate) fn serve_services(
 
 /// The request's body, by its `Content-Length`; a refusal for a body this
 /// server does not read (chunked, too large, a bad length).
-fn read_body(request: &Request, route: &ServiceRoute, io: &mut Buffered<'_>) -> Result<Vec<u8>, Response> {
+fn read_body(
+    request: &Request,
+    route: &ServiceRoute,
+    io: &mut Buffered<'_>,
+) -> Result<Vec<u8>, Response> {
     let headers = request.headers();
     if headers.count("Transfer-Encoding") > 0 {
         return Err(Response::text(411, "send the body with a Content-Length"));

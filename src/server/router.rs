@@ -93,8 +93,7 @@ pub(crate) type HttpResponder = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
 /// Answers plain HTTP requests to one path, body included, and may block
 /// (a long poll); its connections are kept alive between requests.
-pub(crate) type HttpService =
-    Arc<dyn Fn(&Request, &[u8], SocketAddr) -> Response + Send + Sync>;
+pub(crate) type HttpService = Arc<dyn Fn(&Request, &[u8], SocketAddr) -> Response + Send + Sync>;
 
 /// An [`HttpService`] and the largest request body it takes.
 #[derive(Clone)]

@@ -282,10 +282,7 @@ impl Core {
                 session: Session::new(sid.clone(), transport, self.settings.session, now),
                 ws,
                 probe_ws: None,
-                claim_deadline: self
-                    .settings
-                    .claim_timeout
-                    .and_then(|t| now.checked_add(t)),
+                claim_deadline: self.settings.claim_timeout.and_then(|t| now.checked_add(t)),
                 final_body: None,
                 ended: false,
             }),

@@ -49,7 +49,9 @@ impl fmt::Debug for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut events: Vec<&String> = self.events.keys().collect();
         events.sort();
-        f.debug_struct("Namespace").field("events", &events).finish()
+        f.debug_struct("Namespace")
+            .field("events", &events)
+            .finish()
     }
 }
 

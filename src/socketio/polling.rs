@@ -13,7 +13,12 @@ use super::engineio::{self, EngineError, Transport};
 use crate::protocol::http::{Request, Response};
 
 /// Answers one polling request.
-pub(crate) fn serve(core: &Arc<Core>, request: &Request, body: &[u8], peer: SocketAddr) -> Response {
+pub(crate) fn serve(
+    core: &Arc<Core>,
+    request: &Request,
+    body: &[u8],
+    peer: SocketAddr,
+) -> Response {
     let query = request.query().unwrap_or("");
     let checked = match engineio::check_request(request.method(), query, false) {
         Ok(checked) => checked,
@@ -35,7 +40,9 @@ pub(crate) fn serve(core: &Arc<Core>, request: &Request, body: &[u8], peer: Sock
     match request.method() {
         "GET" => answer(access.get(core)),
         "POST" => answer(access.post(core, body).map(|()| "ok".to_owned())),
-        _ => refusal(&EngineError::BadRequest(engineio::BadRequest::MalformedQuery)),
+        _ => refusal(&EngineError::BadRequest(
+            engineio::BadRequest::MalformedQuery,
+        )),
     }
 }
 

@@ -140,7 +140,13 @@ impl Shared {
         }
     }
 
-    fn connect(self: &Arc<Self>, conn: &Arc<EngineConn>, cs: &Arc<Mutex<ConnSio>>, namespace: packet::Namespace, data: Option<Value>) {
+    fn connect(
+        self: &Arc<Self>,
+        conn: &Arc<EngineConn>,
+        cs: &Arc<Mutex<ConnSio>>,
+        namespace: packet::Namespace,
+        data: Option<Value>,
+    ) {
         let refuse = |message: &str| {
             let packet = Packet::ConnectError {
                 namespace: namespace.clone(),
@@ -157,7 +163,13 @@ impl Shared {
             return;
         }
         let auth = data.unwrap_or_else(|| Value::Object(Vec::new()));
-        let socket = Socket::new(new_id(), namespace.clone(), Arc::clone(conn), Arc::clone(self), auth);
+        let socket = Socket::new(
+            new_id(),
+            namespace.clone(),
+            Arc::clone(conn),
+            Arc::clone(self),
+            auth,
+        );
         // The socket is a member while its connect handler runs, so that it
         // can join rooms there; what it emits is held until the answer.
         lock(&self.members)
@@ -198,8 +210,14 @@ impl Shared {
         }
     }
 
-    fn dispatch(self: &Arc<Self>, conn: &Arc<EngineConn>, cs: &Arc<Mutex<ConnSio>>, packet: Packet) {
-        let socket_of = |namespace: &packet::Namespace| lock(cs).sockets.get(namespace.as_str()).cloned();
+    fn dispatch(
+        self: &Arc<Self>,
+        conn: &Arc<EngineConn>,
+        cs: &Arc<Mutex<ConnSio>>,
+        packet: Packet,
+    ) {
+        let socket_of =
+            |namespace: &packet::Namespace| lock(cs).sockets.get(namespace.as_str()).cloned();
         match packet {
             Packet::Connect { namespace, data } => self.connect(conn, cs, namespace, data),
             Packet::Disconnect { namespace } => {
@@ -207,7 +225,12 @@ impl Shared {
                     self.leave_namespace(&socket, DisconnectReason::ClientNamespaceDisconnect);
                 }
             }
-            Packet::Event { namespace, name, args, id } => {
+            Packet::Event {
+                namespace,
+                name,
+                args,
+                id,
+            } => {
                 let Some(socket) = socket_of(&namespace) else {
                     return;
                 };
@@ -220,7 +243,11 @@ impl Shared {
                     let _ = catch_unwind(AssertUnwindSafe(|| handler(&socket, args, ack)));
                 }
             }
-            Packet::Ack { namespace, args, id } => {
+            Packet::Ack {
+                namespace,
+                args,
+                id,
+            } => {
                 if let Some(socket) = socket_of(&namespace) {
                     socket.answered(id, args);
                 }
@@ -271,11 +298,7 @@ impl App for SioApp {
             _ if lock(&cs).parse_error => DisconnectReason::ParseError,
             _ => DisconnectReason::ForcedClose,
         };
-        let sockets: Vec<Socket> = lock(&cs)
-            .sockets
-            .drain()
-            .map(|(_, s)| s)
-            .collect();
+        let sockets: Vec<Socket> = lock(&cs).sockets.drain().map(|(_, s)| s).collect();
         for socket in sockets {
             shared.leave_namespace(&socket, reason.clone());
         }

@@ -191,7 +191,10 @@ impl Socket {
 
     /// Whether the socket is still in its namespace.
     pub fn is_connected(&self) -> bool {
-        self.inner.shared.socket(self.namespace(), self.id()).is_some()
+        self.inner
+            .shared
+            .socket(self.namespace(), self.id())
+            .is_some()
     }
 
     /// The server, to reach other sockets and namespaces.
@@ -324,7 +327,9 @@ impl Socket {
 
     /// Whether the connect handler emitted anything (held still).
     pub(crate) fn has_held(&self) -> bool {
-        lock(&self.inner.held).as_ref().is_some_and(|h| !h.is_empty())
+        lock(&self.inner.held)
+            .as_ref()
+            .is_some_and(|h| !h.is_empty())
     }
 
     /// Ends the hold: what was emitted meanwhile goes out, in order, and
