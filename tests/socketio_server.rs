@@ -464,3 +464,40 @@ fn rooms_and_broadcasts_reach_the_right_sockets() {
         Some("nick")
     );
 }
+
+#[test]
+fn polling_carries_binary_attachments_as_base64_both_ways() {
+    let fixture = default_fixture();
+    let mut stream = tcp(fixture.server.local_addr());
+    let sid = open_polling(&mut stream);
+    post(&mut stream, &sid, "40");
+    poll(&mut stream, &sid);
+    let event = r#"451-["echo",{"_placeholder":true,"num":0}]"#;
+    assert_eq!(
+        post(&mut stream, &sid, &format!("{event}\x1ebAQID")),
+        (200, "ok".into())
+    );
+    assert_eq!(poll(&mut stream, &sid), (200, format!("{event}\x1ebAQID")));
+}
+
+#[test]
+fn a_session_that_joins_no_namespace_is_closed_after_the_connect_timeout() {
+    let io = SocketIo::builder()
+        .connect_timeout(Duration::from_millis(100))
+        .namespace("/", Namespace::new())
+        .build();
+    let server = io
+        .mount(Server::builder(), PATH)
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut client = websocket(server.local_addr(), "EIO=4&transport=websocket");
+    assert!(text(&mut client).starts_with('0'));
+    let (_, before) = client.expect_close();
+    assert_eq!(
+        before.last().map(|f| f.payload.clone()),
+        Some(b"1".to_vec())
+    );
+    assert_eq!(io.session_count(), 0);
+}
