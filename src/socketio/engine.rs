@@ -566,8 +566,7 @@ pub(crate) fn mount(core: &Arc<Core>, builder: ServerBuilder, path: &str) -> Ser
             _ => Ok(()),
         }
     });
-    // A POST body is at most a payload, plus room for its headers' worth of
-    // slack is not needed: the limit is the announced one.
+    // A POST body is at most the payload announced in the handshake.
     let max_body = core.settings.session.payload.max_payload;
     builder
         .route(path, endpoint)
