@@ -501,3 +501,65 @@ fn a_session_that_joins_no_namespace_is_closed_after_the_connect_timeout() {
     );
     assert_eq!(io.session_count(), 0);
 }
+
+#[test]
+fn connection_state_recovery_restores_id_rooms_data_and_missed_broadcasts() {
+    let (sockets_tx, sockets) = mpsc::channel::<Socket>();
+    let sockets_tx = Mutex::new(sockets_tx);
+    let io = SocketIo::builder()
+        .connection_state_recovery(Duration::from_secs(60), 100)
+        .namespace(
+            "/",
+            Namespace::new().on_connect(move |socket, _auth| {
+                let _ = sockets_tx.lock().unwrap().send(socket.clone());
+                Ok(())
+            }),
+        )
+        .build();
+    let server = io
+        .mount(Server::builder(), PATH)
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let addr = server.local_addr();
+    let mut client = websocket(addr, "EIO=4&transport=websocket");
+    text(&mut client);
+    client.send_text("40");
+    let answer = json::parse(text(&mut client).strip_prefix("40").unwrap()).unwrap();
+    let (id, pid) = (
+        answer["sid"].as_str().unwrap().to_owned(),
+        answer["pid"].as_str().unwrap().to_owned(),
+    );
+    let socket = sockets.recv_timeout(TIMEOUT).unwrap();
+    assert!(!socket.recovered());
+    socket.join("r");
+    socket.set_data(7u32);
+    assert_eq!(io.to("r").emit("m", [Data::from(1)]), 1);
+    let event = json::parse(text(&mut client).strip_prefix("42").unwrap()).unwrap();
+    assert_eq!((&event[0], &event[1]), (&Value::from("m"), &Value::from(1)));
+    let offset = event[2].as_str().unwrap().to_owned();
+    // The connection is lost; broadcasts go on without the socket.
+    drop(client);
+    support::wait_until("the socket has left", || io.socket("/", &id).is_none());
+    io.to("r").emit("m", [Data::from(2)]);
+    io.to("elsewhere").emit("m", [Data::from(3)]);
+    // It comes back within the window with its pid and offset.
+    let mut client = websocket(addr, "EIO=4&transport=websocket");
+    text(&mut client);
+    client.send_text(&format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#));
+    let answer = json::parse(text(&mut client).strip_prefix("40").unwrap()).unwrap();
+    assert_eq!(answer["sid"].as_str(), Some(id.as_str()));
+    let missed = json::parse(text(&mut client).strip_prefix("42").unwrap()).unwrap();
+    assert_eq!(missed[1], Value::from(2));
+    let socket = sockets.recv_timeout(TIMEOUT).unwrap();
+    assert!(socket.recovered());
+    assert!(socket.rooms().contains(&"r".to_owned()));
+    assert_eq!(socket.data::<u32>().as_deref(), Some(&7));
+    // Only once: the same pid again gets a new socket.
+    let mut other = websocket(addr, "EIO=4&transport=websocket");
+    text(&mut other);
+    other.send_text(&format!(r#"40{{"pid":"{pid}","offset":"{offset}"}}"#));
+    let answer = json::parse(text(&mut other).strip_prefix("40").unwrap()).unwrap();
+    assert_ne!(answer["sid"].as_str(), Some(id.as_str()));
+}

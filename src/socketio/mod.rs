@@ -37,8 +37,9 @@
 //! | a namespace's handlers and rooms                | [`namespace`] |
 //! | one socket, acks, broadcasts                    | [`socket`]    |
 //!
-//! Not done yet: connection state recovery (Socket.IO 4.6's `pid` and
-//! `offset`), and rooms carried by a backplane across processes.
+//! | connection state recovery (parked sockets, the broadcast log) | `recovery` |
+//!
+//! Not done yet: rooms and recovery carried by a backplane across processes.
 //!
 //! The specifications, read for this module:
 //!
@@ -59,6 +60,7 @@ pub mod engineio;
 pub mod namespace;
 pub mod packet;
 mod polling;
+mod recovery;
 pub mod server;
 pub mod session;
 pub mod socket;

@@ -56,6 +56,7 @@ use super::engine::{App, Core, EngineConn, Settings};
 use super::engineio::{self, PayloadLimits};
 use super::namespace::{Members, Namespace};
 use super::packet::{self, Data, Decoder, Packet};
+use super::recovery::{self, Recovery};
 use super::session::{CloseReason, Config};
 use super::socket::{Ack, Broadcast, DisconnectReason, Socket};
 use crate::json::Value;
@@ -82,6 +83,7 @@ pub(crate) struct Shared {
     core: OnceLock<Weak<Core>>,
     /// Sockets whose connect handler's emits wait for their turn.
     releases: Mutex<Vec<(Instant, Socket)>>,
+    recovery: Option<Mutex<Recovery>>,
 }
 
 /// How long after the CONNECT answer what the connect handler emitted goes.
@@ -106,6 +108,25 @@ impl Shared {
             .flatten()
     }
 
+    /// An offset for the next broadcast, if recovery is on.
+    pub(crate) fn next_offset(&self) -> Option<String> {
+        self.recovery.as_ref().map(|r| lock(r).next_offset())
+    }
+
+    /// Logs a broadcast for recovery.
+    pub(crate) fn log_broadcast(
+        &self,
+        offset: String,
+        namespace: &str,
+        rooms: &[String],
+        except: &[String],
+        packets: Vec<engineio::Packet>,
+    ) {
+        if let Some(recovery) = &self.recovery {
+            lock(recovery).log(offset, namespace, rooms, except, packets);
+        }
+    }
+
     pub(crate) fn wake_housekeeper(&self) {
         if let Some(core) = self.core.get().and_then(Weak::upgrade) {
             core.wake();
@@ -126,6 +147,25 @@ impl Shared {
     /// Takes a socket out of its namespace and runs the disconnect handler
     /// (once).
     pub(crate) fn leave_namespace(&self, socket: &Socket, reason: DisconnectReason) {
+        let lost = matches!(
+            reason,
+            DisconnectReason::TransportClose | DisconnectReason::PingTimeout
+        );
+        if let (true, Some(recovery), Some(pid)) = (lost, &self.recovery, socket.pid()) {
+            let rooms: Vec<String> = socket
+                .rooms()
+                .into_iter()
+                .filter(|r| r != socket.id())
+                .collect();
+            lock(recovery).park(
+                pid.to_owned(),
+                socket.id().to_owned(),
+                socket.namespace(),
+                rooms,
+                socket.raw_data(),
+                Instant::now(),
+            );
+        }
         let removed = self
             .with_members(socket.namespace(), |m| m.remove(socket.id()))
             .flatten();
@@ -168,19 +208,51 @@ impl Shared {
             return;
         }
         let auth = data.unwrap_or_else(|| Value::Object(Vec::new()));
+        let restored = match (&self.recovery, auth.get("pid"), auth.get("offset")) {
+            (Some(recovery), Some(pid), Some(offset)) => match (pid.as_str(), offset.as_str()) {
+                (Some(pid), Some(offset)) => {
+                    lock(recovery).restore(pid, offset, namespace.as_str(), Instant::now())
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        let pid = self
+            .recovery
+            .as_ref()
+            .map(|_| match (&restored, auth.get("pid")) {
+                (Some(_), Some(pid)) => pid.as_str().unwrap_or_default().to_owned(),
+                _ => new_id(),
+            });
+        let id = restored
+            .as_ref()
+            .map_or_else(new_id, |r| r.parked.id.clone());
         let socket = Socket::new(
-            new_id(),
+            id,
             namespace.clone(),
             Arc::clone(conn),
             Arc::clone(self),
             auth,
+            pid.clone(),
+            restored.is_some(),
         );
+        if let Some(restored) = &restored {
+            socket.set_raw_data(restored.parked.data.clone());
+            // The missed broadcasts go first, right after the CONNECT.
+            for packets in &restored.missed {
+                let _ = socket.send_encoded(packets.clone());
+            }
+        }
         // The socket is a member while its connect handler runs, so that it
         // can join rooms there; what it emits is held until the answer.
-        lock(&self.members)
-            .entry(namespace.as_str().to_owned())
-            .or_default()
-            .insert(socket.clone());
+        {
+            let mut members = lock(&self.members);
+            let members = members.entry(namespace.as_str().to_owned()).or_default();
+            members.insert(socket.clone());
+            for room in restored.iter().flat_map(|r| &r.parked.rooms) {
+                members.join(socket.id(), room);
+            }
+        }
         lock(cs)
             .sockets
             .insert(namespace.as_str().to_owned(), socket.clone());
@@ -194,7 +266,13 @@ impl Shared {
                 conn.claim();
                 let answer = Packet::Connect {
                     namespace,
-                    data: Some(Value::object([("sid", Value::from(socket.id()))])),
+                    data: Some(match &pid {
+                        Some(pid) => Value::object([
+                            ("sid", Value::from(socket.id())),
+                            ("pid", Value::from(pid.as_str())),
+                        ]),
+                        None => Value::object([("sid", Value::from(socket.id()))]),
+                    }),
                 };
                 socket.send_connect(answer.encode().into_engineio());
                 if socket.has_held() {
@@ -321,6 +399,7 @@ impl App for SioApp {
             socket.release();
         }
         let next_release = lock(&self.0.releases).iter().map(|(at, _)| *at).min();
+        let next_expiry = self.0.recovery.as_ref().and_then(|r| lock(r).expire(now));
         let sockets: Vec<Socket> = lock(&self.0.members)
             .values()
             .flat_map(|m| m.sockets.values().cloned().collect::<Vec<_>>())
@@ -329,6 +408,7 @@ impl App for SioApp {
             .iter()
             .filter_map(|s| s.expire_acks(now))
             .chain(next_release)
+            .chain(next_expiry)
             .min()
     }
 }
@@ -413,6 +493,7 @@ pub struct SocketIoBuilder {
     connect_timeout: Duration,
     limits: packet::Limits,
     namespaces: HashMap<String, Namespace>,
+    recovery: Option<recovery::Settings>,
 }
 
 impl Default for SocketIoBuilder {
@@ -422,6 +503,7 @@ impl Default for SocketIoBuilder {
             connect_timeout: Duration::from_secs(45),
             limits: packet::Limits::default(),
             namespaces: HashMap::new(),
+            recovery: None,
         }
     }
 }
@@ -461,6 +543,25 @@ impl SocketIoBuilder {
         self
     }
 
+    /// Turns on connection state recovery (Socket.IO 4.6): a socket whose
+    /// connection is lost (not one that left its namespace) is kept for
+    /// `window`, and a client that reconnects within it with its `pid` and
+    /// last offset (socket.io-client 4.6 and later send them) gets its id,
+    /// rooms and data back, and the broadcasts it missed, of the last
+    /// `max_packets` the server sent; [`Socket::recovered`] tells. Memory:
+    /// those broadcasts, encoded, and at most 10,000 parked sockets (the
+    /// oldest dropped first). With it on, CONNECT answers carry a `pid`
+    /// and broadcasts an offset as their last argument, as from the
+    /// official server.
+    pub fn connection_state_recovery(mut self, window: Duration, max_packets: usize) -> Self {
+        self.recovery = Some(recovery::Settings {
+            window,
+            max_packets,
+            max_parked: 10_000,
+        });
+        self
+    }
+
     /// The bounds on received packets (attachments, JSON depth and size).
     pub fn packet_limits(mut self, limits: packet::Limits) -> Self {
         self.limits = limits;
@@ -476,6 +577,7 @@ impl SocketIoBuilder {
             limits: self.limits,
             core: OnceLock::new(),
             releases: Mutex::new(Vec::new()),
+            recovery: self.recovery.map(|r| Mutex::new(Recovery::new(r))),
         });
         let settings = Settings {
             session: self.config,

@@ -98,6 +98,9 @@ pub(crate) struct Inner {
     pub(crate) conn: Arc<EngineConn>,
     pub(crate) shared: Arc<Shared>,
     auth: Value,
+    /// The private id of the session, for connection state recovery.
+    pid: Option<String>,
+    recovered: bool,
     data: Mutex<Option<Arc<dyn Any + Send + Sync>>>,
     acks: Mutex<Acks>,
     /// Output held while the connect handler runs, sent after the CONNECT.
@@ -139,6 +142,8 @@ impl Socket {
         conn: Arc<EngineConn>,
         shared: Arc<Shared>,
         auth: Value,
+        pid: Option<String>,
+        recovered: bool,
     ) -> Socket {
         Socket {
             inner: Arc::new(Inner {
@@ -147,6 +152,8 @@ impl Socket {
                 conn,
                 shared,
                 auth,
+                pid,
+                recovered,
                 data: Mutex::new(None),
                 acks: Mutex::new(Acks::default()),
                 held: Mutex::new(Some(Vec::new())),
@@ -177,6 +184,25 @@ impl Socket {
     /// The CONNECT packet's payload (`{}` if it had none).
     pub fn auth(&self) -> &Value {
         &self.inner.auth
+    }
+
+    /// Whether this socket was restored by connection state recovery: its
+    /// id, rooms and data are those it had before its connection was lost,
+    /// and the broadcasts it missed were sent again.
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered
+    }
+
+    pub(crate) fn pid(&self) -> Option<&str> {
+        self.inner.pid.as_deref()
+    }
+
+    pub(crate) fn raw_data(&self) -> Option<Arc<dyn Any + Send + Sync>> {
+        lock(&self.inner.data).clone()
+    }
+
+    pub(crate) fn set_raw_data(&self, data: Option<Arc<dyn Any + Send + Sync>>) {
+        *lock(&self.inner.data) = data;
     }
 
     /// The Engine.IO session id.
@@ -478,14 +504,30 @@ impl Broadcast {
         let Ok(namespace) = NamespaceName::new(&self.namespace) else {
             return 0;
         };
+        let mut args: Vec<Data> = args.into_iter().collect();
+        // With recovery on, each broadcast carries its offset last, as from
+        // the official server, and is logged for replay.
+        let offset = self.shared.next_offset();
+        if let Some(offset) = &offset {
+            args.push(Data::from(offset.as_str()));
+        }
         let packets = Packet::Event {
             namespace,
             name: name.to_owned(),
-            args: args.into_iter().collect(),
+            args,
             id: None,
         }
         .encode()
         .into_engineio();
+        if let Some(offset) = offset {
+            self.shared.log_broadcast(
+                offset,
+                &self.namespace,
+                &self.rooms,
+                &self.except,
+                packets.clone(),
+            );
+        }
         self.sockets()
             .iter()
             .filter(|s| s.send_encoded(packets.clone()).is_ok())
