@@ -13,7 +13,9 @@
 //!   `whoami`, `message-with-ack`); any other namespace is refused.
 //!
 //! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, and a
-//! 1,000 ms connect timeout, as the suites expect.
+//! 1,000 ms connect timeout, as the suites expect. `--recovery` turns on
+//! connection state recovery (the suites expect it off: it adds a `pid` to
+//! the CONNECT answer).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -38,10 +40,13 @@ fn emit_auth(socket: &Socket, auth: &Value) -> Result<(), String> {
 
 fn main() -> stdws::Result<()> {
     let mut port = 3000u16;
+    let mut recovery = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--port" {
-            port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port);
+        match arg.as_str() {
+            "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
+            "--recovery" => recovery = true,
+            _ => {}
         }
     }
     let ping_interval = Duration::from_millis(300);
@@ -139,7 +144,11 @@ fn main() -> stdws::Result<()> {
         .on("whoami", |socket, _args, ack| ack.send([whoami(socket)]))
         .on("message-with-ack", |_socket, args, ack| ack.send(args));
 
-    let io = SocketIo::builder()
+    let mut io = SocketIo::builder();
+    if recovery {
+        io = io.connection_state_recovery(Duration::from_secs(120), 1000);
+    }
+    let io = io
         .ping_interval(ping_interval)
         .ping_timeout(ping_timeout)
         .max_payload(1_000_000)

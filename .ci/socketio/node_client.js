@@ -226,6 +226,37 @@ async function main() {
     }
   }, 10000);
 
+  await check("connection state recovery: id, rooms and missed broadcasts back", async () => {
+    const port = 30000 + Math.floor(Math.random() * 20000);
+    const url = `http://127.0.0.1:${port}`;
+    const child = spawn(SERVER, ["--port", String(port), "--recovery"], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise((resolve) => child.stdout.once("data", resolve));
+    const opts = { forceNew: true, transports: ["websocket"], reconnectionDelay: 50, reconnectionDelayMax: 100 };
+    const a = io(url, opts);
+    const b = io(url, { ...opts, reconnection: false });
+    try {
+      await Promise.all([once(a, "connect"), once(b, "connect")]);
+      eq(await call(a, "join", "r"), ["r"], "join");
+      const first = once(a, "room-message");
+      await call(b, "to-room", "r", 1);
+      eq((await first).slice(0, 2), ["r", 1], "before the loss");
+      const id = a.id;
+      const lost = once(a, "disconnect");
+      a.io.engine.close(); // the transport is lost: "transport close"
+      await lost;
+      await call(b, "to-room", "r", 2); // missed while away
+      const missed = once(a, "room-message");
+      await once(a, "connect");
+      eq([a.recovered, a.id], [true, id], "recovered with its id");
+      eq((await missed).slice(0, 2), ["r", 2], "the missed broadcast");
+      const third = once(a, "room-message");
+      await call(b, "to-room", "r", 3);
+      eq((await third).slice(0, 2), ["r", 3], "still in the room");
+    } finally {
+      a.close(); b.close(); child.kill();
+    }
+  }, 10000);
+
   process.exit(failed ? 1 : 0);
 }
 
