@@ -19,6 +19,7 @@
 //! | `io.emit("ev", a)`                  | `sio.emit("ev", a)`                     | [`SocketIo::emit`] |
 //! | `io.to(room).emit(..)`              | `sio.emit(.., room=room)`               | [`SocketIo::to`]`(room).emit(..)` |
 //! | `io.in(room).disconnectSockets()`   | `sio.close_room(room)`                  | [`SocketIo::to`]`(room).disconnect()` |
+//! | `connectionStateRecovery: { maxDisconnectionDuration }`, `socket.recovered` | (none) | [`connection_state_recovery`](SocketIoBuilder::connection_state_recovery), [`Socket::recovered`] |
 //! | `pingInterval`, `pingTimeout`, `maxHttpBufferSize`, `connectTimeout` | `ping_interval`, `ping_timeout`, `max_http_buffer_size` | [`ping_interval`](SocketIoBuilder::ping_interval), [`ping_timeout`](SocketIoBuilder::ping_timeout), [`max_payload`](SocketIoBuilder::max_payload), [`connect_timeout`](SocketIoBuilder::connect_timeout) |
 //!
 //! ```no_run
