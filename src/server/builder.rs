@@ -348,6 +348,36 @@ impl ServerBuilder {
         self
     }
 
+    /// Answers plain HTTP requests to `path` (exactly, without the query)
+    /// with `service`, which sees the request's body (at most `max_body`
+    /// bytes, given as `Content-Length`; 413 beyond) and may block, as a
+    /// long poll does, on its worker. The connection is kept alive for
+    /// further requests (HTTP/1.1 persistent connections), each of which
+    /// must arrive within the [`handshake_timeout`](Self::handshake_timeout).
+    /// Upgrade requests to the same path still go to its [`route`](Self::route).
+    ///
+    /// ```
+    /// use stdws::protocol::http::Response;
+    /// let builder = stdws::Server::builder().http_service("/count", 1024, |_request, body, _peer| {
+    ///     Response::new(200).with_body(body.len().to_string())
+    /// });
+    /// # drop(builder);
+    /// ```
+    pub fn http_service(
+        mut self,
+        path: &str,
+        max_body: usize,
+        service: impl Fn(&Request, &[u8], SocketAddr) -> Response + Send + Sync + 'static,
+    ) -> Self {
+        self.router.services.retain(|s| s.path != path);
+        self.router.services.push(super::router::ServiceRoute {
+            path: path.to_owned(),
+            max_body,
+            service: Arc::new(service),
+        });
+        self
+    }
+
     /// Runs `hook` for every handshake, before the endpoint's own hook: it
     /// may refuse with any response, pick a subprotocol, or add headers.
     pub fn on_handshake(
@@ -427,6 +457,7 @@ impl ServerBuilder {
         if self.router.routes.is_empty()
             && self.router.fallback.is_none()
             && self.router.http.is_none()
+            && self.router.services.is_empty()
         {
             return Err(Error::Io(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,

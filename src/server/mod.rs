@@ -29,6 +29,7 @@
 //! | the fixed thread pool                | `pool`            |
 //! | one connection's life                | `worker`          |
 //! | routing and the handshake hook       | [`router`]        |
+//! | HTTP services, kept-alive connections | `keepalive`      |
 //! | `Handler` and callbacks              | [`handler`]       |
 //! | the connection handle                | [`connection`]    |
 //! | what a connection's threads share    | `shared`          |
@@ -76,6 +77,7 @@ pub mod handle;
 pub mod handler;
 mod housekeeper;
 mod hub;
+mod keepalive;
 mod outbound;
 mod pool;
 mod queue;

@@ -91,6 +91,18 @@ pub(crate) type HandshakeHook =
 /// Answers plain HTTP requests (no upgrade asked for).
 pub(crate) type HttpResponder = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
+/// Answers plain HTTP requests to one path, body included, and may block
+/// (a long poll); its connections are kept alive between requests.
+pub(crate) type HttpService = Arc<dyn Fn(&Request, &[u8], SocketAddr) -> Response + Send + Sync>;
+
+/// An [`HttpService`] and the largest request body it takes.
+#[derive(Clone)]
+pub(crate) struct ServiceRoute {
+    pub(crate) path: String,
+    pub(crate) max_body: usize,
+    pub(crate) service: HttpService,
+}
+
 /// A WebSocket endpoint: how to handle its connections, and how to decide
 /// whether to accept them.
 ///
@@ -249,6 +261,7 @@ pub(crate) struct Router {
     pub(crate) routes: Vec<(String, Endpoint)>,
     pub(crate) fallback: Option<Endpoint>,
     pub(crate) http: Option<HttpResponder>,
+    pub(crate) services: Vec<ServiceRoute>,
     pub(crate) hook: Option<HandshakeHook>,
     pub(crate) allowed_origins: Option<Vec<String>>,
 }
@@ -271,6 +284,15 @@ impl Router {
             .find(|(p, _)| p == path)
             .map(|(_, e)| e)
             .or(self.fallback.as_ref())
+    }
+
+    /// The HTTP service for a plain (not upgrade) request to `path`.
+    pub(crate) fn service(&self, request: &Request) -> Option<&ServiceRoute> {
+        let headers = request.headers();
+        if headers.count("Upgrade") > 0 || headers.has_token("Connection", "upgrade") {
+            return None;
+        }
+        self.services.iter().find(|s| s.path == request.path())
     }
 
     /// Whether a handshake with this `Origin` may open a connection. No

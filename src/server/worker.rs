@@ -73,6 +73,14 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         finish_tcp(stream, settings.close_timeout);
         return;
     };
+    // Requests to HTTP services (long-polling) are served here, the
+    // connection kept alive, until one asks for something else.
+    let Some((request, leftover)) =
+        super::keepalive::serve_services(hub, stream, peer, request, leftover)
+    else {
+        finish_tcp(stream, settings.close_timeout);
+        return;
+    };
     let trace_id = next_connection_id();
     let tracer = &settings.tracer;
     if tracer.is_on() {

@@ -1,6 +1,7 @@
-//! Socket.IO without the sockets: the Engine.IO v4 transport framing, the
-//! Socket.IO v5 packets carried inside it, and the state of an Engine.IO
-//! session, all as pure functions over strings and bytes.
+//! Socket.IO v5 over Engine.IO v4: first without the sockets (the
+//! Engine.IO transport framing, the Socket.IO packets carried inside it,
+//! and the state of an Engine.IO session, as pure functions and a state
+//! machine over strings and bytes), then the server on stdws's threads.
 //!
 //! Socket.IO is two protocols, one inside the other:
 //!
@@ -26,6 +27,20 @@
 //!   (`/`, `/admin`, ...) and adds named events with JSON arguments,
 //!   acknowledgements, and binary arguments sent as separate attachments.
 //!
+//! The server side, on top of those:
+//!
+//! | concept                                         | module        |
+//! |-------------------------------------------------|---------------|
+//! | Engine.IO sessions on both transports, heartbeat, raw [`engine::EngineIo`] | [`engine`] |
+//! | HTTP long-polling requests                      | `polling`     |
+//! | Socket.IO namespaces, connect, dispatch, [`SocketIo`] | [`server`] |
+//! | a namespace's handlers and rooms                | [`namespace`] |
+//! | one socket, acks, broadcasts                    | [`socket`]    |
+//!
+//! | connection state recovery (parked sockets, the broadcast log) | `recovery` |
+//!
+//! Not done yet: rooms and recovery carried by a backplane across processes.
+//!
 //! The specifications, read for this module:
 //!
 //! - Engine.IO protocol, version 4:
@@ -40,6 +55,17 @@
 //! choices follow the official server and are documented where they are
 //! made. JSON is [`crate::json`].
 
+pub mod engine;
 pub mod engineio;
+pub mod namespace;
 pub mod packet;
+mod polling;
+mod recovery;
+pub mod server;
 pub mod session;
+pub mod socket;
+
+pub use namespace::Namespace;
+pub use packet::Data;
+pub use server::{SocketIo, SocketIoBuilder};
+pub use socket::{Ack, AckError, Broadcast, DisconnectReason, Socket};

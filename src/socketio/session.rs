@@ -383,7 +383,13 @@ impl Session {
                 // `send` refused text with the separator while polling.
                 engineio::encode_payload(&packets).unwrap_or_default()
             }
-            State::Upgrading | State::WebSocket | State::Closed => Packet::Noop.encode_text(),
+            State::Upgrading | State::WebSocket => Packet::Noop.encode_text(),
+            // The client's own close gets a noop, as the official server
+            // answers; any other end tells the client the session is over.
+            State::Closed if self.close_reason == Some(CloseReason::ClientClose) => {
+                Packet::Noop.encode_text()
+            }
+            State::Closed => Packet::Close.encode_text(),
             State::Polling | State::Probing => return None,
         };
         self.poll_held = false;
@@ -685,6 +691,8 @@ mod tests {
             Err(EngineError::BadRequest(BadRequest::ConcurrentPoll))
         );
         assert_eq!(session.state(), State::Closed);
+        // The held one is told that the session is over.
+        assert_eq!(session.answer_poll(), Some("1".into()));
         // The session is gone: the next request is told so.
         assert_eq!(
             session.on_poll(t0),
