@@ -3,11 +3,11 @@
 //!
 //! Both halves write to the socket: the writer its messages, the reader the
 //! answers RFC 6455 requires of it, which the reader's
-//! [`Session`](crate::protocol::Session) decides as it reads (a pong for
+//! [`Session`] decides as it reads (a pong for
 //! each ping, a close for the peer's close, a close with the broken rule's
 //! code when the peer breaks one: see
 //! [`protocol::session`](crate::protocol::session)). One
-//! [`Sender`](crate::protocol::Sender) frames all of them, so nothing follows
+//! [`Sender`] frames all of them, so nothing follows
 //! a close whichever half sent it, and one thread at a time holds the *write
 //! turn*, so frames never interleave on the wire.
 //!

@@ -237,7 +237,7 @@ impl ServerBuilder {
 
     /// The most rooms one client may be in at once (default 100); a
     /// [`join`](super::Connection::join) past it fails with
-    /// [`Error::RoomRefused`](crate::Error::RoomRefused). Room names often
+    /// [`Error::RoomRefused`]. Room names often
     /// come from clients, and each one joined is held until it leaves.
     pub fn max_rooms_per_connection(mut self, rooms: usize) -> Self {
         self.settings.room_caps.max_rooms = rooms;

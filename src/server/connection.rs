@@ -257,7 +257,7 @@ impl Connection {
     }
 
     /// Adds this client to `room` (nothing changes if it is in it already).
-    /// Fails with [`Error::RoomRefused`](crate::Error::RoomRefused) past the
+    /// Fails with [`Error::RoomRefused`] past the
     /// server's caps on rooms per client and on name length.
     pub fn join(&self, room: &str) -> Result<()> {
         self.hub
