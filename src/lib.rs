@@ -262,6 +262,7 @@ pub use error::{Error, Result};
 pub use message::{Message, MessagePart};
 pub use protocol::Role;
 pub use protocol::close::{CloseCode, CloseFrame};
+pub use protocol::extension::Compression;
 pub use server::{Connection, Server, ServerHandle};
 pub use trace::Tracer;
 pub use websocket::{WebSocket, WebSocketConfig, accept, accept_with_config};
