@@ -27,10 +27,13 @@
 
 use super::Role;
 use super::close::parse_close_payload;
+use super::compressor::RSV1;
+use super::extension::Direction;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
 use super::violation::Violation;
+use crate::deflate::{DeflateError, Inflater};
 use crate::message::{Message, MessagePart};
 
 /// The size limits a receiver enforces (close code 1009 beyond them).
@@ -88,6 +91,22 @@ struct MessageInProgress {
     len: u64,
     /// Whether a part of it has been handed over.
     started: bool,
+    /// Whether its first frame had RSV1 set: its payload is DEFLATE data
+    /// (RFC 7692 section 6.2), and `data`, `len` and the parts hold what it
+    /// inflates to.
+    compressed: bool,
+}
+
+/// The receiving side of `permessage-deflate` (RFC 7692 section 6.2).
+#[derive(Debug)]
+struct Inflate {
+    direction: Direction,
+    /// Kept between messages when the peer keeps its context; otherwise
+    /// made for each compressed message and dropped after it, so that an
+    /// idle connection holds no window.
+    inflater: Option<Inflater>,
+    /// A piece of compressed payload, unmasked.
+    scratch: Vec<u8>,
 }
 
 /// The receiving half of a WebSocket connection. See the [module docs](self).
@@ -107,6 +126,7 @@ pub struct Receiver {
     seen_prefix: Vec<u8>,
     parts_from: Option<u64>,
     part: Option<MessagePart>,
+    inflate: Option<Inflate>,
 }
 
 /// A frame the receiver decoded, as recorded for tracing: its header and the
@@ -143,7 +163,46 @@ impl Receiver {
             seen_prefix: Vec::new(),
             parts_from: None,
             part: None,
+            inflate: None,
         }
+    }
+
+    /// Accepts messages compressed with `permessage-deflate` as agreed for
+    /// what the peer sends ([`Agreed::inbound`](super::extension::Agreed::inbound)):
+    /// RSV1 on a message's first frame then means its payload is DEFLATE
+    /// data, inflated as it arrives (RFC 7692 section 6.2). Without it
+    /// (`None`, the default), RSV1 fails the connection with 1002.
+    ///
+    /// The inflated message counts against `max_message_size` as it is
+    /// produced: a message that would inflate past it fails with 1009 before
+    /// that memory is spent. Data that does not inflate fails with 1002.
+    /// Parts ([`deliver_parts_from`](Self::deliver_parts_from)) hold
+    /// inflated data. A compressed message is never read through
+    /// [`payload_buffer`](Self::payload_buffer).
+    ///
+    /// ```
+    /// use stdws::protocol::{Receiver, Limits, Role};
+    /// use stdws::protocol::extension::Direction;
+    /// use stdws::Message;
+    /// let mut rx = Receiver::new(Role::Client, Limits::default());
+    /// rx.set_compression(Some(Direction { window_bits: 15, no_context_takeover: false }));
+    /// // RFC 7692 section 7.2.3.1: "Hello" compressed, RSV1 set.
+    /// let wire = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    /// assert_eq!(rx.receive(&wire).unwrap(), (9, Some(Message::text("Hello"))));
+    /// ```
+    pub fn set_compression(&mut self, direction: Option<Direction>) {
+        self.inflate = direction.map(|direction| Inflate {
+            direction,
+            inflater: None,
+            scratch: Vec::new(),
+        });
+    }
+
+    /// The bytes the decompressor holds between messages.
+    pub fn compression_bytes(&self) -> usize {
+        self.inflate.as_ref().map_or(0, |i| {
+            i.scratch.capacity() + i.inflater.as_ref().map_or(0, Inflater::allocated_bytes)
+        })
     }
 
     /// Hands over messages of at least `size` bytes in parts, as their bytes
@@ -337,6 +396,9 @@ impl Receiver {
         if frame.header.opcode.is_control() || self.failed.is_some() {
             return None;
         }
+        if self.message.as_ref().is_some_and(|m| m.compressed) {
+            return None;
+        }
         let needed = frame.remaining.min(usize::MAX as u64) as usize;
         self.message.as_mut().map(|m| (&mut m.data, needed))
     }
@@ -404,7 +466,12 @@ impl Receiver {
             (Role::Client, true) => return Err(Violation::MaskedServerFrame),
             _ => {}
         }
-        if header.rsv != 0 {
+        // RSV1 only on the first frame of a message, and only with the
+        // extension (RFC 7692 section 6.1); RSV2 and RSV3 never.
+        let compressed = header.rsv == RSV1
+            && self.inflate.is_some()
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if header.rsv != 0 && !compressed {
             return Err(Violation::ReservedBits(header.rsv));
         }
         if header.payload_len > self.limits.max_frame_size as u64 {
@@ -418,12 +485,14 @@ impl Receiver {
                 if self.message.is_some() {
                     return Err(Violation::ExpectedContinuation);
                 }
-                self.check_message_size(0, header.payload_len)?;
+                if !compressed {
+                    self.check_message_size(0, header.payload_len)?;
+                }
                 let in_parts = self
                     .parts_from
                     .is_some_and(|from| header.payload_len >= from);
                 // Parts are handed over as they arrive: nothing to reserve.
-                let upfront = match in_parts {
+                let upfront = match in_parts || compressed {
                     true => 0,
                     false => (header.payload_len as usize).min(MAX_UPFRONT_RESERVE),
                 };
@@ -435,13 +504,17 @@ impl Receiver {
                     in_parts,
                     len: 0,
                     started: false,
+                    compressed,
                 });
             }
             OpCode::Continuation => {
                 let Some(message) = &self.message else {
                     return Err(Violation::UnexpectedContinuation);
                 };
-                self.check_message_size(message.len, header.payload_len)?;
+                // A compressed message is counted as it inflates.
+                if !message.compressed {
+                    self.check_message_size(message.len, header.payload_len)?;
+                }
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
         }
@@ -478,8 +551,62 @@ impl Receiver {
             return Ok(()); // unreachable: check_header started the message
         };
         let start = message.data.len();
+        if message.compressed {
+            return self.inflate_piece(frame, piece);
+        }
         message.data.extend_from_slice(piece);
         self.check_appended(frame, start)
+    }
+
+    /// Unmasks and inflates a piece of a compressed message's payload onto
+    /// the message, within what is left of the message limit.
+    fn inflate_piece(&mut self, frame: &FrameInProgress, piece: &[u8]) -> Result<(), Violation> {
+        let (Some(message), Some(inflate)) = (&mut self.message, &mut self.inflate) else {
+            return Ok(());
+        };
+        inflate.scratch.clear();
+        inflate.scratch.extend_from_slice(piece);
+        if let Some(key) = frame.header.mask {
+            apply_mask(&mut inflate.scratch, key, frame.read as usize);
+        }
+        if self.observe {
+            keep_prefix(&mut self.seen_prefix, &inflate.scratch);
+        }
+        let start = message.data.len();
+        let limit = message_room(message, self.limits.max_message_size);
+        let bits = inflate.direction.window_bits;
+        let inflater = match &mut inflate.inflater {
+            Some(inflater) => inflater,
+            slot => slot.insert(Inflater::new(bits).map_err(Violation::BadCompressedData)?),
+        };
+        let result = inflater.inflate(&inflate.scratch, &mut message.data, limit);
+        if inflate.scratch.capacity() > MAX_SCRATCH {
+            inflate.scratch = Vec::new();
+        }
+        result.map_err(|e| inflate_violation(e, self.limits.max_message_size))?;
+        self.accept(start, false)
+    }
+
+    /// Ends a compressed message: inflates the sync-flush tail the sender
+    /// removed (RFC 7692 section 7.2.2) and, if the peer keeps no context,
+    /// forgets the window.
+    fn finish_inflating(&mut self) -> Result<(), Violation> {
+        let (Some(message), Some(inflate)) = (&mut self.message, &mut self.inflate) else {
+            return Ok(());
+        };
+        let start = message.data.len();
+        let limit = message_room(message, self.limits.max_message_size);
+        let bits = inflate.direction.window_bits;
+        let inflater = match &mut inflate.inflater {
+            Some(inflater) => inflater,
+            slot => slot.insert(Inflater::new(bits).map_err(Violation::BadCompressedData)?),
+        };
+        let result = inflater.finish_message(&mut message.data, limit);
+        if inflate.direction.no_context_takeover {
+            inflate.inflater = None;
+        }
+        result.map_err(|e| inflate_violation(e, self.limits.max_message_size))?;
+        self.accept(start, false)
     }
 
     /// Unmasks the payload bytes appended to the message from `start` on,
@@ -495,13 +622,25 @@ impl Receiver {
         if self.observe {
             keep_prefix(&mut self.seen_prefix, &message.data[start..]);
         }
+        let appended = (message.data.len() - start) as u64;
+        let whole_message_at_once = header.fin
+            && !message.in_parts
+            && message.len + appended == header.payload_len
+            && appended == header.payload_len;
+        self.accept(start, whole_message_at_once)
+    }
+
+    /// Takes the message bytes from `start` on, unmasked and inflated:
+    /// counts them, checks text as it arrives (unless the whole message
+    /// came at once, which is checked at its end), and makes a part of
+    /// them when the message goes in parts.
+    fn accept(&mut self, start: usize, whole_message_at_once: bool) -> Result<(), Violation> {
+        let Some(message) = &mut self.message else {
+            return Ok(());
+        };
         let appended = message.data.len() - start;
         message.len += appended as u64;
         if message.text {
-            let whole_message_at_once = header.fin
-                && !message.in_parts
-                && message.len == header.payload_len
-                && appended as u64 == header.payload_len;
             if !whole_message_at_once {
                 message.streaming_utf8 = true;
                 message
@@ -550,6 +689,9 @@ impl Receiver {
                 if !header.fin {
                     return Ok(None);
                 }
+                if self.message.as_ref().is_some_and(|m| m.compressed) {
+                    self.finish_inflating()?;
+                }
                 let Some(message) = self.message.take() else {
                     return Ok(None);
                 };
@@ -577,6 +719,30 @@ impl Receiver {
                     .map_err(|_| Violation::InvalidUtf8)
             }
         }
+    }
+}
+
+/// The largest scratch buffer kept between frames for compressed payload.
+const MAX_SCRATCH: usize = 64 * 1024;
+
+/// How large `message.data` may grow before the message passes `max`.
+fn message_room(message: &MessageInProgress, max: usize) -> usize {
+    let left = (max as u64).saturating_sub(message.len);
+    message
+        .data
+        .len()
+        .saturating_add(left.min(usize::MAX as u64) as usize)
+}
+
+/// The violation for an inflater's error: past the limit is 1009, data
+/// that does not inflate is 1002.
+fn inflate_violation(e: DeflateError, max: usize) -> Violation {
+    match e {
+        DeflateError::OutputLimit { .. } => Violation::MessageTooBig {
+            len: max as u64 + 1,
+            max,
+        },
+        other => Violation::BadCompressedData(other),
     }
 }
 
