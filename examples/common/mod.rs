@@ -9,6 +9,8 @@ pub struct ServerArgs {
     pub addr: String,
     pub workers: usize,
     pub quiet: bool,
+    /// Decline `permessage-deflate` (the echo example accepts it otherwise).
+    pub no_compression: bool,
 }
 
 impl ServerArgs {
@@ -20,7 +22,7 @@ impl ServerArgs {
                 eprintln!("{name}: {problem}");
             }
             eprintln!(
-                "usage: {name} [ADDR] [--workers N] [--quiet]   (default {default_addr}, 10000 workers)"
+                "usage: {name} [ADDR] [--workers N] [--quiet] [--no-compression]   (default {default_addr}, 10000 workers)"
             );
             if problem.is_empty() {
                 ExitCode::SUCCESS
@@ -32,6 +34,7 @@ impl ServerArgs {
             addr: default_addr.to_owned(),
             workers: 10_000,
             quiet: false,
+            no_compression: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -41,6 +44,7 @@ impl ServerArgs {
                     None => return Err(usage("--workers needs a number")),
                 },
                 "--quiet" | "-q" => parsed.quiet = true,
+                "--no-compression" => parsed.no_compression = true,
                 "--help" | "-h" => return Err(usage("")),
                 other if !other.starts_with('-') => parsed.addr = other.to_owned(),
                 other => return Err(usage(&format!("unknown option {other}"))),

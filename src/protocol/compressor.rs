@@ -124,6 +124,13 @@ thread_local! {
     /// One compressor per level and window on each thread, reset after each
     /// message: what a server uses, since it keeps no context.
     static ALONE: RefCell<Vec<(Level, u8, Deflater)>> = const { RefCell::new(Vec::new()) };
+    static ALONE_COUNT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many messages [`compress_alone`] has compressed on this thread: a
+/// broadcast compressed once shows as one (for tests and diagnostics).
+pub fn compressed_on_this_thread() -> u64 {
+    ALONE_COUNT.with(|c| c.get())
 }
 
 /// Compresses a message on its own (no context before or after it) with
@@ -139,6 +146,7 @@ thread_local! {
 /// ```
 pub fn compress_alone(level: Level, window_bits: u8, payload: &[u8]) -> Option<Vec<u8>> {
     let window_bits = window_bits.clamp(8, 15);
+    ALONE_COUNT.with(|c| c.set(c.get() + 1));
     ALONE.with(|cell| {
         let mut cache = cell.borrow_mut();
         let index = match cache

@@ -13,9 +13,11 @@ use super::hub::{Hub, Phase};
 use super::queue::{Ended, Frame, Origin};
 use super::shared::ConnShared;
 use super::sync::lock;
+use crate::deflate::Level;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame};
+use crate::protocol::compressor::{RSV1, compress_alone};
 use crate::protocol::frame::OpCode;
 
 /// A handle to a running server: broadcast, per-client sends, the client
@@ -34,9 +36,10 @@ impl fmt::Debug for ServerHandle {
     }
 }
 
-/// A message encoded once as a server frame, to be sent to many clients.
-fn prepare(message: Message) -> Option<Frame> {
-    let (opcode, payload): (OpCode, &[u8]) = match &message {
+/// A message's opcode and payload, for a broadcast; `None` for what is not
+/// broadcast (a close, a control frame over 125 bytes).
+fn prepare(message: &Message) -> Option<(OpCode, &[u8])> {
+    let (opcode, payload): (OpCode, &[u8]) = match message {
         Message::Text(t) => (OpCode::Text, t.as_bytes()),
         Message::Binary(b) => (OpCode::Binary, b),
         Message::Ping(b) => (OpCode::Ping, b),
@@ -46,7 +49,7 @@ fn prepare(message: Message) -> Option<Frame> {
     if opcode.is_control() && payload.len() > crate::protocol::frame::MAX_CONTROL_PAYLOAD {
         return None;
     }
-    Some(Frame::shared(opcode, payload))
+    Some((opcode, payload))
 }
 
 impl ServerHandle {
@@ -65,11 +68,32 @@ impl ServerHandle {
         message: Message,
     ) -> BroadcastReport {
         let mut report = BroadcastReport::default();
-        let Some(frame) = prepare(message) else {
+        let Some((opcode, payload)) = prepare(&message) else {
             return report;
         };
+        let plain = Frame::shared(opcode, payload);
+        // The server keeps no compression context, so a compressed frame
+        // depends only on the level and window: compressed once for each
+        // pair among the targets (`None`: it did not shrink).
+        let mut compressed: Vec<((Level, u8), Option<Frame>)> = Vec::new();
         for conn in targets {
-            report.record(conn.id, batch::deliver(&self.hub, conn, frame.clone()));
+            let frame = match &conn.deflate {
+                Some(deflate) if deflate.wants(opcode, payload.len()) => {
+                    let key = deflate.key();
+                    let found = match compressed.iter().position(|(k, _)| *k == key) {
+                        Some(i) => &compressed[i].1,
+                        None => {
+                            let frame = compress_alone(key.0, key.1, payload)
+                                .map(|z| Frame::shared_with_rsv(opcode, &z, RSV1));
+                            compressed.push((key, frame));
+                            &compressed[compressed.len() - 1].1
+                        }
+                    };
+                    found.as_ref().unwrap_or(&plain).clone()
+                }
+                _ => plain.clone(),
+            };
+            report.record(conn.id, batch::deliver(&self.hub, conn, frame));
         }
         report
     }

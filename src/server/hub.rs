@@ -18,6 +18,7 @@ use super::router::Router;
 use super::shared::ConnShared;
 use super::sync::lock;
 use crate::protocol::Limits;
+use crate::protocol::extension::Compression;
 use crate::protocol::http::HeadLimits;
 use crate::trace::Tracer;
 
@@ -39,6 +40,7 @@ pub(crate) struct Settings {
     pub(crate) limits: Limits,
     pub(crate) head_limits: HeadLimits,
     pub(crate) tracer: Tracer,
+    pub(crate) compression: Compression,
 }
 
 impl Default for Settings {
@@ -58,6 +60,7 @@ impl Default for Settings {
             limits: Limits::default(),
             head_limits: HeadLimits::default(),
             tracer: Tracer::from_env(),
+            compression: Compression::disabled(),
         }
     }
 }
