@@ -1052,3 +1052,217 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod compression_tests {
+    use super::*;
+    use crate::deflate::{Deflater, Level};
+    use crate::protocol::mask::mask_into;
+
+    const TAKEOVER: Direction = Direction {
+        window_bits: 15,
+        no_context_takeover: false,
+    };
+
+    fn frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let opcode = OpCode::from_bits(b0 & 0x0f).unwrap();
+        let mut header = FrameHeader::new(opcode, payload.len() as u64, Some([1, 2, 3, 4]));
+        header.fin = b0 & 0x80 != 0;
+        header.rsv = (b0 >> 4) & 0x7;
+        let mut out = header.encode().as_bytes().to_vec();
+        let start = out.len();
+        out.resize(start + payload.len(), 0);
+        mask_into(&mut out[start..], payload, [1, 2, 3, 4], 0);
+        out
+    }
+
+    fn deflated(data: &[u8]) -> Vec<u8> {
+        let mut d = Deflater::new(Level::DEFAULT, 15).unwrap();
+        let mut out = Vec::new();
+        d.compress_message(data, &mut out);
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    fn server(limits: Limits) -> Receiver {
+        let mut rx = Receiver::new(Role::Server, limits);
+        rx.set_compression(Some(TAKEOVER));
+        rx
+    }
+
+    fn feed(rx: &mut Receiver, mut wire: &[u8]) -> Result<Vec<Message>, Violation> {
+        let mut out = Vec::new();
+        while !wire.is_empty() {
+            let (used, message) = rx.receive(wire)?;
+            out.extend(message);
+            wire = &wire[used..];
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn rsv1_without_the_extension_fails_with_1002() {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let err = rx.receive(&frame(0xc1, &deflated(b"Hello"))).unwrap_err();
+        assert_eq!(err, Violation::ReservedBits(RSV1));
+        assert_eq!(err.close_code().0, 1002);
+    }
+
+    #[test]
+    fn rsv1_on_a_continuation_or_control_frame_fails_with_1002() {
+        let z = deflated(b"Hello");
+        let mut rx = server(Limits::default());
+        let mut wire = frame(0x41, &z[..2]);
+        wire.extend(frame(0xc0, &z[2..]));
+        assert_eq!(feed(&mut rx, &wire), Err(Violation::ReservedBits(RSV1)));
+        for control in [0xc9, 0xca, 0xc8] {
+            let mut rx = server(Limits::default());
+            assert_eq!(
+                rx.receive(&frame(control, b"")),
+                Err(Violation::ReservedBits(RSV1))
+            );
+        }
+        // RSV2 and RSV3 stay reserved.
+        let mut rx = server(Limits::default());
+        assert_eq!(
+            rx.receive(&frame(0xa1, b"x")),
+            Err(Violation::ReservedBits(0b010))
+        );
+    }
+
+    #[test]
+    fn a_compressed_message_in_fragments_inflates_with_rsv1_on_the_first_only() {
+        let text = "{\"hello\":\"world\"} ".repeat(100);
+        let z = deflated(text.as_bytes());
+        let mut wire = frame(0x41, &z[..z.len() / 3]);
+        wire.extend(frame(0x09 | 0x80, b"ping")); // a ping in between
+        wire.extend(frame(0x00, &z[z.len() / 3..z.len() / 2]));
+        wire.extend(frame(0x80, &z[z.len() / 2..]));
+        let mut rx = server(Limits::default());
+        // Byte by byte, to cross every boundary.
+        let mut messages = Vec::new();
+        for b in &wire {
+            let (used, m) = rx.receive(std::slice::from_ref(b)).unwrap();
+            assert_eq!(used, 1);
+            messages.extend(m);
+        }
+        assert_eq!(
+            messages,
+            [Message::Ping(b"ping".to_vec()), Message::Text(text)]
+        );
+        // Uncompressed messages still work beside compressed ones.
+        assert_eq!(
+            feed(&mut rx, &frame(0x82, b"raw")),
+            Ok(vec![Message::Binary(b"raw".to_vec())])
+        );
+    }
+
+    #[test]
+    fn the_empty_message_and_context_takeover_inflate() {
+        let mut rx = server(Limits::default());
+        // RFC 7692 7.2.3.6 and 7.2.3.2.
+        let mut wire = frame(0xc1, &[0x00]);
+        wire.extend(frame(0xc1, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]));
+        wire.extend(frame(0xc1, &[0xf2, 0x00, 0x11, 0x00, 0x00]));
+        assert_eq!(
+            feed(&mut rx, &wire),
+            Ok(vec![
+                Message::text(""),
+                Message::text("Hello"),
+                Message::text("Hello")
+            ])
+        );
+    }
+
+    #[test]
+    fn a_decompression_bomb_fails_with_1009_before_the_memory_is_spent() {
+        let bomb = deflated(&vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 20_000, "{}", bomb.len());
+        let limits = Limits {
+            max_frame_size: 1 << 20,
+            max_message_size: 1 << 20,
+        };
+        let mut rx = server(limits);
+        let err = feed(&mut rx, &frame(0xc2, &bomb)).unwrap_err();
+        assert_eq!(err.close_code().0, 1009);
+        // What was allocated stayed within the limit.
+        assert!(rx.message.is_none());
+    }
+
+    #[test]
+    fn data_that_does_not_inflate_fails_with_1002() {
+        let mut rx = server(Limits::default());
+        let err = rx.receive(&frame(0xc1, &[0xff, 0xff, 0xff])).unwrap_err();
+        assert!(matches!(err, Violation::BadCompressedData(_)), "{err:?}");
+        assert_eq!(err.close_code().0, 1002);
+        // A message cut short of a block boundary.
+        let mut rx = server(Limits::default());
+        let z = deflated(&[7u8; 1000]);
+        let err = rx.receive(&frame(0xc2, &z[..z.len() - 1])).unwrap_err();
+        assert!(matches!(err, Violation::BadCompressedData(_)), "{err:?}");
+    }
+
+    #[test]
+    fn compressed_text_that_is_not_utf8_fails_with_1007() {
+        let mut rx = server(Limits::default());
+        let err = rx
+            .receive(&frame(0xc1, &deflated(&[b'a', 0xff, b'b'])))
+            .unwrap_err();
+        assert_eq!(err, Violation::InvalidUtf8);
+    }
+
+    #[test]
+    fn parts_of_a_compressed_message_hold_inflated_data() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let z = deflated(&data);
+        let wire = frame(0xc2, &z);
+        let mut rx = server(Limits::default());
+        rx.deliver_parts_from(Some(1000));
+        let mut parts = Vec::new();
+        for chunk in wire.chunks(777) {
+            let mut chunk = chunk;
+            while !chunk.is_empty() {
+                let (used, message) = rx.receive(chunk).unwrap();
+                assert_eq!(message, None);
+                parts.extend(rx.take_part());
+                chunk = &chunk[used..];
+            }
+        }
+        assert!(parts.len() > 1);
+        assert!(parts[0].first && parts.last().unwrap().last);
+        let joined: Vec<u8> = parts.into_iter().flat_map(|p| p.data).collect();
+        assert_eq!(joined, data);
+    }
+
+    #[test]
+    fn without_peer_context_takeover_no_window_is_held_between_messages() {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        rx.set_compression(Some(Direction {
+            window_bits: 12,
+            no_context_takeover: true,
+        }));
+        let mut d = Deflater::new(Level::DEFAULT, 12).unwrap();
+        let mut z = Vec::new();
+        d.compress_message(&[b'x'; 5000], &mut z);
+        z.truncate(z.len() - 4);
+        assert_eq!(
+            feed(&mut rx, &frame(0xc2, &z)),
+            Ok(vec![Message::Binary(vec![b'x'; 5000])])
+        );
+        assert!(
+            rx.compression_bytes() <= MAX_SCRATCH,
+            "{}",
+            rx.compression_bytes()
+        );
+        assert!(rx.inflate.as_ref().unwrap().inflater.is_none());
+    }
+
+    #[test]
+    fn a_compressed_message_is_never_offered_for_direct_reads() {
+        let z = deflated(&[1u8; 100_000]);
+        let wire = frame(0xc2, &z);
+        let mut rx = server(Limits::default());
+        rx.receive(&wire[..8]).unwrap();
+        assert!(rx.payload_buffer().is_none());
+    }
+}
