@@ -640,14 +640,12 @@ impl Receiver {
         };
         let appended = message.data.len() - start;
         message.len += appended as u64;
-        if message.text {
-            if !whole_message_at_once {
-                message.streaming_utf8 = true;
-                message
-                    .utf8
-                    .feed(&message.data[start..])
-                    .map_err(|_| Violation::InvalidUtf8)?;
-            }
+        if message.text && !whole_message_at_once {
+            message.streaming_utf8 = true;
+            message
+                .utf8
+                .feed(&message.data[start..])
+                .map_err(|_| Violation::InvalidUtf8)?;
         }
         // Checked bytes become a part once the message is large enough.
         if let Some(from) = self.parts_from {
