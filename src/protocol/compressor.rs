@@ -11,14 +11,14 @@
 //! [`Compressor`] is one endpoint's send side; the [`Sender`](super::Sender)
 //! holds one when the extension was agreed. A server, which never keeps its
 //! context (see [`extension`](super::extension)), compresses through
-//! [`compress_alone`], which reuses one compressor per thread: no deflate
-//! state is held per connection, and a broadcast is compressed once.
+//! [`compress_alone`], which takes a compressor from a small shared pool: no
+//! deflate state is held per connection, and a broadcast is compressed once.
 //!
 //! Sending in parts compresses each part as it comes with a sync flush, so
 //! that the peer can inflate it at once; the tail is removed from the last
 //! part only (an empty stored block inside a message is valid DEFLATE).
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use super::extension::{Compression, Direction};
 use crate::deflate::{Deflater, Level, SYNC_FLUSH_TAIL};
@@ -121,11 +121,18 @@ fn strip_tail(out: &mut Vec<u8>) {
 }
 
 thread_local! {
-    /// One compressor per level and window on each thread, reset after each
-    /// message: what a server uses, since it keeps no context.
-    static ALONE: RefCell<Vec<(Level, u8, Deflater)>> = const { RefCell::new(Vec::new()) };
     static ALONE_COUNT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
+
+/// Compressors for messages compressed on their own, shared by every
+/// thread: with a thread per connection, one per thread would be one per
+/// connection. A compressor is taken out for one message and put back;
+/// at most [`POOLED`] are kept, so what they hold is bounded by how many
+/// messages are compressed at once, not by the number of connections.
+static POOL: Mutex<Vec<(Level, u8, Deflater)>> = Mutex::new(Vec::new());
+
+/// The most idle compressors kept in [`POOL`].
+const POOLED: usize = 8;
 
 /// How many messages [`compress_alone`] has compressed on this thread: a
 /// broadcast compressed once shows as one (for tests and diagnostics).
@@ -133,9 +140,9 @@ pub fn compressed_on_this_thread() -> u64 {
     ALONE_COUNT.with(|c| c.get())
 }
 
-/// Compresses a message on its own (no context before or after it) with
-/// the thread's compressor for `level` and `window_bits`; `None` when it
-/// would not shrink (it is then sent as it is).
+/// Compresses a message on its own (no context before or after it) with a
+/// pooled compressor for `level` and `window_bits`; `None` when it would not
+/// shrink (it is then sent as it is).
 ///
 /// ```
 /// use stdws::deflate::Level;
@@ -147,26 +154,27 @@ pub fn compressed_on_this_thread() -> u64 {
 pub fn compress_alone(level: Level, window_bits: u8, payload: &[u8]) -> Option<Vec<u8>> {
     let window_bits = window_bits.clamp(8, 15);
     ALONE_COUNT.with(|c| c.set(c.get() + 1));
-    ALONE.with(|cell| {
-        let mut cache = cell.borrow_mut();
-        let index = match cache
-            .iter()
+    let pooled = {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        pool.iter()
             .position(|(l, b, _)| *l == level && *b == window_bits)
-        {
-            Some(i) => i,
-            None => {
-                let deflater = Deflater::new(level, window_bits).ok()?;
-                cache.push((level, window_bits, deflater));
-                cache.len() - 1
-            }
-        };
-        let deflater = &mut cache[index].2;
-        let mut out = Vec::with_capacity(payload.len() / 2 + 16);
-        deflater.compress_message(payload, &mut out);
-        deflater.reset();
-        strip_tail(&mut out);
-        (out.len() < payload.len() || payload.is_empty()).then_some(out)
-    })
+            .map(|i| pool.swap_remove(i).2)
+    };
+    let mut deflater = match pooled {
+        Some(deflater) => deflater,
+        None => Deflater::new(level, window_bits).ok()?,
+    };
+    let mut out = Vec::with_capacity(payload.len() / 2 + 16);
+    deflater.compress_message(payload, &mut out);
+    deflater.reset();
+    {
+        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOLED {
+            pool.push((level, window_bits, deflater));
+        }
+    }
+    strip_tail(&mut out);
+    (out.len() < payload.len() || payload.is_empty()).then_some(out)
 }
 
 #[cfg(test)]

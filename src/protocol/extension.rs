@@ -47,12 +47,22 @@
 //! always answers `server_no_context_takeover` (section 7.1.1.1 lets it).
 //! Compressing a message then depends on nothing but the message, so a
 //! broadcast is compressed once for every client that agreed the same
-//! parameters, any thread can compress for any connection, and no deflate
-//! state is held per connection: a worker thread keeps one compressor and
-//! reuses it. What a connection holds is its decompressor's window, and the
+//! window, any thread can compress for any connection, and no deflate state
+//! is held per connection: compressors come from a small pool shared by all
+//! threads (with a thread per connection, one per thread would be one per
+//! connection). What a connection holds is its decompressor's window, and the
 //! server asks the client for a 2<sup>12</sup>-byte window
 //! (`client_max_window_bits=12`, when the client allows it, as browsers do),
 //! as Python's `websockets` does by default.
+//!
+//! Measured (the `compression_memory` test of the receiver): between
+//! messages, a server connection's decompressor holds 9,806 bytes (the
+//! 4 KiB window, its decode tables and a scratch buffer) at these defaults,
+//! against about 49 KiB that compression adds per connection in Python's
+//! `websockets` at its defaults (73.7 KiB with it, 24.8 without). A client
+//! that offers no `client_max_window_bits` makes it a 32 KiB window (about
+//! 38 KiB); one that offers `client_no_context_takeover` makes it nothing,
+//! since the decompressor is then dropped after each message.
 
 use std::fmt;
 

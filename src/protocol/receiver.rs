@@ -1264,3 +1264,36 @@ mod compression_tests {
         assert!(rx.payload_buffer().is_none());
     }
 }
+
+#[cfg(test)]
+mod compression_memory {
+    use super::*;
+    use crate::deflate::{Deflater, Level};
+
+    /// What a server connection's decompressor holds between messages at
+    /// the defaults (a 2^12 window, the client keeping its context), for
+    /// the figure in the `extension` module docs.
+    #[test]
+    fn an_idle_connection_holds_one_small_window() {
+        let mut rx = Receiver::new(Role::Client, Limits::default());
+        rx.set_compression(Some(Direction {
+            window_bits: 12,
+            no_context_takeover: false,
+        }));
+        let mut d = Deflater::new(Level::DEFAULT, 12).unwrap();
+        let json = "{\"type\":\"update\",\"id\":12345,\"values\":[1,2,3]}".repeat(100);
+        for _ in 0..10 {
+            let mut z = Vec::new();
+            d.compress_message(json.as_bytes(), &mut z);
+            z.truncate(z.len() - 4);
+            let mut header = FrameHeader::new(OpCode::Text, z.len() as u64, None);
+            header.rsv = RSV1;
+            let mut wire = header.encode().as_bytes().to_vec();
+            wire.extend_from_slice(&z);
+            assert!(matches!(rx.receive(&wire), Ok((_, Some(_)))));
+        }
+        let held = rx.compression_bytes();
+        eprintln!("decompressor bytes held between messages: {held}");
+        assert!(held < 24 * 1024, "{held}");
+    }
+}
