@@ -124,6 +124,7 @@ pub struct Receiver {
     observe: bool,
     seen: Vec<SeenFrame>,
     seen_prefix: Vec<u8>,
+    seen_inflated: Option<u64>,
     parts_from: Option<u64>,
     part: Option<MessagePart>,
     inflate: Option<Inflate>,
@@ -137,6 +138,9 @@ pub struct SeenFrame {
     pub header: FrameHeader,
     /// Up to [`SeenFrame::PREFIX`] bytes from the start of the payload.
     pub prefix: Vec<u8>,
+    /// For a frame of a compressed message: how many bytes its payload
+    /// inflated to (the last frame's count includes the sync-flush tail's).
+    pub inflated: Option<u64>,
 }
 
 impl SeenFrame {
@@ -161,6 +165,7 @@ impl Receiver {
             observe: false,
             seen: Vec::new(),
             seen_prefix: Vec::new(),
+            seen_inflated: None,
             parts_from: None,
             part: None,
             inflate: None,
@@ -375,9 +380,14 @@ impl Receiver {
             return Ok(None);
         }
         self.frame = None;
+        let ends_message = frame.header.fin && !frame.header.opcode.is_control();
+        if ends_message && self.message.as_ref().is_some_and(|m| m.compressed) {
+            self.finish_inflating()?;
+        }
         if self.observe {
             self.seen.push(SeenFrame {
                 header: frame.header,
+                inflated: self.seen_inflated.take(),
                 prefix: std::mem::take(&mut self.seen_prefix),
             });
         }
@@ -639,6 +649,9 @@ impl Receiver {
             return Ok(());
         };
         let appended = message.data.len() - start;
+        if self.observe && message.compressed {
+            *self.seen_inflated.get_or_insert(0) += appended as u64;
+        }
         message.len += appended as u64;
         if message.text && !whole_message_at_once {
             message.streaming_utf8 = true;
@@ -686,9 +699,6 @@ impl Receiver {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if !header.fin {
                     return Ok(None);
-                }
-                if self.message.as_ref().is_some_and(|m| m.compressed) {
-                    self.finish_inflating()?;
                 }
                 let Some(message) = self.message.take() else {
                     return Ok(None);
