@@ -111,7 +111,7 @@ impl Sender {
     /// use stdws::protocol::compressor::Compressor;
     /// use stdws::protocol::extension::Direction;
     /// let mut tx = Sender::new(Role::Server);
-    /// let direction = Direction { window_bits: 15, no_context_takeover: true };
+    /// let direction = Direction { window_bits: 15, no_context_takeover: false };
     /// tx.set_compression(Some(Compressor::new(direction, &Compression::default().threshold(0))));
     /// let (header, payload) = tx.message_frame(OpCode::Text, b"Hello").unwrap();
     /// assert_eq!(header.encode().as_bytes(), [0xc1, 0x07]); // FIN, RSV1, text

@@ -228,7 +228,7 @@ impl ServerBuilder {
     ///
     /// ```
     /// use stdws::Compression;
-    /// let builder = stdws::server::ServerBuilder::new().compression(Compression::default());
+    /// let builder = stdws::Server::builder().compression(Compression::default());
     /// # let _ = builder;
     /// ```
     pub fn compression(mut self, compression: crate::Compression) -> Self {
