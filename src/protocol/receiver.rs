@@ -584,7 +584,7 @@ impl Receiver {
         }
         let start = message.data.len();
         let limit = message_room(message, self.limits.max_message_size);
-        let bits = inflate.direction.window_bits;
+        let bits = inflate_window_bits(inflate.direction);
         let inflater = match &mut inflate.inflater {
             Some(inflater) => inflater,
             slot => slot.insert(Inflater::new(bits).map_err(Violation::BadCompressedData)?),
@@ -606,7 +606,7 @@ impl Receiver {
         };
         let start = message.data.len();
         let limit = message_room(message, self.limits.max_message_size);
-        let bits = inflate.direction.window_bits;
+        let bits = inflate_window_bits(inflate.direction);
         let inflater = match &mut inflate.inflater {
             Some(inflater) => inflater,
             slot => slot.insert(Inflater::new(bits).map_err(Violation::BadCompressedData)?),
@@ -728,6 +728,14 @@ impl Receiver {
             }
         }
     }
+}
+
+/// The window to inflate with: the agreed one, but at least 2^9 bytes.
+/// zlib cannot compress with a 2^8 window and silently uses 2^9 when asked
+/// for 8 bits, so zlib-based peers that agreed 8 send references up to 512
+/// bytes back; accepting them costs 256 bytes.
+fn inflate_window_bits(direction: Direction) -> u8 {
+    direction.window_bits.clamp(9, 15)
 }
 
 /// The largest scratch buffer kept between frames for compressed payload.
