@@ -755,7 +755,7 @@ fn message_room(message: &MessageInProgress, max: usize) -> usize {
 fn inflate_violation(e: DeflateError, max: usize) -> Violation {
     match e {
         DeflateError::OutputLimit { .. } => Violation::MessageTooBig {
-            len: max as u64 + 1,
+            len: (max as u64).saturating_add(1),
             max,
         },
         other => Violation::BadCompressedData(other),
