@@ -343,3 +343,20 @@ fn message_parts_work_with_compressed_messages() {
     assert_eq!(total, big.len(), "the parts hold the inflated message");
     server.shutdown_now();
 }
+
+#[test]
+fn a_split_client_compresses_and_inflates_on_both_halves() {
+    let server = compressing_echo(|b| b);
+    let (ws, _) = ClientBuilder::new(format!("ws://{}/", server.local_addr()))
+        .read_timeout(TIMEOUT)
+        .compression(Compression::default())
+        .connect()
+        .unwrap();
+    let (mut reader, writer) = ws.split().unwrap();
+    for i in 0..10 {
+        let text = format!("{i} {}", JSON.repeat(5));
+        writer.send_text(&text).unwrap();
+        assert_eq!(reader.read().unwrap(), Message::Text(text));
+    }
+    server.shutdown_now();
+}
