@@ -7,6 +7,7 @@
 //!   --header 'Name: value'   add a request header (repeatable)
 //!   --protocol NAME          offer a subprotocol (repeatable)
 //!   --trace                  print the handshake and every frame to stderr
+//!   --no-compression         do not offer permessage-deflate (offered by default)
 //! ```
 //!
 //! Binary messages print as a one-line summary. At the end of input the
@@ -24,7 +25,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use stdws::{ClientBuilder, CloseCode, CloseFrame, Error, Message, Tracer};
+use stdws::{ClientBuilder, CloseCode, CloseFrame, Compression, Error, Message, Tracer};
 
 /// How long to wait for the server's answer to our close.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     let mut headers = Vec::new();
     let mut protocols = Vec::new();
     let mut trace = false;
+    let mut compression = Compression::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
                 None => return usage("--protocol needs a name"),
             },
             "--trace" => trace = true,
+            "--no-compression" => compression = Compression::disabled(),
             "--help" | "-h" => return usage(""),
             other if !other.starts_with('-') && url.is_none() => url = Some(other.to_owned()),
             other => return usage(&format!("unexpected argument {other}")),
@@ -61,7 +64,8 @@ fn main() -> ExitCode {
 
     let mut builder = ClientBuilder::new(&url)
         .connect_timeout(CONNECT_WAIT)
-        .read_timeout(CONNECT_WAIT);
+        .read_timeout(CONNECT_WAIT)
+        .compression(compression);
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
@@ -187,7 +191,7 @@ fn usage(problem: &str) -> ExitCode {
         eprintln!("client: {problem}");
     }
     eprintln!(
-        "usage: client [--header 'Name: value']... [--protocol NAME]... [--trace] ws://HOST[:PORT]/PATH"
+        "usage: client [--header 'Name: value']... [--protocol NAME]... [--trace] [--no-compression] ws://HOST[:PORT]/PATH"
     );
     if problem.is_empty() {
         ExitCode::SUCCESS

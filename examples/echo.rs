@@ -4,17 +4,19 @@
 //! echo would stream it) instead of after its last byte.
 //!
 //! ```text
-//! cargo run --release --example echo [-- ADDR] [--workers N] [--quiet]
+//! cargo run --release --example echo [-- ADDR] [--workers N] [--quiet] [--no-compression]
 //! ```
 //!
 //! It listens on 127.0.0.1:8000 by default and logs one line per connect and
 //! disconnect (`--quiet` turns that off). `STDWS_TRACE=1` prints every frame.
+//! It accepts `permessage-deflate` (RFC 7692) at the default settings;
+//! `--no-compression` declines it.
 
 mod common;
 
 use std::process::ExitCode;
 
-use stdws::Server;
+use stdws::{Compression, Server};
 
 /// Messages from this size on are echoed in parts.
 const ECHO_PARTS_FROM: usize = 128 * 1024;
@@ -24,7 +26,12 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(exit) => return exit,
     };
+    let compression = match args.no_compression {
+        true => Compression::disabled(),
+        false => Compression::default(),
+    };
     let echo = Server::builder()
+        .compression(compression)
         .on_message(|conn, message| {
             // A client that has gone away is reported by on_disconnect.
             let _ = conn.send(message);

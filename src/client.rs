@@ -37,7 +37,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::protocol::Role;
-use crate::protocol::handshake::{ClientRequest, check_response, generate_key};
+use crate::protocol::extension::Compression;
+use crate::protocol::handshake::{ClientRequest, check_response_with, generate_key};
 use crate::protocol::http::{HeadError, HeadLimits, HeadReader, Headers, Response};
 use crate::trace::{Tracer, next_connection_id};
 use crate::url::Url;
@@ -121,6 +122,7 @@ pub struct ClientBuilder {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
     config: WebSocketConfig,
+    compression: Compression,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -136,6 +138,7 @@ impl fmt::Debug for ClientBuilder {
             .field("read_timeout", &self.read_timeout)
             .field("write_timeout", &self.write_timeout)
             .field("config", &self.config)
+            .field("compression", &self.compression)
             .finish()
     }
 }
@@ -152,7 +155,23 @@ impl ClientBuilder {
             read_timeout: None,
             write_timeout: None,
             config: WebSocketConfig::default(),
+            compression: Compression::disabled(),
         }
+    }
+
+    /// Offers `permessage-deflate` (RFC 7692) with these settings (default:
+    /// not offered). The server's answer is checked: one this client cannot
+    /// accept fails the handshake with [`Error::HandshakeResponse`]; a server
+    /// that declines leaves messages uncompressed.
+    ///
+    /// ```
+    /// use stdws::{ClientBuilder, Compression};
+    /// let client = ClientBuilder::new("ws://127.0.0.1:9001/").compression(Compression::default());
+    /// # let _ = client;
+    /// ```
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
     }
 
     /// Adds a header field to the request: `Authorization`, `Cookie`,
@@ -387,6 +406,9 @@ impl ClientBuilder {
                 headers.append(name, value);
             }
         }
+        if let Some(offer) = self.compression.offer() {
+            headers.append("Sec-WebSocket-Extensions", offer);
+        }
         let request = ClientRequest {
             host,
             resource: url.resource().to_owned(),
@@ -413,11 +435,12 @@ impl ClientBuilder {
         if tracer.is_on() {
             tracer.handshake_dir(id, "<-", "response", &head_text(&response));
         }
-        match check_response(&response, &key, &self.subprotocols) {
-            Ok(subprotocol) => {
-                let ws =
+        match check_response_with(&response, &key, &self.subprotocols, &self.compression) {
+            Ok((subprotocol, agreed)) => {
+                let mut ws =
                     WebSocket::from_partially_read(stream, &leftover, Role::Client, &self.config)
                         .with_trace_id(id);
+                ws.set_compression(agreed, &self.compression);
                 Ok((
                     ws,
                     Accepted {

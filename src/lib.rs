@@ -28,9 +28,10 @@
 //! **In scope**: RFC 6455 complete (version 13), both roles, text and binary
 //! messages of any size up to a limit, fragmentation, ping/pong and
 //! keepalive, the closing handshake, subprotocols, origin checks, HTTP
-//! responses on the WebSocket's port. **Out of scope**: extensions
-//! (`permessage-deflate` is declined, as the RFC allows), TLS (bring your own
-//! stream), HTTP/2 WebSockets (RFC 8441), async I/O.
+//! responses on the WebSocket's port. `permessage-deflate` (RFC 7692, opt-in with
+//! [`server::ServerBuilder::compression`] and [`ClientBuilder::compression`];
+//! DEFLATE itself is in [`deflate`]). **Out of scope**: other extensions, TLS
+//! (bring your own stream), HTTP/2 WebSockets (RFC 8441), async I/O.
 //!
 //! # How the protocol works
 //!
@@ -94,8 +95,10 @@
 //! assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 //! ```
 //!
-//! The browser offered `permessage-deflate`; stdws does not answer with a
-//! `Sec-WebSocket-Extensions` header, which declines it. Had the browser
+//! The browser offered `permessage-deflate`; without
+//! [`server::ServerBuilder::compression`] stdws does not answer with a
+//! `Sec-WebSocket-Extensions` header, which declines it (section 8 below
+//! shows it accepted). Had the browser
 //! offered subprotocols (`Sec-WebSocket-Protocol: chat, superchat`), the
 //! server could pick one ([`server::Endpoint::subprotocols`],
 //! [`server::Handshake::select_subprotocol`]). From here on, both sides
@@ -239,6 +242,46 @@
 //!   Open/Closing --a rule broken, we send its code--> Closed
 //! ```
 //!
+//! ## 8. Compression: `permessage-deflate` (RFC 7692)
+//!
+//! With compression on, the server answers the first valid offer
+//! ([`protocol::extension::answer_offers`]); the client checks the answer
+//! and fails the handshake on one it cannot accept
+//! ([`protocol::extension::check_answer`]):
+//!
+//! ```text
+//! [ws 1] <- handshake request  ... | Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits
+//! [ws 1] -> handshake response ... | Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=12
+//! ```
+//!
+//! The server always adds `server_no_context_takeover` (section 7.1.1.1):
+//! each message it sends is compressed on its own, so a broadcast is
+//! compressed once, and it asks for a 2<sup>12</sup>-byte window from the
+//! client, so each connection's decompressor stays small. A compressed
+//! message is its payload as raw DEFLATE ([`deflate`], RFC 1951) ended by
+//! a sync flush whose `00 00 ff ff` tail is removed (section 7.2.1), and its
+//! first frame has **RSV1** set; continuation and control frames never do,
+//! and RSV1 without the extension fails the connection with 1002. The
+//! receiver ([`protocol::Receiver::set_compression`]) appends the tail again
+//! and inflates as the bytes arrive, bounded by the message limit (1009
+//! before the memory is spent); data that does not inflate fails with 1002.
+//! The trace shows a frame's compressed and inflated sizes; here the 40 bytes
+//! of `Hello, Hello, Hello, Hello, Hello, Hello` travel as 11:
+//!
+//! ```text
+//! [ws 1] <- FIN=1 RSV=100 op=0x1 TEXT   MASK=1 key=3b255ba9 len=11 (7-bit)  hex f2 48 cd c9 c9 d7 51 20 48 01 00 [deflate: 11 -> 40 bytes]
+//! [ws 1] -> FIN=1 RSV=100 op=0x1 TEXT   MASK=0              len=11 (7-bit)  hex f2 48 cd c9 c9 d7 51 20 48 01 00
+//! ```
+//!
+//! "Hello" alone compresses to `f2 48 cd c9 c9 07 00` (section 7.2.3.1):
+//!
+//! ```
+//! let mut rx = stdws::protocol::Receiver::new(stdws::protocol::Role::Client, Default::default());
+//! rx.set_compression(Some(stdws::protocol::extension::Direction { window_bits: 15, no_context_takeover: true }));
+//! let wire = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+//! assert_eq!(rx.receive(&wire).unwrap().1, Some(stdws::Message::text("Hello")));
+//! ```
+//!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -264,6 +307,7 @@ pub use error::{Error, Result};
 pub use message::{Message, MessagePart};
 pub use protocol::Role;
 pub use protocol::close::{CloseCode, CloseFrame};
+pub use protocol::extension::Compression;
 pub use server::{Connection, Server, ServerHandle};
 pub use trace::Tracer;
 pub use websocket::{WebSocket, WebSocketConfig, accept, accept_with_config};

@@ -124,10 +124,16 @@ impl Tracer {
         result: &Result<T, Violation>,
     ) {
         for seen in receiver.take_seen_frames() {
-            self.line(
-                conn,
-                &format!("<- {}", describe(&seen.header, &seen.prefix)),
-            );
+            let mut line = format!("<- {}", describe(&seen.header, &seen.prefix));
+            if let Some(inflated) = seen.inflated {
+                // RFC 7692: the payload above is DEFLATE data.
+                let _ = write!(
+                    line,
+                    " [deflate: {} -> {inflated} bytes]",
+                    seen.header.payload_len
+                );
+            }
+            self.line(conn, &line);
         }
         if let Err(violation) = result {
             self.failed(conn, violation);

@@ -29,6 +29,8 @@ use std::net::TcpStream;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::protocol::compressor::Compressor;
+use crate::protocol::extension::{Agreed, Compression};
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
 use crate::protocol::http::{HeadLimits, HeadReader, Request};
@@ -376,6 +378,18 @@ impl<S: Read + Write> WebSocket<S> {
         }
     }
 
+    /// Compresses and inflates messages with `permessage-deflate` as
+    /// `agreed` in the handshake, at the level and threshold of `settings`
+    /// (`None`: no compression, the default). The client calls this after
+    /// its handshake; call it when the handshake was made elsewhere.
+    pub fn set_compression(&mut self, agreed: Option<Agreed>, settings: &Compression) {
+        let role = self.session.role();
+        let inbound = agreed.map(|a| a.inbound(role));
+        self.session.receiver_mut().set_compression(inbound);
+        let compressor = agreed.map(|a| Compressor::new(a.outbound(role), settings));
+        self.sender.set_compression(compressor);
+    }
+
     /// The role this side plays.
     pub fn role(&self) -> Role {
         self.session.role()
@@ -512,11 +526,11 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     fn send_frame(&mut self, opcode: OpCode, payload: &[u8]) -> Result<()> {
-        let header = self.sender.header(opcode, true, payload.len())?;
+        let role = self.session.role();
+        let (header, payload) = self.sender.message_frame(opcode, payload)?;
         let encoded = header.encode();
         if self.tracer.is_on() {
-            self.tracer
-                .sent_frame(self.id, self.session.role(), &header, payload);
+            self.tracer.sent_frame(self.id, role, &header, payload);
         }
         match header.mask {
             // A server's payload goes out as it is, beside its header.

@@ -24,7 +24,7 @@ const port = Number(process.argv[2] || 0);
 const log = (line) => process.stderr.write(`${line}\n`);
 let ids = 0;
 
-const server = new WebSocketServer({ host: '127.0.0.1', port, maxPayload: 64 << 20 });
+const server = new WebSocketServer({ host: '127.0.0.1', port, maxPayload: 64 << 20, perMessageDeflate: true });
 server.on('listening', () => {
   console.log(`listening on ws://127.0.0.1:${server.address().port}/`);
 });

@@ -14,6 +14,8 @@ pub struct ServerArgs {
     pub quiet: bool,
     /// Joins the servers that share this Redis (see `stdws::backplane`).
     pub redis: Option<String>,
+    /// Decline `permessage-deflate` (the echo example accepts it otherwise).
+    pub no_compression: bool,
 }
 
 impl ServerArgs {
@@ -25,7 +27,7 @@ impl ServerArgs {
                 eprintln!("{name}: {problem}");
             }
             eprintln!(
-                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
+                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT] [--no-compression]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
             );
             if problem.is_empty() {
                 ExitCode::SUCCESS
@@ -38,6 +40,7 @@ impl ServerArgs {
             workers: None,
             quiet: false,
             redis: None,
+            no_compression: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -51,6 +54,7 @@ impl ServerArgs {
                     Some(url) => parsed.redis = Some(url),
                     None => return Err(usage("--redis needs a URL: redis://HOST:PORT")),
                 },
+                "--no-compression" => parsed.no_compression = true,
                 "--help" | "-h" => return Err(usage("")),
                 other if !other.starts_with('-') => parsed.addr = other.to_owned(),
                 other => return Err(usage(&format!("unknown option {other}"))),

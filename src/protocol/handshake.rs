@@ -28,6 +28,7 @@
 //! than GET, 426 (with `Sec-WebSocket-Version: 13`) for a plain HTTP request or
 //! an unsupported version, 431 for a head over the limits.
 
+use super::extension::{Agreed, Compression, ExtensionProblem, check_answer};
 use std::fmt;
 
 use base64::Engine;
@@ -311,6 +312,9 @@ pub enum ResponseProblem {
     Subprotocol(String),
     /// An extension, though the client offered none.
     Extension(String),
+    /// A `permessage-deflate` answer the client cannot accept (RFC 7692
+    /// section 7.1: the client fails the connection).
+    InvalidExtension(super::extension::ExtensionProblem),
 }
 
 impl fmt::Display for ResponseProblem {
@@ -336,6 +340,7 @@ impl fmt::Display for ResponseProblem {
             ResponseProblem::Extension(e) => {
                 write!(f, "the server chose extension {e:?}, which was not offered")
             }
+            ResponseProblem::InvalidExtension(problem) => write!(f, "{problem}"),
         }
     }
 }
@@ -349,6 +354,19 @@ pub fn check_response(
     key: &str,
     subprotocols: &[String],
 ) -> Result<Option<String>, ResponseProblem> {
+    check_response_with(response, key, subprotocols, &Compression::disabled())
+        .map(|(subprotocol, _)| subprotocol)
+}
+
+/// [`check_response`] for a client that offered `permessage-deflate` with
+/// `compression`: also returns what was agreed, if the server accepted it
+/// ([`extension::check_answer`](super::extension::check_answer)).
+pub fn check_response_with(
+    response: &Response,
+    key: &str,
+    subprotocols: &[String],
+    compression: &Compression,
+) -> Result<(Option<String>, Option<Agreed>), ResponseProblem> {
     if response.status() != 101 {
         return Err(ResponseProblem::Status(response.status()));
     }
@@ -364,15 +382,18 @@ pub fn check_response(
         (Some(value), None) if value.trim() == accept_key(key) => {}
         _ => return Err(ResponseProblem::AcceptKey),
     }
-    if let Some(extension) = headers.list("Sec-WebSocket-Extensions").next() {
-        return Err(ResponseProblem::Extension(extension.to_owned()));
-    }
+    let agreed = match check_answer(headers.get_all("Sec-WebSocket-Extensions"), compression) {
+        Ok(agreed) => agreed,
+        Err(ExtensionProblem::NotOffered(name)) => return Err(ResponseProblem::Extension(name)),
+        Err(problem) => return Err(ResponseProblem::InvalidExtension(problem)),
+    };
     let chosen: Vec<&str> = headers.list("Sec-WebSocket-Protocol").collect();
-    match chosen.as_slice() {
-        [] => Ok(None),
-        [one] if subprotocols.iter().any(|p| p == one) => Ok(Some((*one).to_owned())),
-        _ => Err(ResponseProblem::Subprotocol(chosen.join(", "))),
-    }
+    let subprotocol = match chosen.as_slice() {
+        [] => None,
+        [one] if subprotocols.iter().any(|p| p == one) => Some((*one).to_owned()),
+        _ => return Err(ResponseProblem::Subprotocol(chosen.join(", "))),
+    };
+    Ok((subprotocol, agreed))
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! |--------------------------------|-----------------|-----------------|
 //! | HTTP heads of the handshake    | [`http`]        | 4.1, 4.2        |
 //! | opening handshake rules        | [`handshake`]   | 4, 1.3          |
+//! | permessage-deflate negotiation | [`extension`]   | RFC 7692 5, 7.1 |
+//! | compressing a message to send  | [`compressor`]  | RFC 7692 7.2.1  |
 //! | frame header layout            | [`frame`]       | 5.2             |
 //! | masking                        | [`mask`]        | 5.3             |
 //! | UTF-8 checks of text           | [`utf8`]        | 5.6, 8.1        |
@@ -17,6 +19,8 @@
 //! | the rules and their codes      | [`violation`]   | 7.1.7, 7.4.1    |
 
 pub mod close;
+pub mod compressor;
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod http;

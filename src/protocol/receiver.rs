@@ -27,10 +27,13 @@
 
 use super::Role;
 use super::close::parse_close_payload;
+use super::compressor::RSV1;
+use super::extension::Direction;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
 use super::violation::Violation;
+use crate::deflate::{DeflateError, Inflater};
 use crate::message::{Message, MessagePart};
 
 /// The size limits a receiver enforces (close code 1009 beyond them).
@@ -88,6 +91,22 @@ struct MessageInProgress {
     len: u64,
     /// Whether a part of it has been handed over.
     started: bool,
+    /// Whether its first frame had RSV1 set: its payload is DEFLATE data
+    /// (RFC 7692 section 6.2), and `data`, `len` and the parts hold what it
+    /// inflates to.
+    compressed: bool,
+}
+
+/// The receiving side of `permessage-deflate` (RFC 7692 section 6.2).
+#[derive(Debug)]
+struct Inflate {
+    direction: Direction,
+    /// Kept between messages when the peer keeps its context; otherwise
+    /// made for each compressed message and dropped after it, so that an
+    /// idle connection holds no window.
+    inflater: Option<Inflater>,
+    /// A piece of compressed payload, unmasked.
+    scratch: Vec<u8>,
 }
 
 /// The receiving half of a WebSocket connection. See the [module docs](self).
@@ -105,8 +124,10 @@ pub struct Receiver {
     observe: bool,
     seen: Vec<SeenFrame>,
     seen_prefix: Vec<u8>,
+    seen_inflated: Option<u64>,
     parts_from: Option<u64>,
     part: Option<MessagePart>,
+    inflate: Option<Inflate>,
 }
 
 /// A frame the receiver decoded, as recorded for tracing: its header and the
@@ -117,6 +138,9 @@ pub struct SeenFrame {
     pub header: FrameHeader,
     /// Up to [`SeenFrame::PREFIX`] bytes from the start of the payload.
     pub prefix: Vec<u8>,
+    /// For a frame of a compressed message: how many bytes its payload
+    /// inflated to (the last frame's count includes the sync-flush tail's).
+    pub inflated: Option<u64>,
 }
 
 impl SeenFrame {
@@ -141,9 +165,49 @@ impl Receiver {
             observe: false,
             seen: Vec::new(),
             seen_prefix: Vec::new(),
+            seen_inflated: None,
             parts_from: None,
             part: None,
+            inflate: None,
         }
+    }
+
+    /// Accepts messages compressed with `permessage-deflate` as agreed for
+    /// what the peer sends ([`Agreed::inbound`](super::extension::Agreed::inbound)):
+    /// RSV1 on a message's first frame then means its payload is DEFLATE
+    /// data, inflated as it arrives (RFC 7692 section 6.2). Without it
+    /// (`None`, the default), RSV1 fails the connection with 1002.
+    ///
+    /// The inflated message counts against `max_message_size` as it is
+    /// produced: a message that would inflate past it fails with 1009 before
+    /// that memory is spent. Data that does not inflate fails with 1002.
+    /// Parts ([`deliver_parts_from`](Self::deliver_parts_from)) hold
+    /// inflated data. A compressed message is never read through
+    /// [`payload_buffer`](Self::payload_buffer).
+    ///
+    /// ```
+    /// use stdws::protocol::{Receiver, Limits, Role};
+    /// use stdws::protocol::extension::Direction;
+    /// use stdws::Message;
+    /// let mut rx = Receiver::new(Role::Client, Limits::default());
+    /// rx.set_compression(Some(Direction { window_bits: 15, no_context_takeover: false }));
+    /// // RFC 7692 section 7.2.3.1: "Hello" compressed, RSV1 set.
+    /// let wire = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    /// assert_eq!(rx.receive(&wire).unwrap(), (9, Some(Message::text("Hello"))));
+    /// ```
+    pub fn set_compression(&mut self, direction: Option<Direction>) {
+        self.inflate = direction.map(|direction| Inflate {
+            direction,
+            inflater: None,
+            scratch: Vec::new(),
+        });
+    }
+
+    /// The bytes the decompressor holds between messages.
+    pub fn compression_bytes(&self) -> usize {
+        self.inflate.as_ref().map_or(0, |i| {
+            i.scratch.capacity() + i.inflater.as_ref().map_or(0, Inflater::allocated_bytes)
+        })
     }
 
     /// Hands over messages of at least `size` bytes in parts, as their bytes
@@ -316,9 +380,14 @@ impl Receiver {
             return Ok(None);
         }
         self.frame = None;
+        let ends_message = frame.header.fin && !frame.header.opcode.is_control();
+        if ends_message && self.message.as_ref().is_some_and(|m| m.compressed) {
+            self.finish_inflating()?;
+        }
         if self.observe {
             self.seen.push(SeenFrame {
                 header: frame.header,
+                inflated: self.seen_inflated.take(),
                 prefix: std::mem::take(&mut self.seen_prefix),
             });
         }
@@ -335,6 +404,9 @@ impl Receiver {
     pub fn payload_buffer(&mut self) -> Option<(&mut Vec<u8>, usize)> {
         let frame = self.frame?;
         if frame.header.opcode.is_control() || self.failed.is_some() {
+            return None;
+        }
+        if self.message.as_ref().is_some_and(|m| m.compressed) {
             return None;
         }
         let needed = frame.remaining.min(usize::MAX as u64) as usize;
@@ -404,7 +476,12 @@ impl Receiver {
             (Role::Client, true) => return Err(Violation::MaskedServerFrame),
             _ => {}
         }
-        if header.rsv != 0 {
+        // RSV1 only on the first frame of a message, and only with the
+        // extension (RFC 7692 section 6.1); RSV2 and RSV3 never.
+        let compressed = header.rsv == RSV1
+            && self.inflate.is_some()
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if header.rsv != 0 && !compressed {
             return Err(Violation::ReservedBits(header.rsv));
         }
         if header.payload_len > self.limits.max_frame_size as u64 {
@@ -418,12 +495,14 @@ impl Receiver {
                 if self.message.is_some() {
                     return Err(Violation::ExpectedContinuation);
                 }
-                self.check_message_size(0, header.payload_len)?;
+                if !compressed {
+                    self.check_message_size(0, header.payload_len)?;
+                }
                 let in_parts = self
                     .parts_from
                     .is_some_and(|from| header.payload_len >= from);
                 // Parts are handed over as they arrive: nothing to reserve.
-                let upfront = match in_parts {
+                let upfront = match in_parts || compressed {
                     true => 0,
                     false => (header.payload_len as usize).min(MAX_UPFRONT_RESERVE),
                 };
@@ -435,13 +514,17 @@ impl Receiver {
                     in_parts,
                     len: 0,
                     started: false,
+                    compressed,
                 });
             }
             OpCode::Continuation => {
                 let Some(message) = &self.message else {
                     return Err(Violation::UnexpectedContinuation);
                 };
-                self.check_message_size(message.len, header.payload_len)?;
+                // A compressed message is counted as it inflates.
+                if !message.compressed {
+                    self.check_message_size(message.len, header.payload_len)?;
+                }
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
         }
@@ -478,8 +561,62 @@ impl Receiver {
             return Ok(()); // unreachable: check_header started the message
         };
         let start = message.data.len();
+        if message.compressed {
+            return self.inflate_piece(frame, piece);
+        }
         message.data.extend_from_slice(piece);
         self.check_appended(frame, start)
+    }
+
+    /// Unmasks and inflates a piece of a compressed message's payload onto
+    /// the message, within what is left of the message limit.
+    fn inflate_piece(&mut self, frame: &FrameInProgress, piece: &[u8]) -> Result<(), Violation> {
+        let (Some(message), Some(inflate)) = (&mut self.message, &mut self.inflate) else {
+            return Ok(());
+        };
+        inflate.scratch.clear();
+        inflate.scratch.extend_from_slice(piece);
+        if let Some(key) = frame.header.mask {
+            apply_mask(&mut inflate.scratch, key, frame.read as usize);
+        }
+        if self.observe {
+            keep_prefix(&mut self.seen_prefix, &inflate.scratch);
+        }
+        let start = message.data.len();
+        let limit = message_room(message, self.limits.max_message_size);
+        let bits = inflate_window_bits(inflate.direction);
+        let inflater = match &mut inflate.inflater {
+            Some(inflater) => inflater,
+            slot => slot.insert(Inflater::new(bits).map_err(Violation::BadCompressedData)?),
+        };
+        let result = inflater.inflate(&inflate.scratch, &mut message.data, limit);
+        if inflate.scratch.capacity() > MAX_SCRATCH {
+            inflate.scratch = Vec::new();
+        }
+        result.map_err(|e| inflate_violation(e, self.limits.max_message_size))?;
+        self.accept(start, false)
+    }
+
+    /// Ends a compressed message: inflates the sync-flush tail the sender
+    /// removed (RFC 7692 section 7.2.2) and, if the peer keeps no context,
+    /// forgets the window.
+    fn finish_inflating(&mut self) -> Result<(), Violation> {
+        let (Some(message), Some(inflate)) = (&mut self.message, &mut self.inflate) else {
+            return Ok(());
+        };
+        let start = message.data.len();
+        let limit = message_room(message, self.limits.max_message_size);
+        let bits = inflate_window_bits(inflate.direction);
+        let inflater = match &mut inflate.inflater {
+            Some(inflater) => inflater,
+            slot => slot.insert(Inflater::new(bits).map_err(Violation::BadCompressedData)?),
+        };
+        let result = inflater.finish_message(&mut message.data, limit);
+        if inflate.direction.no_context_takeover {
+            inflate.inflater = None;
+        }
+        result.map_err(|e| inflate_violation(e, self.limits.max_message_size))?;
+        self.accept(start, false)
     }
 
     /// Unmasks the payload bytes appended to the message from `start` on,
@@ -495,20 +632,33 @@ impl Receiver {
         if self.observe {
             keep_prefix(&mut self.seen_prefix, &message.data[start..]);
         }
+        let appended = (message.data.len() - start) as u64;
+        let whole_message_at_once = header.fin
+            && !message.in_parts
+            && message.len + appended == header.payload_len
+            && appended == header.payload_len;
+        self.accept(start, whole_message_at_once)
+    }
+
+    /// Takes the message bytes from `start` on, unmasked and inflated:
+    /// counts them, checks text as it arrives (unless the whole message
+    /// came at once, which is checked at its end), and makes a part of
+    /// them when the message goes in parts.
+    fn accept(&mut self, start: usize, whole_message_at_once: bool) -> Result<(), Violation> {
+        let Some(message) = &mut self.message else {
+            return Ok(());
+        };
         let appended = message.data.len() - start;
+        if self.observe && message.compressed {
+            *self.seen_inflated.get_or_insert(0) += appended as u64;
+        }
         message.len += appended as u64;
-        if message.text {
-            let whole_message_at_once = header.fin
-                && !message.in_parts
-                && message.len == header.payload_len
-                && appended as u64 == header.payload_len;
-            if !whole_message_at_once {
-                message.streaming_utf8 = true;
-                message
-                    .utf8
-                    .feed(&message.data[start..])
-                    .map_err(|_| Violation::InvalidUtf8)?;
-            }
+        if message.text && !whole_message_at_once {
+            message.streaming_utf8 = true;
+            message
+                .utf8
+                .feed(&message.data[start..])
+                .map_err(|_| Violation::InvalidUtf8)?;
         }
         // Checked bytes become a part once the message is large enough.
         if let Some(from) = self.parts_from {
@@ -577,6 +727,38 @@ impl Receiver {
                     .map_err(|_| Violation::InvalidUtf8)
             }
         }
+    }
+}
+
+/// The window to inflate with: the agreed one, but at least 2^9 bytes.
+/// zlib cannot compress with a 2^8 window and silently uses 2^9 when asked
+/// for 8 bits, so zlib-based peers that agreed 8 send references up to 512
+/// bytes back; accepting them costs 256 bytes.
+fn inflate_window_bits(direction: Direction) -> u8 {
+    direction.window_bits.clamp(9, 15)
+}
+
+/// The largest scratch buffer kept between frames for compressed payload.
+const MAX_SCRATCH: usize = 64 * 1024;
+
+/// How large `message.data` may grow before the message passes `max`.
+fn message_room(message: &MessageInProgress, max: usize) -> usize {
+    let left = (max as u64).saturating_sub(message.len);
+    message
+        .data
+        .len()
+        .saturating_add(left.min(usize::MAX as u64) as usize)
+}
+
+/// The violation for an inflater's error: past the limit is 1009, data
+/// that does not inflate is 1002.
+fn inflate_violation(e: DeflateError, max: usize) -> Violation {
+    match e {
+        DeflateError::OutputLimit { .. } => Violation::MessageTooBig {
+            len: (max as u64).saturating_add(1),
+            max,
+        },
+        other => Violation::BadCompressedData(other),
     }
 }
 
@@ -884,5 +1066,252 @@ mod tests {
             rx.receive(&wire[header_len + 100..]),
             Ok((19_900, Some(Message::Binary(payload))))
         );
+    }
+}
+
+#[cfg(test)]
+mod compression_tests {
+    use super::*;
+    use crate::deflate::{Deflater, Level};
+    use crate::protocol::mask::mask_into;
+
+    const TAKEOVER: Direction = Direction {
+        window_bits: 15,
+        no_context_takeover: false,
+    };
+
+    fn frame(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let opcode = OpCode::from_bits(b0 & 0x0f).unwrap();
+        let mut header = FrameHeader::new(opcode, payload.len() as u64, Some([1, 2, 3, 4]));
+        header.fin = b0 & 0x80 != 0;
+        header.rsv = (b0 >> 4) & 0x7;
+        let mut out = header.encode().as_bytes().to_vec();
+        let start = out.len();
+        out.resize(start + payload.len(), 0);
+        mask_into(&mut out[start..], payload, [1, 2, 3, 4], 0);
+        out
+    }
+
+    fn deflated(data: &[u8]) -> Vec<u8> {
+        let mut d = Deflater::new(Level::DEFAULT, 15).unwrap();
+        let mut out = Vec::new();
+        d.compress_message(data, &mut out);
+        out.truncate(out.len() - 4);
+        out
+    }
+
+    fn server(limits: Limits) -> Receiver {
+        let mut rx = Receiver::new(Role::Server, limits);
+        rx.set_compression(Some(TAKEOVER));
+        rx
+    }
+
+    fn feed(rx: &mut Receiver, mut wire: &[u8]) -> Result<Vec<Message>, Violation> {
+        let mut out = Vec::new();
+        while !wire.is_empty() {
+            let (used, message) = rx.receive(wire)?;
+            out.extend(message);
+            wire = &wire[used..];
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn rsv1_without_the_extension_fails_with_1002() {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        let err = rx.receive(&frame(0xc1, &deflated(b"Hello"))).unwrap_err();
+        assert_eq!(err, Violation::ReservedBits(RSV1));
+        assert_eq!(err.close_code().0, 1002);
+    }
+
+    #[test]
+    fn rsv1_on_a_continuation_or_control_frame_fails_with_1002() {
+        let z = deflated(b"Hello");
+        let mut rx = server(Limits::default());
+        let mut wire = frame(0x41, &z[..2]);
+        wire.extend(frame(0xc0, &z[2..]));
+        assert_eq!(feed(&mut rx, &wire), Err(Violation::ReservedBits(RSV1)));
+        for control in [0xc9, 0xca, 0xc8] {
+            let mut rx = server(Limits::default());
+            assert_eq!(
+                rx.receive(&frame(control, b"")),
+                Err(Violation::ReservedBits(RSV1))
+            );
+        }
+        // RSV2 and RSV3 stay reserved.
+        let mut rx = server(Limits::default());
+        assert_eq!(
+            rx.receive(&frame(0xa1, b"x")),
+            Err(Violation::ReservedBits(0b010))
+        );
+    }
+
+    #[test]
+    fn a_compressed_message_in_fragments_inflates_with_rsv1_on_the_first_only() {
+        let text = "{\"hello\":\"world\"} ".repeat(100);
+        let z = deflated(text.as_bytes());
+        let mut wire = frame(0x41, &z[..z.len() / 3]);
+        wire.extend(frame(0x09 | 0x80, b"ping")); // a ping in between
+        wire.extend(frame(0x00, &z[z.len() / 3..z.len() / 2]));
+        wire.extend(frame(0x80, &z[z.len() / 2..]));
+        let mut rx = server(Limits::default());
+        // Byte by byte, to cross every boundary.
+        let mut messages = Vec::new();
+        for b in &wire {
+            let (used, m) = rx.receive(std::slice::from_ref(b)).unwrap();
+            assert_eq!(used, 1);
+            messages.extend(m);
+        }
+        assert_eq!(
+            messages,
+            [Message::Ping(b"ping".to_vec()), Message::Text(text)]
+        );
+        // Uncompressed messages still work beside compressed ones.
+        assert_eq!(
+            feed(&mut rx, &frame(0x82, b"raw")),
+            Ok(vec![Message::Binary(b"raw".to_vec())])
+        );
+    }
+
+    #[test]
+    fn the_empty_message_and_context_takeover_inflate() {
+        let mut rx = server(Limits::default());
+        // RFC 7692 7.2.3.6 and 7.2.3.2.
+        let mut wire = frame(0xc1, &[0x00]);
+        wire.extend(frame(0xc1, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]));
+        wire.extend(frame(0xc1, &[0xf2, 0x00, 0x11, 0x00, 0x00]));
+        assert_eq!(
+            feed(&mut rx, &wire),
+            Ok(vec![
+                Message::text(""),
+                Message::text("Hello"),
+                Message::text("Hello")
+            ])
+        );
+    }
+
+    #[test]
+    fn a_decompression_bomb_fails_with_1009_before_the_memory_is_spent() {
+        let bomb = deflated(&vec![0u8; 10 << 20]);
+        assert!(bomb.len() < 20_000, "{}", bomb.len());
+        let limits = Limits {
+            max_frame_size: 1 << 20,
+            max_message_size: 1 << 20,
+        };
+        let mut rx = server(limits);
+        let err = feed(&mut rx, &frame(0xc2, &bomb)).unwrap_err();
+        assert_eq!(err.close_code().0, 1009);
+        // What was allocated stayed within the limit.
+        assert!(rx.message.is_none());
+    }
+
+    #[test]
+    fn data_that_does_not_inflate_fails_with_1002() {
+        let mut rx = server(Limits::default());
+        let err = rx.receive(&frame(0xc1, &[0xff, 0xff, 0xff])).unwrap_err();
+        assert!(matches!(err, Violation::BadCompressedData(_)), "{err:?}");
+        assert_eq!(err.close_code().0, 1002);
+        // A message cut short of a block boundary.
+        let mut rx = server(Limits::default());
+        let z = deflated(&[7u8; 1000]);
+        let err = rx.receive(&frame(0xc2, &z[..z.len() - 1])).unwrap_err();
+        assert!(matches!(err, Violation::BadCompressedData(_)), "{err:?}");
+    }
+
+    #[test]
+    fn compressed_text_that_is_not_utf8_fails_with_1007() {
+        let mut rx = server(Limits::default());
+        let err = rx
+            .receive(&frame(0xc1, &deflated(&[b'a', 0xff, b'b'])))
+            .unwrap_err();
+        assert_eq!(err, Violation::InvalidUtf8);
+    }
+
+    #[test]
+    fn parts_of_a_compressed_message_hold_inflated_data() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let z = deflated(&data);
+        let wire = frame(0xc2, &z);
+        let mut rx = server(Limits::default());
+        rx.deliver_parts_from(Some(1000));
+        let mut parts = Vec::new();
+        for chunk in wire.chunks(777) {
+            let mut chunk = chunk;
+            while !chunk.is_empty() {
+                let (used, message) = rx.receive(chunk).unwrap();
+                assert_eq!(message, None);
+                parts.extend(rx.take_part());
+                chunk = &chunk[used..];
+            }
+        }
+        assert!(parts.len() > 1);
+        assert!(parts[0].first && parts.last().unwrap().last);
+        let joined: Vec<u8> = parts.into_iter().flat_map(|p| p.data).collect();
+        assert_eq!(joined, data);
+    }
+
+    #[test]
+    fn without_peer_context_takeover_no_window_is_held_between_messages() {
+        let mut rx = Receiver::new(Role::Server, Limits::default());
+        rx.set_compression(Some(Direction {
+            window_bits: 12,
+            no_context_takeover: true,
+        }));
+        let mut d = Deflater::new(Level::DEFAULT, 12).unwrap();
+        let mut z = Vec::new();
+        d.compress_message(&[b'x'; 5000], &mut z);
+        z.truncate(z.len() - 4);
+        assert_eq!(
+            feed(&mut rx, &frame(0xc2, &z)),
+            Ok(vec![Message::Binary(vec![b'x'; 5000])])
+        );
+        assert!(
+            rx.compression_bytes() <= MAX_SCRATCH,
+            "{}",
+            rx.compression_bytes()
+        );
+        assert!(rx.inflate.as_ref().unwrap().inflater.is_none());
+    }
+
+    #[test]
+    fn a_compressed_message_is_never_offered_for_direct_reads() {
+        let z = deflated(&[1u8; 100_000]);
+        let wire = frame(0xc2, &z);
+        let mut rx = server(Limits::default());
+        rx.receive(&wire[..8]).unwrap();
+        assert!(rx.payload_buffer().is_none());
+    }
+}
+
+#[cfg(test)]
+mod compression_memory {
+    use super::*;
+    use crate::deflate::{Deflater, Level};
+
+    /// What a server connection's decompressor holds between messages at
+    /// the defaults (a 2^12 window, the client keeping its context), for
+    /// the figure in the `extension` module docs.
+    #[test]
+    fn an_idle_connection_holds_one_small_window() {
+        let mut rx = Receiver::new(Role::Client, Limits::default());
+        rx.set_compression(Some(Direction {
+            window_bits: 12,
+            no_context_takeover: false,
+        }));
+        let mut d = Deflater::new(Level::DEFAULT, 12).unwrap();
+        let json = "{\"type\":\"update\",\"id\":12345,\"values\":[1,2,3]}".repeat(100);
+        for _ in 0..10 {
+            let mut z = Vec::new();
+            d.compress_message(json.as_bytes(), &mut z);
+            z.truncate(z.len() - 4);
+            let mut header = FrameHeader::new(OpCode::Text, z.len() as u64, None);
+            header.rsv = RSV1;
+            let mut wire = header.encode().as_bytes().to_vec();
+            wire.extend_from_slice(&z);
+            assert!(matches!(rx.receive(&wire), Ok((_, Some(_)))));
+        }
+        let held = rx.compression_bytes();
+        eprintln!("decompressor bytes held between messages: {held}");
+        assert!(held < 24 * 1024, "{held}");
     }
 }

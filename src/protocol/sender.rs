@@ -14,6 +14,7 @@ use std::io;
 
 use super::Role;
 use super::close::{CloseCode, CloseFrame};
+use super::compressor::{Compressor, RSV1};
 use super::frame::{EncodedHeader, FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use super::mask::mask_into;
 use crate::random::MaskKeys;
@@ -66,7 +67,14 @@ pub struct Sender {
     /// Whether a fragmented message has been started and not finished.
     fragmenting: bool,
     keys: Option<MaskKeys>,
+    /// `permessage-deflate`, when agreed (see [`set_compression`](Self::set_compression)).
+    compressor: Option<Compressor>,
+    /// The last compressed payload (kept for its allocation).
+    deflated: Vec<u8>,
 }
+
+/// The largest compression buffer kept between messages.
+const KEEP_DEFLATED: usize = 1 << 20;
 
 impl Sender {
     /// A sender for the endpoint playing `role`.
@@ -76,6 +84,64 @@ impl Sender {
             close_sent: false,
             fragmenting: false,
             keys: None,
+            compressor: None,
+            deflated: Vec::new(),
+        }
+    }
+
+    /// Compresses whole text and binary messages with `compressor` from now
+    /// on (RFC 7692 section 7.2.1), as [`encode`](Self::encode) and
+    /// [`message_frame`](Self::message_frame) write them; `None` stops.
+    pub fn set_compression(&mut self, compressor: Option<Compressor>) {
+        self.compressor = compressor;
+    }
+
+    /// Whether messages are compressed.
+    pub fn compresses(&self) -> bool {
+        self.compressor.is_some()
+    }
+
+    /// The header and payload of a whole message of `opcode`: compressed,
+    /// with RSV1 set, when compression is on and the message is worth it;
+    /// as given otherwise (control frames always).
+    ///
+    /// ```
+    /// use stdws::Compression;
+    /// use stdws::protocol::{Sender, Role, frame::OpCode};
+    /// use stdws::protocol::compressor::Compressor;
+    /// use stdws::protocol::extension::Direction;
+    /// let mut tx = Sender::new(Role::Server);
+    /// let direction = Direction { window_bits: 15, no_context_takeover: false };
+    /// tx.set_compression(Some(Compressor::new(direction, &Compression::default().threshold(0))));
+    /// let (header, payload) = tx.message_frame(OpCode::Text, b"Hello").unwrap();
+    /// assert_eq!(header.encode().as_bytes(), [0xc1, 0x07]); // FIN, RSV1, text
+    /// assert_eq!(payload, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]); // RFC 7692, 7.2.3.1
+    /// ```
+    pub fn message_frame<'a>(
+        &'a mut self,
+        opcode: OpCode,
+        payload: &'a [u8],
+    ) -> Result<(FrameHeader, &'a [u8]), SendError> {
+        let mut buf = std::mem::take(&mut self.deflated);
+        let compressed = matches!(opcode, OpCode::Text | OpCode::Binary)
+            && !self.fragmenting
+            && !self.close_sent
+            && self
+                .compressor
+                .as_mut()
+                .is_some_and(|c| c.compress_message(payload, &mut buf));
+        if buf.capacity() > KEEP_DEFLATED && !compressed {
+            buf = Vec::new();
+        }
+        let len = if compressed { buf.len() } else { payload.len() };
+        let result = self.header(opcode, true, len);
+        self.deflated = buf;
+        let mut header = result?;
+        if compressed {
+            header.rsv = RSV1;
+            Ok((header, &self.deflated))
+        } else {
+            Ok((header, payload))
         }
     }
 
@@ -161,7 +227,10 @@ impl Sender {
         payload: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), SendError> {
-        let header = self.header(opcode, fin, payload.len())?;
+        let (header, payload) = match fin {
+            true => self.message_frame(opcode, payload)?,
+            false => (self.header(opcode, fin, payload.len())?, payload),
+        };
         out.extend_from_slice(header.encode().as_bytes());
         match header.mask {
             None => out.extend_from_slice(payload),

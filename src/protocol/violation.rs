@@ -9,6 +9,7 @@
 use std::fmt;
 
 use super::close::{BadClosePayload, CloseCode};
+use crate::deflate::DeflateError;
 
 /// A rule of RFC 6455 that the peer broke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +44,10 @@ pub enum Violation {
         /// The limit.
         max: usize,
     },
+    /// A compressed message whose data does not inflate (RFC 7692 section
+    /// 6.2). It fails with 1002: the data breaks the extension's framing,
+    /// not the message type's rules (1007 is for text that is not UTF-8).
+    BadCompressedData(DeflateError),
     /// A message that grew past this endpoint's limit.
     MessageTooBig {
         /// The message's length so far, with the frame that broke the limit.
@@ -78,6 +83,7 @@ impl Violation {
             Violation::BadClose(BadClosePayload::OneByte) => "5.5.1",
             Violation::BadClose(BadClosePayload::Code(_)) => "7.4.1",
             Violation::FrameTooBig { .. } | Violation::MessageTooBig { .. } => "10.4",
+            Violation::BadCompressedData(_) => "RFC 7692 6.2",
         }
     }
 
@@ -99,6 +105,7 @@ impl Violation {
             Violation::BadClose(BadClosePayload::Reason) => "close reason is not UTF-8",
             Violation::FrameTooBig { .. } => "frame too big",
             Violation::MessageTooBig { .. } => "message too big",
+            Violation::BadCompressedData(_) => "invalid compressed data",
         }
     }
 }
@@ -127,6 +134,12 @@ impl fmt::Display for Violation {
                 f,
                 "the peer sent a message of at least {len} bytes, over the limit of {max} (raise max_message_size to accept it)"
             ),
+            Violation::BadCompressedData(e) => {
+                return write!(
+                    f,
+                    "the peer sent a compressed message that does not inflate: {e} (RFC 7692 section 6.2)"
+                );
+            }
             other => write!(
                 f,
                 "the peer broke a protocol rule: {}",

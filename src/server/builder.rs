@@ -251,6 +251,24 @@ impl ServerBuilder {
         self
     }
 
+    /// Accepts `permessage-deflate` (RFC 7692) offers with these settings
+    /// (default: declined). The server answers the first valid offer, always
+    /// with `server_no_context_takeover`: each message is compressed on its
+    /// own, so a broadcast is compressed once for every client that agreed
+    /// the same window, and a connection holds only its decompressor (a
+    /// 2<sup>12</sup>-byte window when the client lets the server choose, as
+    /// browsers do). See [`Compression`](crate::Compression).
+    ///
+    /// ```
+    /// use stdws::Compression;
+    /// let builder = stdws::Server::builder().compression(Compression::default());
+    /// # let _ = builder;
+    /// ```
+    pub fn compression(mut self, compression: crate::Compression) -> Self {
+        self.settings.compression = compression;
+        self
+    }
+
     /// The largest message a client may send (default 16 MiB; 1009 beyond).
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.settings.limits.max_message_size = bytes;

@@ -20,6 +20,7 @@ use super::shared::ConnShared;
 use crate::error::{Error, Result};
 use crate::message::{Message, MessagePart};
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
+use crate::protocol::compressor::RSV1;
 use crate::protocol::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
 use crate::protocol::http::Request;
 
@@ -105,14 +106,26 @@ impl Connection {
         if opcode.is_control() && payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::ControlFrameTooLong(payload.len()));
         }
+        let deflated = self
+            .shared
+            .deflate
+            .as_ref()
+            .and_then(|d| d.compress(opcode, &payload));
+        let compressed = deflated.is_some();
+        let payload = deflated.map_or(payload, Cow::Owned);
         if !self.on_owner_thread() {
-            return batch::deliver(
-                &self.hub,
-                &self.shared,
-                Frame::new(opcode, payload.into_owned()),
-            );
+            let frame = Frame::new(opcode, payload.into_owned());
+            let frame = if compressed {
+                frame.compressed()
+            } else {
+                frame
+            };
+            return batch::deliver(&self.hub, &self.shared, frame);
         }
-        let header = FrameHeader::new(opcode, payload.len() as u64, None);
+        let mut header = FrameHeader::new(opcode, payload.len() as u64, None);
+        if compressed {
+            header.rsv = RSV1;
+        }
         let sent = self.shared.outbound.send_from_owner(
             opcode,
             [header.encode().as_bytes(), &payload],
@@ -184,7 +197,20 @@ impl Connection {
             (true, true) => OpCode::Text,
             (true, false) => OpCode::Binary,
         };
-        let frame = Frame::fragment(opcode, part.data, part.last);
+        let frame = match &self.shared.deflate {
+            // Parts of the inflated data: compressed as they come, RSV1 on
+            // the first frame only (RFC 7692 section 6.1).
+            Some(deflate) => {
+                let data = deflate.compress_part(&part.data, part.first, part.last);
+                let frame = Frame::fragment(opcode, data, part.last);
+                if part.first {
+                    frame.compressed()
+                } else {
+                    frame
+                }
+            }
+            None => Frame::fragment(opcode, part.data, part.last),
+        };
         let sent = self.shared.outbound.send_part_from_owner(
             frame,
             part.first,

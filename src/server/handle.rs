@@ -14,9 +14,11 @@ use super::queue::{Ended, Frame, Origin};
 use super::shared::ConnShared;
 use super::sync::lock;
 use crate::backplane::{BackplaneStats, Envelope, Redis, Target};
+use crate::deflate::Level;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame};
+use crate::protocol::compressor::{RSV1, compress_alone};
 use crate::protocol::frame::OpCode;
 
 /// A handle to a running server: broadcast, per-client sends, the client
@@ -35,9 +37,10 @@ impl fmt::Debug for ServerHandle {
     }
 }
 
-/// A message encoded once as a server frame, to be sent to many clients.
-fn prepare(message: Message) -> Option<Frame> {
-    let (opcode, payload): (OpCode, &[u8]) = match &message {
+/// A message's opcode and payload, for a broadcast; `None` for what is not
+/// broadcast (a close, a control frame over 125 bytes).
+fn prepare(message: &Message) -> Option<(OpCode, &[u8])> {
+    let (opcode, payload): (OpCode, &[u8]) = match message {
         Message::Text(t) => (OpCode::Text, t.as_bytes()),
         Message::Binary(b) => (OpCode::Binary, b),
         Message::Ping(b) => (OpCode::Ping, b),
@@ -47,36 +50,63 @@ fn prepare(message: Message) -> Option<Frame> {
     if opcode.is_control() && payload.len() > crate::protocol::frame::MAX_CONTROL_PAYLOAD {
         return None;
     }
-    Some(Frame::shared(opcode, payload))
+    Some((opcode, payload))
 }
 
 /// Sends to this node's clients of `target`: the one path for local
 /// broadcasts and for messages from other nodes.
 fn deliver_local(hub: &Hub, target: &Target, sender: u64, message: Message) -> BroadcastReport {
-    let mut report = BroadcastReport::default();
-    let Some(frame) = prepare(message) else {
-        return report;
-    };
-    let send = |conn: &Arc<ConnShared>| {
-        report.record(conn.id, batch::deliver(hub, conn, frame.clone()));
-    };
-    match target {
-        Target::All => hub.registry.all().iter().for_each(send),
+    let targets: Vec<Arc<ConnShared>> = match target {
+        Target::All => hub.registry.all().to_vec(),
         Target::AllButSender => hub
             .registry
             .all()
             .iter()
             .filter(|c| c.id != sender)
-            .for_each(send),
-        Target::Room(room) => hub.registry.room(room).iter().for_each(send),
+            .cloned()
+            .collect(),
+        Target::Room(room) => hub.registry.room(room),
         Target::RoomButSender(room) => hub
             .registry
             .room(room)
-            .iter()
+            .into_iter()
             .filter(|c| c.id != sender)
-            .for_each(send),
-        Target::Client(id) => hub.registry.get(*id).iter().for_each(send),
-        Target::Heartbeat(_) => {}
+            .collect(),
+        Target::Client(id) => hub.registry.get(*id).into_iter().collect(),
+        Target::Heartbeat(_) => Vec::new(),
+    };
+    send_to_all(hub, &targets, &message)
+}
+
+/// Sends `message` to each of `targets`, encoded once: the server keeps no
+/// compression context, so a compressed frame depends only on the level
+/// and window, and is compressed once for each pair among the targets
+/// (`None`: it did not shrink).
+fn send_to_all(hub: &Hub, targets: &[Arc<ConnShared>], message: &Message) -> BroadcastReport {
+    let mut report = BroadcastReport::default();
+    let Some((opcode, payload)) = prepare(message) else {
+        return report;
+    };
+    let plain = Frame::shared(opcode, payload);
+    let mut compressed: Vec<((Level, u8), Option<Frame>)> = Vec::new();
+    for conn in targets {
+        let frame = match &conn.deflate {
+            Some(deflate) if deflate.wants(opcode, payload.len()) => {
+                let key = deflate.key();
+                let found = match compressed.iter().position(|(k, _)| *k == key) {
+                    Some(i) => &compressed[i].1,
+                    None => {
+                        let frame = compress_alone(key.0, key.1, payload)
+                            .map(|z| Frame::shared_with_rsv(opcode, &z, RSV1));
+                        compressed.push((key, frame));
+                        &compressed[compressed.len() - 1].1
+                    }
+                };
+                found.as_ref().unwrap_or(&plain).clone()
+            }
+            _ => plain.clone(),
+        };
+        report.record(conn.id, batch::deliver(hub, conn, frame));
     }
     report
 }

@@ -18,6 +18,7 @@ use super::router::Router;
 use super::shared::ConnShared;
 use super::sync::lock;
 use crate::protocol::Limits;
+use crate::protocol::extension::Compression;
 use crate::protocol::http::HeadLimits;
 use crate::trace::Tracer;
 
@@ -44,6 +45,7 @@ pub(crate) struct Settings {
     pub(crate) backplane: Option<crate::backplane::Config>,
     /// This node's number in client ids (0: local only, ids unchanged).
     pub(crate) node_id: u16,
+    pub(crate) compression: Compression,
 }
 
 impl Default for Settings {
@@ -66,6 +68,7 @@ impl Default for Settings {
             tracer: Tracer::from_env(),
             backplane: None,
             node_id: 0,
+            compression: Compression::disabled(),
         }
     }
 }

@@ -138,7 +138,15 @@ impl Frame {
 
     /// A frame whose header and payload are encoded once into shared bytes.
     pub(crate) fn shared(opcode: OpCode, payload: &[u8]) -> Frame {
-        let encoded = FrameHeader::new(opcode, payload.len() as u64, None).encode();
+        Frame::shared_with_rsv(opcode, payload, 0)
+    }
+
+    /// [`shared`](Self::shared) with RSV bits (RSV1 for a compressed
+    /// message, RFC 7692 section 6.1).
+    pub(crate) fn shared_with_rsv(opcode: OpCode, payload: &[u8], rsv: u8) -> Frame {
+        let mut header = FrameHeader::new(opcode, payload.len() as u64, None);
+        header.rsv = rsv;
+        let encoded = header.encode();
         let mut bytes = Vec::with_capacity(encoded.as_bytes().len() + payload.len());
         bytes.extend_from_slice(encoded.as_bytes());
         bytes.extend_from_slice(payload);
@@ -148,6 +156,15 @@ impl Frame {
             payload: Payload::Shared(bytes.into()),
             kind: Kind::of(opcode),
         }
+    }
+
+    /// The same frame with RSV1 set: the first frame of a compressed
+    /// message (RFC 7692 section 6.1).
+    pub(crate) fn compressed(mut self) -> Frame {
+        if self.header_len > 0 {
+            self.header[0] |= 0x40;
+        }
+        self
     }
 
     /// A copy of a frame given as header and payload slices.

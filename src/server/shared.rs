@@ -7,11 +7,75 @@
 //! module of the server can use it without an import cycle.
 
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use super::outbound::Outbound;
+use crate::deflate::Level;
+use crate::protocol::Role;
+use crate::protocol::compressor::{Compressor, compress_alone};
+use crate::protocol::extension::{Agreed, Compression};
+use crate::protocol::frame::OpCode;
 use crate::protocol::http::Request;
+
+/// `permessage-deflate` as agreed with one client. The server keeps no
+/// compression context (see [`extension`](crate::protocol::extension)), so
+/// whole messages are compressed by whichever thread sends them; only a
+/// message sent in parts holds a compressor, from its first part to its
+/// last.
+pub(crate) struct ConnDeflate {
+    pub(crate) agreed: Agreed,
+    pub(crate) settings: Compression,
+    pub(crate) parts: Mutex<Option<Compressor>>,
+}
+
+impl ConnDeflate {
+    /// The parameters a compressed whole message depends on: messages
+    /// compressed for one connection serve every connection with the same.
+    pub(crate) fn key(&self) -> (Level, u8) {
+        (
+            self.settings.compression_level(),
+            self.agreed.server_max_window_bits,
+        )
+    }
+
+    /// Whether a message of `opcode` and `len` bytes is compressed.
+    pub(crate) fn wants(&self, opcode: OpCode, len: usize) -> bool {
+        matches!(opcode, OpCode::Text | OpCode::Binary)
+            && len >= self.settings.compression_threshold()
+    }
+
+    /// A whole message's payload compressed, when it is worth it.
+    pub(crate) fn compress(&self, opcode: OpCode, payload: &[u8]) -> Option<Vec<u8>> {
+        if !self.wants(opcode, payload.len()) {
+            return None;
+        }
+        let (level, bits) = self.key();
+        compress_alone(level, bits, payload)
+    }
+
+    /// Compresses one part of a message sent in parts: the first part makes
+    /// a compressor, the last drops it.
+    pub(crate) fn compress_part(&self, data: &[u8], first: bool, last: bool) -> Vec<u8> {
+        let mut slot = self.parts.lock().unwrap_or_else(|e| e.into_inner());
+        if first || slot.is_none() {
+            let everything = self.settings.threshold(0);
+            *slot = Some(Compressor::new(
+                self.agreed.outbound(Role::Server),
+                &everything,
+            ));
+        }
+        let mut out = Vec::new();
+        if let Some(compressor) = slot.as_mut() {
+            compressor.compress_part(data, last, &mut out);
+        }
+        if last {
+            *slot = None;
+        }
+        out
+    }
+}
 
 /// A point in time as milliseconds since the server's epoch (0: never).
 /// Atomic, so that the worker records the peer's activity without a lock.
@@ -37,6 +101,8 @@ pub(crate) struct ConnShared {
     pub(crate) last_message_ms: Millis,
     /// When the unanswered keepalive ping went out (0: none).
     pub(crate) ping_sent_ms: Millis,
+    /// `permessage-deflate`, when agreed.
+    pub(crate) deflate: Option<ConnDeflate>,
 }
 
 impl ConnShared {
@@ -58,6 +124,17 @@ impl ConnShared {
             last_heard_ms: AtomicU64::new(now_ms),
             last_message_ms: AtomicU64::new(now_ms),
             ping_sent_ms: AtomicU64::new(0),
+            deflate: None,
         }
+    }
+
+    /// The same, with `permessage-deflate` as agreed in the handshake.
+    pub(crate) fn with_deflate(mut self, agreed: Option<Agreed>, settings: Compression) -> Self {
+        self.deflate = agreed.map(|agreed| ConnDeflate {
+            agreed,
+            settings,
+            parts: Mutex::new(None),
+        });
+        self
     }
 }

@@ -34,6 +34,7 @@ use super::sync::lock;
 use crate::error::Error;
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame};
+use crate::protocol::extension::answer_offers;
 use crate::protocol::handshake::{accept_response, check_request, is_plain_http};
 use crate::protocol::http::{Request, Response};
 use crate::protocol::{Answer, Event, Role, Session};
@@ -86,7 +87,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     if tracer.is_on() {
         tracer.handshake(trace_id, "request", &head_text(&request));
     }
-    let (endpoint, response) = match decide(hub, &request, peer) {
+    let (endpoint, mut response) = match decide(hub, &request, peer) {
         Ok(accepted) => accepted,
         Err(response) => {
             if tracer.is_on() {
@@ -108,6 +109,15 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
             return;
         }
     };
+    let agreed = answer_offers(
+        request.headers().get_all("Sec-WebSocket-Extensions"),
+        &settings.compression,
+    );
+    if let Some(agreed) = &agreed {
+        response
+            .headers_mut()
+            .append("Sec-WebSocket-Extensions", agreed.response());
+    }
     let bytes = response.to_bytes();
     if tracer.is_on() {
         tracer.handshake(trace_id, "response", &String::from_utf8_lossy(&bytes));
@@ -127,14 +137,17 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         settings.tracer.clone(),
         trace_id,
     );
-    let shared = Arc::new(ConnShared::new(
-        hub.client_id(trace_id),
-        peer,
-        request,
-        subprotocol,
-        outbound,
-        hub.now_ms(),
-    ));
+    let shared = Arc::new(
+        ConnShared::new(
+            hub.client_id(trace_id),
+            peer,
+            request,
+            subprotocol,
+            outbound,
+            hub.now_ms(),
+        )
+        .with_deflate(agreed, settings.compression),
+    );
     hub.registry.insert(Arc::clone(&shared));
     Counters::add(&hub.counters.opened);
     let conn = Connection {
@@ -243,6 +256,12 @@ fn run_session(
     let tracer = &hub.settings.tracer;
     let mut session = Session::new(Role::Server, hub.settings.limits);
     session.receiver_mut().observe_frames(tracer.is_on());
+    session.receiver_mut().set_compression(
+        shared
+            .deflate
+            .as_ref()
+            .map(|d| d.agreed.inbound(Role::Server)),
+    );
     let mut inbound = ReadBuffer::with_bytes(leftover);
     let mut reader = OwnerReader {
         stream,
