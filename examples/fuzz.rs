@@ -1,6 +1,6 @@
 //! A bounded-time fuzzer for every decoder that reads bytes from a peer: the
 //! HTTP head of the handshake, WebSocket frames (both roles, whole and in
-//! parts), DEFLATE streams, Engine.IO payloads, Socket.IO packets, JSON and
+//! parts, compressed or not), DEFLATE streams, Engine.IO payloads, Socket.IO packets, JSON and
 //! URLs. Std only: no coverage guidance, but mutations (bit flips, byte
 //! edits, splices, truncations, repeats) of a seed corpus of valid inputs,
 //! fed in random splits, for as long as asked.
@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use stdws::deflate::{Deflater, Inflater, Level};
+use stdws::protocol::extension::Direction;
 use stdws::protocol::http::{HeadLimits, HeadReader, Request};
 use stdws::protocol::{Limits, Role, Session};
 use stdws::socketio::{engineio, packet};
@@ -159,6 +160,13 @@ fn frames(data: &[u8], rng: &mut Rng) {
     if rng.percent(30) {
         session.deliver_parts_from(Some(1 + rng.below(64)));
     }
+    if rng.percent(40) {
+        // permessage-deflate negotiated: RSV1 frames are inflated.
+        session.receiver_mut().set_compression(Some(Direction {
+            window_bits: 8 + rng.below(8) as u8,
+            no_context_takeover: rng.percent(50),
+        }));
+    }
     for piece in pieces(data, rng) {
         let mut piece = piece;
         loop {
@@ -281,6 +289,12 @@ fn frame_seeds() -> Vec<Vec<u8>> {
         s.extend(frame(true, 0, &[2; 70_000], masked));
         s.extend(frame(true, 8, b"\x03\xe8bye", masked));
         seeds.push(s);
+        // "Hello" compressed (RFC 7692 section 7.2.3.1), RSV1 set, twice.
+        let mut z = frame(true, 1, &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], masked);
+        z[0] |= 0x40;
+        let again = z.clone();
+        z.extend(again);
+        seeds.push(z);
         let mut parts = frame(false, 1, b"H", masked);
         parts.extend(frame(false, 0, "é".as_bytes(), masked));
         parts.extend(frame(true, 0, b"!", masked));
