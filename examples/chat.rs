@@ -24,9 +24,11 @@
 //! notices (joins, leaves, renames, answers to `/who`).
 //!
 //! This example shows the [`Handler`] style: each connection's nickname and
-//! room live in its handler; the room itself is a registry room.
+//! room live in its handler; the room itself is a registry room. The
+//! nickname is also the connection's data (`Connection::set_data`), which is
+//! how `/who` reads the nicknames of the others.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -34,8 +36,13 @@ use stdws::protocol::http::Response;
 use stdws::server::{Connection, Disconnect, Endpoint, Handler};
 use stdws::{Message, Server};
 
-/// Every nickname in use, by connection id (for `/who`).
-type Nicknames = Arc<Mutex<HashMap<u64, String>>>;
+/// Every nickname in use, lowercased: a nickname is claimed under this lock,
+/// so two clients cannot take the same one at once.
+type Nicknames = Arc<Mutex<HashSet<String>>>;
+
+/// A connection's nickname, as its data: what `/who` reads.
+#[derive(Clone)]
+struct Nick(String);
 
 struct ChatUser {
     nick: String,
@@ -62,13 +69,13 @@ impl ChatUser {
     /// Takes `nick` if nobody else has it; `false` if it is taken.
     fn claim(&mut self, conn: &Connection, nick: String) -> bool {
         let mut nicknames = self.nicknames.lock().unwrap_or_else(|e| e.into_inner());
-        if nicknames
-            .iter()
-            .any(|(id, taken)| *id != conn.id() && taken.eq_ignore_ascii_case(&nick))
-        {
+        let key = nick.to_lowercase();
+        if key != self.nick.to_lowercase() && !nicknames.insert(key) {
             return false;
         }
-        nicknames.insert(conn.id(), nick.clone());
+        nicknames.remove(&self.nick.to_lowercase());
+        nicknames.insert(nick.to_lowercase());
+        conn.set_data(Nick(nick.clone()));
         self.nick = nick;
         true
     }
@@ -95,7 +102,11 @@ fn clean(name: &str, default: &str) -> String {
 impl Handler for ChatUser {
     fn on_open(&mut self, conn: &Connection) {
         let guest = format!("guest{}", conn.id());
-        let asked = clean(conn.request().query_param("nick").unwrap_or(""), &guest);
+        // Query values come percent-decoded: "?nick=Zo%C3%AB" is "Zoë".
+        let asked = clean(
+            &conn.request().query_param("nick").unwrap_or_default(),
+            &guest,
+        );
         if !self.claim(conn, asked.clone()) {
             let _ = conn.send_text(&format!("* the nickname {asked} is taken"));
             // A guest name holds the connection id: nobody else has it.
@@ -104,8 +115,7 @@ impl Handler for ChatUser {
         let room = conn
             .request()
             .query_param("room")
-            .unwrap_or("lobby")
-            .to_owned();
+            .map_or_else(|| "lobby".to_owned(), |room| room.into_owned());
         self.enter(conn, &room);
     }
 
@@ -136,11 +146,11 @@ impl Handler for ChatUser {
             self.enter(conn, room);
         } else if text == "/who" {
             let server = conn.server();
-            let nicknames = self.nicknames.lock().unwrap_or_else(|e| e.into_inner());
-            let mut here: Vec<&str> = server
+            let mut here: Vec<String> = server
                 .room_members(&self.room)
-                .iter()
-                .filter_map(|id| nicknames.get(id).map(String::as_str))
+                .into_iter()
+                .filter_map(|id| server.client(id)?.data::<Nick>())
+                .map(|Nick(nick)| nick)
                 .collect();
             here.sort();
             let _ = conn.send_text(&format!("* in #{}: {}", self.room, here.join(", ")));
@@ -153,7 +163,7 @@ impl Handler for ChatUser {
         self.nicknames
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&conn.id());
+            .remove(&self.nick.to_lowercase());
         // The connection has left its rooms already; tell the others.
         conn.server()
             .broadcast_room(&self.room, format!("* {} left #{}", self.nick, self.room));

@@ -18,11 +18,45 @@ use crate::protocol::violation::Violation;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in stdws.
-#[derive(Debug)]
+///
+/// `Display` says what happened and what to do; `Debug` (what `fn main() ->
+/// stdws::Result<()>` prints) names the variant and then says the same, with
+/// any bytes from the peer shown as text, cut short:
+///
+/// ```
+/// use stdws::Error;
+///
+/// let e = Error::Listen {
+///     addr: "127.0.0.1:8000".into(),
+///     source: std::io::ErrorKind::AddrInUse.into(),
+/// };
+/// assert!(e.to_string().starts_with("could not listen on 127.0.0.1:8000: "));
+/// assert!(format!("{e:?}").starts_with("Listen: could not listen on 127.0.0.1:8000"));
+/// ```
 #[non_exhaustive]
 pub enum Error {
     /// The transport failed: a socket error, a reset, a timeout.
     Io(io::Error),
+    /// The server could not bind its listening socket (the port is in use,
+    /// the address is not this machine's, or a port under 1024 needs
+    /// privileges).
+    Listen {
+        /// The address as given to `bind`.
+        addr: String,
+        /// What the operating system said.
+        source: io::Error,
+    },
+    /// The client could not open a TCP connection to the server (or to its
+    /// proxy).
+    Connect {
+        /// The host and port it tried.
+        addr: String,
+        /// What the operating system said for the last address tried.
+        source: io::Error,
+    },
+    /// The server was set up in a way that cannot work (the message says what
+    /// to change); returned by `bind` before anything listens.
+    Config(String),
     /// The peer broke a rule of RFC 6455. A close frame with
     /// [`Violation::close_code`] was sent and the connection is over.
     Protocol(Violation),
@@ -50,8 +84,6 @@ pub enum Error {
         /// The response's body (a refusal usually says why in it).
         body: Vec<u8>,
     },
-    /// A server's hook or router refused the handshake with this status.
-    HandshakeRefused(u16),
     /// The peer did not complete the opening handshake in time.
     HandshakeTimeout,
     /// A URL stdws cannot connect to.
@@ -68,8 +100,12 @@ pub enum Error {
     /// A room could not be joined: its name is too long, or the client is
     /// in as many rooms as it may be (the message says which).
     RoomRefused(String),
-    /// The server is shutting down or stopped.
+    /// The server is shutting down or stopped: nothing can be sent through
+    /// its handle any more.
     ServerStopped,
+    /// A control frame (ping, pong, close) was sent with FIN unset: control
+    /// frames are never fragmented (RFC 6455 section 5.5).
+    ControlFrameFragmented,
     /// A [`MessagePart`](crate::MessagePart) was sent out of order, or a
     /// whole message was sent while a message in parts was unfinished.
     PartOutOfOrder(&'static str),
@@ -79,6 +115,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io(e) => write!(f, "I/O error on the connection: {e}"),
+            Error::Listen { addr, source } => write!(f, "could not listen on {addr}: {}", io_words(source)),
+            Error::Connect { addr, source } => write!(f, "could not connect to {addr}: {}", io_words(source)),
+            Error::Config(why) => write!(f, "the server's setup cannot work: {why}"),
             Error::Protocol(v) => write!(f, "{v}; the connection was closed with code {}", v.close_code()),
             Error::ConnectionClosed => f.write_str("the connection is closed (the closing handshake is complete)"),
             Error::AbnormalClosure => f.write_str(
@@ -106,7 +145,6 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::HandshakeRefused(status) => write!(f, "the opening handshake was refused with HTTP status {status}"),
             Error::HandshakeTimeout => f.write_str(
                 "the opening handshake did not complete in time; the peer may be slow or not a WebSocket endpoint",
             ),
@@ -119,7 +157,10 @@ impl fmt::Display for Error {
             ),
             Error::NoSuchClient(id) => write!(f, "no client with id {id} is connected"),
             Error::RoomRefused(why) => write!(f, "cannot join the room: {why}; raise the limit on ServerBuilder if clients need more"),
-            Error::ServerStopped => f.write_str("the server is shutting down or has stopped"),
+            Error::ServerStopped => f.write_str("the server is shutting down or has stopped; nothing more can be sent through it"),
+            Error::ControlFrameFragmented => f.write_str(
+                "control frames (ping, pong, close) cannot be sent in fragments (RFC 6455 section 5.5); send them with FIN set",
+            ),
             Error::PartOutOfOrder(what) => write!(
                 f,
                 "message part out of order: {what}; send a message in parts as one first part, any middle parts and one last part, with no whole message in between"
@@ -128,10 +169,79 @@ impl fmt::Display for Error {
     }
 }
 
+/// An operating system error in words a user acts on: `AddrInUse` reads
+/// "address already in use", not "Address already in use (os error 98)".
+fn io_words(e: &io::Error) -> String {
+    let words = match e.kind() {
+        io::ErrorKind::AddrInUse => {
+            "address already in use (another program, or another copy of this one, listens there)"
+        }
+        io::ErrorKind::AddrNotAvailable => "address not available on this machine",
+        io::ErrorKind::PermissionDenied => "permission denied (ports under 1024 need privileges)",
+        io::ErrorKind::ConnectionRefused => "connection refused (nothing listens there)",
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out",
+        _ => return e.to_string(),
+    };
+    words.to_string()
+}
+
+/// `Debug` for users: the variant's name, then its message. Bytes from the
+/// peer (a refusal's body) appear as text, cut short, with their length.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Error::Io(e) => return write!(f, "Io({:?}): {self}", e.kind()),
+            Error::Listen { .. } => "Listen",
+            Error::Connect { .. } => "Connect",
+            Error::Config(_) => "Config",
+            Error::Protocol(_) => "Protocol",
+            Error::ConnectionClosed => "ConnectionClosed",
+            Error::AbnormalClosure => "AbnormalClosure",
+            Error::SendAfterClose => "SendAfterClose",
+            Error::ControlFrameTooLong(_) => "ControlFrameTooLong",
+            Error::InvalidCloseCode(_) => "InvalidCloseCode",
+            Error::HandshakeRequest(_) => "HandshakeRequest",
+            Error::HandshakeResponse { problem, body } => {
+                write!(f, "HandshakeResponse: opening handshake failed: {problem}")?;
+                if !body.is_empty() {
+                    write!(
+                        f,
+                        "; body ({} bytes): {:?}",
+                        body.len(),
+                        text_preview(body, 200)
+                    )?;
+                }
+                return Ok(());
+            }
+            Error::HandshakeTimeout => "HandshakeTimeout",
+            Error::Url(_) => "Url",
+            Error::QueueFull { .. } => "QueueFull",
+            Error::NoSuchClient(_) => "NoSuchClient",
+            Error::RoomRefused(_) => "RoomRefused",
+            Error::ServerStopped => "ServerStopped",
+            Error::ControlFrameFragmented => "ControlFrameFragmented",
+            Error::PartOutOfOrder(_) => "PartOutOfOrder",
+        };
+        write!(f, "{name}: {self}")
+    }
+}
+
+/// The first `max` characters of `bytes` read as UTF-8 (invalid sequences
+/// replaced), with an ellipsis when there was more.
+fn text_preview(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out: String = text.chars().take(max).collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::Listen { source, .. } | Error::Connect { source, .. } => Some(source),
             Error::Protocol(v) => Some(v),
             Error::HandshakeRequest(p) => Some(p),
             Error::HandshakeResponse { problem, .. } => Some(problem),
@@ -158,12 +268,13 @@ impl From<SendError> for Error {
             SendError::CloseSent => Error::SendAfterClose,
             SendError::ControlFrameTooLong(len) => Error::ControlFrameTooLong(len),
             SendError::InvalidCloseCode(code) => Error::InvalidCloseCode(code),
-            other @ (SendError::FragmentedControlFrame
-            | SendError::NoMessageToContinue
-            | SendError::MessageInProgress) => Error::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                other.to_string(),
-            )),
+            SendError::FragmentedControlFrame => Error::ControlFrameFragmented,
+            SendError::NoMessageToContinue => {
+                Error::PartOutOfOrder("a continuation was sent with no message in parts begun")
+            }
+            SendError::MessageInProgress => Error::PartOutOfOrder(
+                "a new message was begun while a message in parts was unfinished",
+            ),
             SendError::Random(e) => Error::Io(e),
         }
     }
@@ -179,7 +290,7 @@ impl Error {
     /// Whether a socket timeout caused this error.
     pub fn is_timeout(&self) -> bool {
         match self {
-            Error::Io(e) => matches!(
+            Error::Io(e) | Error::Connect { source: e, .. } => matches!(
                 e.kind(),
                 io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
             ),

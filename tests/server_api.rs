@@ -164,7 +164,7 @@ fn connection_ids_are_unique_and_the_handle_shows_the_request() {
                 .send((
                     conn.id(),
                     conn.peer_addr(),
-                    request.query_param("room").map(str::to_owned),
+                    request.query_param("room").map(|r| r.into_owned()),
                     request.cookie("session").map(str::to_owned),
                     request.headers().get("x-custom").map(str::to_owned),
                 ))
@@ -345,7 +345,7 @@ fn rooms_scope_broadcasts_and_are_left_on_disconnect() {
     let server = Server::builder()
         .on_connect(|conn| {
             if let Some(room) = conn.request().query_param("room") {
-                conn.join(room).unwrap();
+                conn.join(&room).unwrap();
             }
         })
         .on_message(|conn, msg| {
@@ -402,7 +402,7 @@ fn no_registry_entry_is_left_after_a_thousand_connections() {
 fn a_hook_can_refuse_with_any_status_and_add_headers_when_it_accepts() {
     let server = Server::builder()
         .on_handshake(|hs| {
-            if hs.request().query_param("token") != Some("ok") {
+            if hs.request().query_param("token").as_deref() != Some("ok") {
                 return Err(Response::text(401, "a token is needed")
                     .with_header("WWW-Authenticate", "Token"));
             }

@@ -18,7 +18,10 @@
 //! a size and header-count bound, and stops exactly at its end: bytes after it
 //! (frames a peer sends without waiting for the answer) stay with the caller.
 
+use std::borrow::Cow;
 use std::fmt;
+
+use crate::percent::{self, Plus};
 
 /// Header fields in the order received. Names compare case-insensitively;
 /// repeated fields are all kept.
@@ -384,13 +387,52 @@ impl Request {
         self.query.as_deref()
     }
 
-    /// The value of query parameter `name` (the first, if repeated; not
-    /// percent-decoded).
-    pub fn query_param(&self, name: &str) -> Option<&str> {
+    /// The value of query parameter `name` (the first, if repeated),
+    /// percent-decoded as a browser's form encodes it: `?nick=Zo%C3%AB`
+    /// gives "Zoë" and `?nick=Mary+Ann` "Mary Ann". Names are matched
+    /// decoded too. [`query_param_raw`](Self::query_param_raw) gives the
+    /// value as sent.
+    ///
+    /// ```
+    /// use stdws::protocol::http::{Headers, Request};
+    ///
+    /// let request = Request::new("GET", "/chat?nick=Zo%C3%AB&room=Mary+Ann", Headers::new());
+    /// assert_eq!(request.query_param("nick").as_deref(), Some("Zoë"));
+    /// assert_eq!(request.query_param("room").as_deref(), Some("Mary Ann"));
+    /// assert_eq!(request.query_param_raw("room"), Some("Mary+Ann"));
+    /// ```
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// The value of query parameter `name` exactly as sent (the first, if
+    /// repeated; not decoded, and the name matched as sent).
+    pub fn query_param_raw(&self, name: &str) -> Option<&str> {
         self.query()?.split('&').find_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
             (k == name).then_some(v)
         })
+    }
+
+    /// Every query parameter as a decoded `(name, value)` pair, in order.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        self.query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (
+                    percent::decode(k, Plus::Space),
+                    percent::decode(v, Plus::Space),
+                )
+            })
+    }
+
+    /// The path percent-decoded (`/room/Zo%C3%AB` gives `/room/Zoë`; a `+`
+    /// stays a `+`). Routing uses the [`path`](Self::path) as sent.
+    pub fn path_decoded(&self) -> Cow<'_, str> {
+        percent::decode(&self.path, Plus::Literal)
     }
 
     /// The HTTP version, such as (1, 1).
@@ -718,7 +760,7 @@ mod tests {
         let request = Request::new("GET", "/x?room=lobby&nick=ann", headers);
         assert_eq!(request.cookie("b"), Some("two"));
         assert_eq!(request.cookie("c"), Some("3"));
-        assert_eq!(request.query_param("nick"), Some("ann"));
-        assert_eq!(request.query_param("none"), None);
+        assert_eq!(request.query_param("nick").as_deref(), Some("ann"));
+        assert_eq!(request.query_param("none").as_deref(), None);
     }
 }

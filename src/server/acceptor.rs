@@ -66,6 +66,10 @@ pub(crate) fn run(hub: Arc<Hub>, listener: TcpListener) {
             .registry
             .admit_address(peer.ip(), hub.settings.per_ip_limit(peer.ip()))
         {
+            Counters::add(&hub.counters.refused_per_ip);
+            hub.log(format_args!(
+                "refused {peer} with 429: it has as many connections as max_connections_per_ip allows"
+            ));
             refuse(stream, 429, "too many connections from your address");
             continue;
         }

@@ -1,6 +1,7 @@
 //! Building and starting a server: [`ServerBuilder`] collects settings,
 //! endpoints and hooks; [`Server`] is bound and ready to run.
 
+use std::fmt;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::sync::Arc;
 use std::thread;
@@ -120,6 +121,8 @@ pub struct ServerBuilder {
     router: Router,
     redis: Option<Result<crate::resp::RedisUrl>>,
     redis_prefix: Option<String>,
+    /// Setup mistakes found while building, reported by `bind`.
+    problems: Vec<String>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -306,15 +309,22 @@ impl ServerBuilder {
         H: Handler + 'static,
         F: Fn() -> H + Send + Sync + 'static,
     {
+        if self.router.fallback.is_some() {
+            self.problems.push(
+                "handler() was called after on_connect/on_message/on_disconnect (or a second time): the Handler would replace those closures; use one style per endpoint".into(),
+            );
+        }
         self.router.fallback = Some(Endpoint::handler(make));
         self
     }
 
+    /// The fallback endpoint to add a closure to. A `Handler` there keeps
+    /// its place, so that `Endpoint`'s own check reports the clash.
     fn fallback_callbacks(&mut self) -> Endpoint {
-        match self.router.fallback.take() {
-            Some(endpoint) if endpoint.factory.is_none() => endpoint,
-            _ => Endpoint::callbacks(),
-        }
+        self.router
+            .fallback
+            .take()
+            .unwrap_or_else(Endpoint::callbacks)
     }
 
     /// Called when a client connects to a path without a route of its own.
@@ -350,11 +360,39 @@ impl ServerBuilder {
         self
     }
 
-    /// Serves `path` (exactly, without the query) with `endpoint`. Once any
-    /// route exists, a path with none (and no fallback handler) gets 404.
+    /// Serves `path` (without the query) with `endpoint`. Once any route
+    /// exists, a path with none (and no fallback handler) gets 404.
+    ///
+    /// A segment written `{name}` matches any one non-empty segment, and
+    /// the connection reads its value, percent-decoded, with
+    /// [`Connection::path_param`]. A route without parameters that matches
+    /// exactly wins; then routes with parameters, in the order added.
+    /// A path without its leading `/`, a malformed parameter or a path
+    /// routed twice makes [`bind`](Self::bind) fail with
+    /// [`Error::Config`].
+    ///
+    /// ```no_run
+    /// use stdws::server::{Endpoint, Server};
+    ///
+    /// let rooms = Endpoint::callbacks().on_message(|conn, message| {
+    ///     let room = conn.path_param("name").unwrap_or("lobby").to_owned();
+    ///     let _ = conn.server().broadcast_room(&room, message);
+    /// });
+    /// Server::builder().route("/room/{name}", rooms).bind("127.0.0.1:8000")?.run()
+    /// # ; Ok::<(), stdws::Error>(())
+    /// ```
     pub fn route(mut self, path: &str, endpoint: Endpoint) -> Self {
-        self.router.routes.retain(|(p, _)| p != path);
-        self.router.routes.push((path.to_owned(), endpoint));
+        match super::router::RoutePattern::parse(path) {
+            Ok(pattern) => {
+                if self.router.routes.iter().any(|(p, _)| p == &pattern) {
+                    self.problems.push(format!(
+                        "the route {path} was added twice: the second endpoint would replace the first"
+                    ));
+                }
+                self.router.routes.push((pattern, endpoint));
+            }
+            Err(why) => self.problems.push(why),
+        }
         self
     }
 
@@ -456,8 +494,17 @@ impl ServerBuilder {
     }
 
     /// Binds the listening socket.
-    pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
-        let listener = TcpListener::bind(addr)?;
+    ///
+    /// A port in use, or an address that is not this machine's, is
+    /// [`Error::Listen`], naming the address; a setup that cannot work is
+    /// [`Error::Config`].
+    pub fn bind(self, addr: impl ToSocketAddrs + fmt::Debug) -> Result<Server> {
+        let listen_error = |source| Error::Listen {
+            addr: listen_address(&addr),
+            source,
+        };
+        let addrs: Vec<SocketAddr> = addr.to_socket_addrs().map_err(listen_error)?.collect();
+        let listener = TcpListener::bind(&addrs[..]).map_err(listen_error)?;
         self.listen_on(listener)
     }
 
@@ -471,16 +518,23 @@ impl ServerBuilder {
             self.settings.backplane = Some(config);
             self.settings.node_id = crate::backplane::random_node_id()?;
         }
+        if let Some(why) = self
+            .problems
+            .first()
+            .cloned()
+            .or_else(|| self.router.problem())
+        {
+            return Err(Error::Config(why));
+        }
         let local_addr = listener.local_addr()?;
         if self.router.routes.is_empty()
             && self.router.fallback.is_none()
             && self.router.http.is_none()
             && self.router.services.is_empty()
         {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the server has no endpoint: add a handler, callbacks or a route before bind",
-            )));
+            return Err(Error::Config(
+                "it has no endpoint: add a handler, callbacks or a route before bind".into(),
+            ));
         }
         let pool = WorkerPool::new(
             self.settings.workers,
@@ -496,4 +550,11 @@ impl ServerBuilder {
         ));
         Ok(Server { hub, listener })
     }
+}
+
+/// The address as the user wrote it: `"127.0.0.1:8000"`, not its `Debug`
+/// form with quotes.
+fn listen_address(addr: &impl fmt::Debug) -> String {
+    let text = format!("{addr:?}");
+    text.trim_matches('"').to_string()
 }

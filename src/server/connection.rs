@@ -6,6 +6,7 @@
 //! sends from anywhere else go through the connection's bounded
 //! outbound queue and never wait on its socket.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
@@ -17,6 +18,7 @@ use super::hub::Hub;
 use super::outbound::Sent;
 use super::queue::{Frame, Origin};
 use super::shared::ConnShared;
+use super::sync::lock;
 use crate::error::{Error, Result};
 use crate::message::{Message, MessagePart};
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
@@ -57,6 +59,72 @@ impl Connection {
     /// The handshake request: path, query, headers, cookies, origin.
     pub fn request(&self) -> &Request {
         &self.shared.request
+    }
+
+    /// The value of the route's `{name}` segment, percent-decoded: for a
+    /// connection to `/room/Zo%C3%AB` on the route `/room/{name}`,
+    /// `path_param("name")` is `Some("Zoë")`. `None` for a name the route
+    /// does not have.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.shared
+            .path_params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Stores the application's value for this connection (a nickname, a
+    /// user id, a game's player state), replacing any stored before; it
+    /// lives as long as the connection. Any thread can read it back with
+    /// [`data`](Self::data) or change it with
+    /// [`with_data`](Self::with_data), so the callback style needs no map
+    /// of its own keyed by connection id.
+    ///
+    /// ```
+    /// use stdws::server::Server;
+    ///
+    /// struct Player { nick: String, score: u32 }
+    ///
+    /// let builder = Server::builder()
+    ///     .on_connect(|conn| {
+    ///         let nick = conn.request().query_param("nick").unwrap_or_default().into_owned();
+    ///         conn.set_data(Player { nick, score: 0 });
+    ///     })
+    ///     .on_message(|conn, _message| {
+    ///         let line = conn.with_data(|p: &mut Player| {
+    ///             p.score += 1;
+    ///             format!("{} has {} points", p.nick, p.score)
+    ///         });
+    ///         if let Some(line) = line {
+    ///             let _ = conn.send_text(&line);
+    ///         }
+    ///     });
+    /// # drop(builder);
+    /// ```
+    pub fn set_data<T: Any + Send>(&self, value: T) {
+        *lock(&self.shared.data) = Some(Box::new(value));
+    }
+
+    /// Runs `f` on the stored value if it is a `T` (see
+    /// [`set_data`](Self::set_data)), holding this connection's data lock
+    /// meanwhile (so `f` should not wait on other connections' data).
+    pub fn with_data<T: Any + Send, R>(&self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        let mut slot = lock(&self.shared.data);
+        slot.as_mut()?.downcast_mut::<T>().map(f)
+    }
+
+    /// A copy of the stored value, if it is a `T`.
+    pub fn data<T: Any + Send + Clone>(&self) -> Option<T> {
+        self.with_data(|value: &mut T| value.clone())
+    }
+
+    /// Takes the stored value out, if it is a `T`.
+    pub fn take_data<T: Any + Send>(&self) -> Option<T> {
+        let mut slot = lock(&self.shared.data);
+        if !slot.as_ref().is_some_and(|v| v.is::<T>()) {
+            return None;
+        }
+        slot.take()?.downcast::<T>().ok().map(|b| *b)
     }
 
     /// The request's path.

@@ -451,6 +451,10 @@ impl ServerHandle {
             refused_busy: get(&c.refused_busy),
             refused_denied: get(&c.refused_denied),
             refused_per_ip: get(&c.refused_per_ip),
+            refused_handshake: get(&c.refused_handshake),
+            refused_origin: get(&c.refused_origin),
+            refused_by_hook: get(&c.refused_by_hook),
+            http_requests: get(&c.http_requests),
             opened: get(&c.opened),
             closed: get(&c.closed),
             clients: self.hub.registry.count(),
@@ -533,6 +537,7 @@ impl Connection {
 
 /// Running totals of a server, from [`ServerHandle::stats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ServerStats {
     /// TCP connections handed to a worker.
     pub accepted: u64,
@@ -540,8 +545,17 @@ pub struct ServerStats {
     pub refused_busy: u64,
     /// Connections refused with 503 while new connections were denied.
     pub refused_denied: u64,
-    /// Connections refused with 429: too many from one address.
+    /// Connections refused with 429: too many from one address (logged).
     pub refused_per_ip: u64,
+    /// Handshakes refused as malformed (400, 405, 426) or for a path with
+    /// no endpoint (404).
+    pub refused_handshake: u64,
+    /// Browser handshakes refused with 403 for their `Origin` (logged).
+    pub refused_origin: u64,
+    /// Handshakes a hook refused (logged).
+    pub refused_by_hook: u64,
+    /// Plain HTTP requests answered (pages; not upgrades).
+    pub http_requests: u64,
     /// WebSocket connections opened (handshakes completed).
     pub opened: u64,
     /// WebSocket connections ended.

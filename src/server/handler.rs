@@ -146,30 +146,35 @@ pub(crate) struct Callbacks {
 }
 
 impl Callbacks {
-    pub(crate) fn set_on_connect(&mut self, f: impl Fn(&Connection) + Send + Sync + 'static) {
-        self.on_connect = Some(Arc::new(f));
+    // Each setter returns whether it replaced a closure set before: the
+    // endpoint turns that into a setup error, since the first would never run.
+    pub(crate) fn set_on_connect(
+        &mut self,
+        f: impl Fn(&Connection) + Send + Sync + 'static,
+    ) -> bool {
+        self.on_connect.replace(Arc::new(f)).is_some()
     }
 
     pub(crate) fn set_on_message(
         &mut self,
         f: impl Fn(&Connection, Message) + Send + Sync + 'static,
-    ) {
-        self.on_message = Some(Arc::new(f));
+    ) -> bool {
+        self.on_message.replace(Arc::new(f)).is_some()
     }
 
     pub(crate) fn set_on_disconnect(
         &mut self,
         f: impl Fn(&Connection, &Disconnect) + Send + Sync + 'static,
-    ) {
-        self.on_disconnect = Some(Arc::new(f));
+    ) -> bool {
+        self.on_disconnect.replace(Arc::new(f)).is_some()
     }
 
     pub(crate) fn set_on_message_part(
         &mut self,
         from: usize,
         f: impl Fn(&Connection, MessagePart) + Send + Sync + 'static,
-    ) {
-        self.on_message_part = Some((from, Arc::new(f)));
+    ) -> bool {
+        self.on_message_part.replace((from, Arc::new(f))).is_some()
     }
 
     pub(crate) fn into_factory(self) -> HandlerFactory {

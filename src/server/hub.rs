@@ -125,6 +125,10 @@ pub(crate) struct Counters {
     pub(crate) refused_busy: AtomicU64,
     pub(crate) refused_denied: AtomicU64,
     pub(crate) refused_per_ip: AtomicU64,
+    pub(crate) refused_handshake: AtomicU64,
+    pub(crate) refused_origin: AtomicU64,
+    pub(crate) refused_by_hook: AtomicU64,
+    pub(crate) http_requests: AtomicU64,
     pub(crate) opened: AtomicU64,
     pub(crate) closed: AtomicU64,
     /// Connections that ended without a closing handshake after a shutdown
@@ -135,6 +139,55 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// At most this many log lines a second: a flood of refusals must not
+/// become a flood of writes to standard error.
+const LOG_LINES_PER_SECOND: u64 = 10;
+
+/// How many lines were written in the current second, and which second.
+#[derive(Default)]
+pub(crate) struct LogBudget {
+    second: AtomicU64,
+    lines: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl LogBudget {
+    /// Whether a line may be written in second `now_s`, and how many were
+    /// suppressed before it (to say so once the budget allows again).
+    fn take(&self, now_s: u64) -> Option<u64> {
+        if self.second.swap(now_s, Ordering::Relaxed) != now_s {
+            self.lines.store(0, Ordering::Relaxed);
+        }
+        if self.lines.fetch_add(1, Ordering::Relaxed) < LOG_LINES_PER_SECOND {
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_allows_ten_lines_a_second_and_counts_the_rest() {
+        let budget = LogBudget::default();
+        for _ in 0..LOG_LINES_PER_SECOND {
+            assert_eq!(budget.take(5), Some(0));
+        }
+        assert_eq!(budget.take(5), None);
+        assert_eq!(budget.take(5), None);
+        assert_eq!(
+            budget.take(6),
+            Some(2),
+            "the next second says what was lost"
+        );
+        assert_eq!(budget.take(6), Some(0));
     }
 }
 
@@ -153,6 +206,7 @@ pub(crate) struct Hub {
     pub(crate) phase_changed: Condvar,
     pub(crate) threads: Mutex<Threads>,
     pub(crate) counters: Counters,
+    pub(crate) log_budget: LogBudget,
     /// Connections that have left the registry and are waiting for their
     /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
     pub(crate) finishing: Mutex<HashMap<u64, Arc<ConnShared>>>,
@@ -182,6 +236,7 @@ impl Hub {
             phase_changed: Condvar::new(),
             threads: Mutex::new(Threads::default()),
             counters: Counters::default(),
+            log_budget: LogBudget::default(),
             finishing: Mutex::new(HashMap::new()),
             backplane: OnceLock::new(),
         }
@@ -196,6 +251,19 @@ impl Hub {
     /// Milliseconds since the server started, never 0 (0 means "never").
     pub(crate) fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Writes one line to standard error, `stdws: ` first, within the log
+    /// budget.
+    pub(crate) fn log(&self, line: std::fmt::Arguments<'_>) {
+        if let Some(suppressed) = self.log_budget.take(self.epoch.elapsed().as_secs()) {
+            if suppressed > 0 {
+                eprintln!(
+                    "stdws: ({suppressed} log lines suppressed: more than {LOG_LINES_PER_SECOND} a second)"
+                );
+            }
+            eprintln!("stdws: {line}");
+        }
     }
 
     pub(crate) fn phase(&self) -> Phase {

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use super::Connection;
 use super::handler::{Callbacks, Disconnect, Handler, HandlerFactory, factory};
 use crate::message::{Message, MessagePart};
+use crate::percent::{self, Plus};
 use crate::protocol::http::{Headers, Request, Response};
 
 /// The handshake in progress, as a hook sees it.
@@ -131,6 +132,11 @@ pub struct Endpoint {
     callbacks: Option<Callbacks>,
     pub(crate) hook: Option<HandshakeHook>,
     pub(crate) subprotocols: Vec<String>,
+    /// A mistake in how the endpoint was put together, reported by `bind`
+    /// (a builder method cannot fail without breaking the chain).
+    pub(crate) problem: Option<String>,
+    /// Made by [`Endpoint::events`]: its `on_message` is the dispatcher.
+    events: bool,
 }
 
 impl Endpoint {
@@ -145,6 +151,8 @@ impl Endpoint {
             callbacks: None,
             hook: None,
             subprotocols: Vec::new(),
+            problem: None,
+            events: false,
         }
     }
 
@@ -152,7 +160,12 @@ impl Endpoint {
     /// [`Events`](super::Events). Add `on_connect` and `on_disconnect` as
     /// for [`callbacks`](Self::callbacks).
     pub fn events(events: super::Events) -> Endpoint {
-        Endpoint::callbacks().on_message(move |conn, message| events.dispatch(conn, message))
+        let mut endpoint = Endpoint::callbacks();
+        endpoint
+            .callbacks_mut("on_message")
+            .set_on_message(move |conn, message| events.dispatch(conn, message));
+        endpoint.events = true;
+        endpoint
     }
 
     /// An endpoint served by closures; add them with
@@ -164,17 +177,47 @@ impl Endpoint {
             callbacks: Some(Callbacks::default()),
             hook: None,
             subprotocols: Vec::new(),
+            problem: None,
+            events: false,
         }
     }
 
-    fn callbacks_mut(&mut self) -> &mut Callbacks {
+    /// The callbacks to add `what` to; a handler endpoint has none, and
+    /// giving it one is a setup error (the closure would silently take the
+    /// place of the handler's own method).
+    fn callbacks_mut(&mut self, what: &str) -> &mut Callbacks {
+        if self.callbacks.is_none() {
+            self.note(format!(
+                "{what} was given to an endpoint served by a Handler, whose own {what} it would replace: put the code in the Handler's method, or build the endpoint with callbacks()"
+            ));
+        }
         self.factory = None;
         self.callbacks.get_or_insert_with(Callbacks::default)
     }
 
+    fn note(&mut self, problem: String) {
+        self.problem.get_or_insert(problem);
+    }
+
+    /// Records a closure that replaced an earlier one of the same kind.
+    fn replaced(&mut self, replaced: bool, what: &str) {
+        if replaced {
+            let why = if self.events && what == "on_message" {
+                "an events endpoint dispatches its messages to the Events' handlers, and on_message would replace that: add an Events handler with on() instead"
+                    .to_string()
+            } else {
+                format!(
+                    "{what} was set twice on one endpoint: the later closure would replace the earlier, which would never run"
+                )
+            };
+            self.note(why);
+        }
+    }
+
     /// Called when a client has connected (the handshake is complete).
     pub fn on_connect(mut self, f: impl Fn(&Connection) + Send + Sync + 'static) -> Endpoint {
-        self.callbacks_mut().set_on_connect(f);
+        let replaced = self.callbacks_mut("on_connect").set_on_connect(f);
+        self.replaced(replaced, "on_connect");
         self
     }
 
@@ -183,7 +226,8 @@ impl Endpoint {
         mut self,
         f: impl Fn(&Connection, Message) + Send + Sync + 'static,
     ) -> Endpoint {
-        self.callbacks_mut().set_on_message(f);
+        let replaced = self.callbacks_mut("on_message").set_on_message(f);
+        self.replaced(replaced, "on_message");
         self
     }
 
@@ -196,7 +240,10 @@ impl Endpoint {
         from: usize,
         f: impl Fn(&Connection, MessagePart) + Send + Sync + 'static,
     ) -> Endpoint {
-        self.callbacks_mut().set_on_message_part(from, f);
+        let replaced = self
+            .callbacks_mut("on_message_part")
+            .set_on_message_part(from, f);
+        self.replaced(replaced, "on_message_part");
         self
     }
 
@@ -205,7 +252,8 @@ impl Endpoint {
         mut self,
         f: impl Fn(&Connection, &Disconnect) + Send + Sync + 'static,
     ) -> Endpoint {
-        self.callbacks_mut().set_on_disconnect(f);
+        let replaced = self.callbacks_mut("on_disconnect").set_on_disconnect(f);
+        self.replaced(replaced, "on_disconnect");
         self
     }
 
@@ -255,10 +303,115 @@ impl Handler for Ignore {
     fn on_message(&mut self, _: &Connection, _: Message) {}
 }
 
+/// A route's path: literal segments and `{name}` parameters, each a whole
+/// segment (`/room/{name}`, `/users/{id}/feed`). A parameter matches one
+/// non-empty segment; its value is percent-decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RoutePattern {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Param(String),
+}
+
+impl RoutePattern {
+    /// Parses `path`, or says what is wrong with it.
+    pub(crate) fn parse(path: &str) -> Result<RoutePattern, String> {
+        let Some(rest) = path.strip_prefix('/') else {
+            return Err(format!(
+                "the route {path:?} does not start with '/': request paths always do, so it would never match (write \"/{path}\")"
+            ));
+        };
+        let mut segments = Vec::new();
+        for segment in rest.split('/') {
+            let opens = segment.contains('{');
+            let closes = segment.contains('}');
+            if !opens && !closes {
+                segments.push(Segment::Literal(segment.to_owned()));
+                continue;
+            }
+            let name = segment
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .filter(|n| !n.is_empty() && !n.contains(['{', '}']));
+            let Some(name) = name else {
+                return Err(format!(
+                    "the route {path:?} has a malformed parameter {segment:?}: a parameter is a whole segment, such as /room/{{name}}"
+                ));
+            };
+            if segments.contains(&Segment::Param(name.to_owned())) {
+                return Err(format!(
+                    "the route {path:?} names the parameter {name:?} twice"
+                ));
+            }
+            segments.push(Segment::Param(name.to_owned()));
+        }
+        Ok(RoutePattern {
+            text: path.to_owned(),
+            segments,
+        })
+    }
+
+    /// The route as written.
+    pub(crate) fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn has_params(&self) -> bool {
+        self.segments.iter().any(|s| matches!(s, Segment::Param(_)))
+    }
+
+    /// The parameters, decoded, if `path` (as sent, without the query)
+    /// matches.
+    pub(crate) fn matches(&self, path: &str) -> Option<PathParams> {
+        let rest = path.strip_prefix('/')?;
+        let mut parts = rest.split('/');
+        let mut params = Vec::new();
+        for segment in &self.segments {
+            let part = parts.next()?;
+            match segment {
+                Segment::Literal(literal) if literal == part => {}
+                Segment::Literal(_) => return None,
+                Segment::Param(_) if part.is_empty() => return None,
+                Segment::Param(name) => params.push((
+                    name.clone(),
+                    percent::decode(part, Plus::Literal).into_owned(),
+                )),
+            }
+        }
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(PathParams(params))
+    }
+}
+
+/// The values of a route's `{name}` parameters for one request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    pub(crate) fn into_pairs(self) -> Vec<(String, String)> {
+        self.0
+    }
+
+    #[cfg(test)]
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Which endpoint serves which path, and the server-wide checks.
 #[derive(Clone, Default)]
 pub(crate) struct Router {
-    pub(crate) routes: Vec<(String, Endpoint)>,
+    pub(crate) routes: Vec<(RoutePattern, Endpoint)>,
     pub(crate) fallback: Option<Endpoint>,
     pub(crate) http: Option<HttpResponder>,
     pub(crate) services: Vec<ServiceRoute>,
@@ -277,13 +430,38 @@ impl Router {
         self
     }
 
-    /// The endpoint for `path`: an exact route, else the fallback.
-    pub(crate) fn endpoint(&self, path: &str) -> Option<&Endpoint> {
+    /// The first mistake in the endpoints' setup, if any.
+    pub(crate) fn problem(&self) -> Option<String> {
         self.routes
             .iter()
-            .find(|(p, _)| p == path)
-            .map(|(_, e)| e)
-            .or(self.fallback.as_ref())
+            .filter_map(|(p, e)| {
+                e.problem
+                    .as_ref()
+                    .map(|why| format!("the route {}: {why}", p.as_str()))
+            })
+            .chain(self.fallback.iter().filter_map(|e| e.problem.clone()))
+            .next()
+    }
+
+    /// The endpoint for `path` and its route's parameters: a route without
+    /// parameters that matches exactly, else the first route with
+    /// parameters that matches (in the order they were added), else the
+    /// fallback.
+    pub(crate) fn endpoint(&self, path: &str) -> Option<(&Endpoint, PathParams)> {
+        let exact = self
+            .routes
+            .iter()
+            .filter(|(p, _)| !p.has_params())
+            .find(|(p, _)| p.as_str() == path)
+            .map(|(_, e)| (e, PathParams::default()));
+        exact
+            .or_else(|| {
+                self.routes
+                    .iter()
+                    .filter(|(p, _)| p.has_params())
+                    .find_map(|(p, e)| p.matches(path).map(|params| (e, params)))
+            })
+            .or(self.fallback.as_ref().map(|e| (e, PathParams::default())))
     }
 
     /// The HTTP service for a plain (not upgrade) request to `path`.
@@ -359,6 +537,76 @@ mod tests {
         assert!(!router.origin_allowed(Some("http://a"), None));
         // Not a browser: no Origin at all.
         assert!(router.origin_allowed(None, Some("chat.example.com")));
+    }
+
+    #[test]
+    fn route_parameters_match_whole_segments_and_decode() {
+        let pattern = RoutePattern::parse("/room/{name}").unwrap();
+        let params = pattern.matches("/room/Zo%C3%AB").unwrap();
+        assert_eq!(params.get("name"), Some("Zoë"));
+        assert_eq!(params.get("other"), None);
+        assert!(pattern.matches("/room/").is_none());
+        assert!(pattern.matches("/room").is_none());
+        assert!(pattern.matches("/room/a/b").is_none());
+        assert!(pattern.matches("/rooms/a").is_none());
+        let two = RoutePattern::parse("/u/{id}/feed/{kind}").unwrap();
+        let params = two.matches("/u/7/feed/c++").unwrap();
+        assert_eq!(
+            (params.get("id"), params.get("kind")),
+            (Some("7"), Some("c++"))
+        );
+    }
+
+    #[test]
+    fn malformed_routes_are_refused_with_what_to_change() {
+        let err = RoutePattern::parse("chat").unwrap_err();
+        assert!(err.contains("\"/chat\""), "{err}");
+        for bad in ["/room/{name", "/room/x{name}", "/room/{}", "/a/{x}/{x}"] {
+            assert!(RoutePattern::parse(bad).is_err(), "{bad}");
+        }
+        assert!(RoutePattern::parse("/").unwrap().matches("/").is_some());
+    }
+
+    #[test]
+    fn exact_routes_win_over_parameters_and_parameters_over_the_fallback() {
+        let route = |p: &str| {
+            (
+                RoutePattern::parse(p).unwrap(),
+                Endpoint::callbacks().subprotocols([p]),
+            )
+        };
+        let router = Router {
+            routes: vec![route("/room/{name}"), route("/room/lobby")],
+            fallback: Some(Endpoint::callbacks().subprotocols(["fallback"])),
+            ..Router::default()
+        };
+        let served_by = |path| router.endpoint(path).unwrap().0.subprotocols[0].clone();
+        assert_eq!(served_by("/room/lobby"), "/room/lobby");
+        assert_eq!(served_by("/room/kitchen"), "/room/{name}");
+        assert_eq!(served_by("/elsewhere"), "fallback");
+    }
+
+    #[test]
+    fn setup_mistakes_are_recorded_for_bind() {
+        struct Quiet;
+        impl Handler for Quiet {
+            fn on_message(&mut self, _: &Connection, _: Message) {}
+        }
+        let handler_given_a_callback = Endpoint::handler(|| Quiet).on_message(|_, _| {});
+        assert!(
+            handler_given_a_callback
+                .problem
+                .unwrap()
+                .contains("Handler")
+        );
+        let twice = Endpoint::callbacks().on_connect(|_| {}).on_connect(|_| {});
+        assert!(twice.problem.unwrap().contains("twice"));
+        let events = Endpoint::events(super::super::Events::new()).on_message(|_, _| {});
+        assert!(events.problem.unwrap().contains("Events"));
+        let fine = Endpoint::events(super::super::Events::new())
+            .on_connect(|_| {})
+            .on_disconnect(|_, _| {});
+        assert!(fine.problem.is_none());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! It is a leaf: it knows nothing of the server around it, so every other
 //! module of the server can use it without an import cycle.
 
+use std::any::Any;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +104,11 @@ pub(crate) struct ConnShared {
     pub(crate) ping_sent_ms: Millis,
     /// `permessage-deflate`, when agreed.
     pub(crate) deflate: Option<ConnDeflate>,
+    /// The values of the route's `{name}` segments, decoded.
+    pub(crate) path_params: Vec<(String, String)>,
+    /// The application's own value for this connection (Socket.IO's
+    /// `socket.data`), of whatever type it chose.
+    pub(crate) data: Mutex<Option<Box<dyn Any + Send>>>,
 }
 
 impl ConnShared {
@@ -125,7 +131,15 @@ impl ConnShared {
             last_message_ms: AtomicU64::new(now_ms),
             ping_sent_ms: AtomicU64::new(0),
             deflate: None,
+            path_params: Vec::new(),
+            data: Mutex::new(None),
         }
+    }
+
+    /// The same, with the values of its route's parameters.
+    pub(crate) fn with_path_params(mut self, params: Vec<(String, String)>) -> Self {
+        self.path_params = params;
+        self
     }
 
     /// The same, with `permessage-deflate` as agreed in the handshake.

@@ -28,7 +28,7 @@ use super::connection::Connection;
 use super::handler::{Disconnect, Handler};
 use super::hub::{Accepted, Counters, Hub, Phase};
 use super::outbound::{Outbound, Sent};
-use super::router::{Endpoint, Handshake};
+use super::router::{Endpoint, Handshake, PathParams};
 use super::shared::{ConnShared, Millis};
 use super::sync::lock;
 use crate::error::Error;
@@ -87,12 +87,17 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     if tracer.is_on() {
         tracer.handshake(trace_id, "request", &head_text(&request));
     }
-    let (endpoint, mut response) = match decide(hub, &request, peer) {
-        Ok(accepted) => accepted,
-        Err(response) => {
+    let Decided {
+        endpoint,
+        mut response,
+        params,
+    } = match decide(hub, &request, peer) {
+        Ok(decided) => decided,
+        Err((why, response)) => {
+            answered(hub, why, &request, peer, &response);
             if tracer.is_on() {
                 // A page served to a plain HTTP request is not a refusal.
-                let what = if is_plain_http(&request) && response.status() < 400 {
+                let what = if why == Answered::PlainHttp && response.status() < 400 {
                     "http"
                 } else {
                     "refused"
@@ -146,7 +151,8 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
             outbound,
             hub.now_ms(),
         )
-        .with_deflate(agreed, settings.compression),
+        .with_deflate(agreed, settings.compression)
+        .with_path_params(params.into_pairs()),
     );
     hub.registry.insert(Arc::clone(&shared));
     Counters::add(&hub.counters.opened);
@@ -189,35 +195,67 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     lock(&hub.finishing).remove(&conn.id());
 }
 
-/// Decides what to answer a request: an endpoint and its `101`, or a refusal.
+/// A handshake the server accepts: who serves it, and the `101`.
+struct Decided<'h> {
+    endpoint: &'h Endpoint,
+    response: Response,
+    params: PathParams,
+}
+
+/// Why a request gets an HTTP answer instead of a `101`: each is counted in
+/// [`ServerStats`](super::ServerStats), and the ones a user would want to
+/// know about are logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answered {
+    /// A plain HTTP request, answered by the page handler (or 426).
+    PlainHttp,
+    /// No endpoint at the path: 404.
+    NoEndpoint,
+    /// Not a valid WebSocket handshake: 400, 405 or 426.
+    BadHandshake,
+    /// A browser page from an origin that is not allowed: 403.
+    Origin,
+    /// A handshake hook refused.
+    Hook,
+}
+
+/// Decides what to answer a request: an endpoint and its `101`, or an HTTP
+/// answer and why.
 fn decide<'h>(
     hub: &'h Hub,
     request: &Request,
     peer: SocketAddr,
-) -> Result<(&'h Endpoint, Response), Response> {
+) -> Result<Decided<'h>, (Answered, Response)> {
     let router = &hub.router;
     if is_plain_http(request) {
-        return Err(match &router.http {
-            Some(respond) => match catch_unwind(AssertUnwindSafe(|| respond(request))) {
-                Ok(response) => response,
-                Err(_) => Response::text(500, "the page handler failed"),
+        return Err((
+            Answered::PlainHttp,
+            match &router.http {
+                Some(respond) => match catch_unwind(AssertUnwindSafe(|| respond(request))) {
+                    Ok(response) => response,
+                    Err(_) => Response::text(500, "the page handler failed"),
+                },
+                None => crate::protocol::handshake::RequestProblem::NotAnUpgrade.response(),
             },
-            None => crate::protocol::handshake::RequestProblem::NotAnUpgrade.response(),
-        });
+        ));
     }
-    let Some(endpoint) = router.endpoint(request.path()) else {
-        return Err(Response::text(
-            404,
-            format!("no WebSocket endpoint at {}", request.path()),
+    let Some((endpoint, params)) = router.endpoint(request.path()) else {
+        return Err((
+            Answered::NoEndpoint,
+            Response::text(404, format!("no WebSocket endpoint at {}", request.path())),
         ));
     };
-    let key = check_request(request).map_err(|problem| problem.response())?;
+    let key =
+        check_request(request).map_err(|problem| (Answered::BadHandshake, problem.response()))?;
     if !router.origin_allowed(request.origin(), request.host()) {
-        return Err(Response::text(
-            403,
-            format!(
-                "origin {} is not allowed to connect: a page from another site (the server accepts its own origin and those given to allowed_origins)",
-                request.origin().unwrap_or("")
+        return Err((
+            Answered::Origin,
+            Response::text(
+                403,
+                format!(
+                    "origin {} is not allowed to connect: a page from another site (the server accepts its own origin and those given to allowed_origins)",
+                    request.origin().unwrap_or("")
+                ),
             ),
         ));
     }
@@ -232,8 +270,13 @@ fn decide<'h>(
     for hook in [&router.hook, &endpoint.hook].into_iter().flatten() {
         match catch_unwind(AssertUnwindSafe(|| hook(&mut handshake))) {
             Ok(Ok(())) => {}
-            Ok(Err(refusal)) => return Err(refusal),
-            Err(_) => return Err(Response::text(500, "the handshake hook failed")),
+            Ok(Err(refusal)) => return Err((Answered::Hook, refusal)),
+            Err(_) => {
+                return Err((
+                    Answered::Hook,
+                    Response::text(500, "the handshake hook failed"),
+                ));
+            }
         }
     }
     let (subprotocol, headers) = handshake.into_parts();
@@ -241,7 +284,39 @@ fn decide<'h>(
     for (name, value) in headers.iter() {
         response.headers_mut().append(name, value);
     }
-    Ok((endpoint, response))
+    Ok(Decided {
+        endpoint,
+        response,
+        params,
+    })
+}
+
+/// Counts a handshake that got an HTTP answer, and logs the refusals an
+/// operator would otherwise never hear of: a browser refused for its
+/// origin, a hook's refusal (malformed handshakes and 404s are the
+/// internet's background noise, counted only).
+fn answered(hub: &Hub, why: Answered, request: &Request, peer: SocketAddr, response: &Response) {
+    let c = &hub.counters;
+    match why {
+        Answered::PlainHttp => Counters::add(&c.http_requests),
+        Answered::NoEndpoint | Answered::BadHandshake => Counters::add(&c.refused_handshake),
+        Answered::Origin => {
+            Counters::add(&c.refused_origin);
+            hub.log(format_args!(
+                "refused {peer}: origin {:?} is not allowed on {} (see ServerBuilder::allowed_origins)",
+                request.origin().unwrap_or(""),
+                request.path()
+            ));
+        }
+        Answered::Hook => {
+            Counters::add(&c.refused_by_hook);
+            hub.log(format_args!(
+                "refused {peer}: the handshake hook answered {} on {}",
+                response.status(),
+                request.path()
+            ));
+        }
+    }
 }
 
 /// The message loop. Returns why the connection ended.
