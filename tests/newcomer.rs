@@ -48,9 +48,9 @@ fn a_refusal_body_shows_as_text_in_debug_not_as_bytes() {
             page.len()
         );
     });
-    let error = stdws::connect(&format!("ws://{addr}/"))
-        .err()
-        .expect("not a WebSocket server");
+    let Err(error) = stdws::connect(&format!("ws://{addr}/")) else {
+        panic!("not a WebSocket server");
+    };
     server.join().unwrap();
     let debug = format!("{error:?}");
     assert!(debug.contains("200 OK instead of 101"), "{debug}");
