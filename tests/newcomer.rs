@@ -17,10 +17,9 @@ use support::*;
 fn a_port_in_use_names_the_address_and_the_reason() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let error = echo_builder()
-        .bind(addr.as_str())
-        .err()
-        .expect("the port is taken");
+    let Err(error) = echo_builder().bind(addr.as_str()) else {
+        panic!("the port is taken");
+    };
     assert!(matches!(error, Error::Listen { .. }), "{error:?}");
     let shown = error.to_string();
     assert!(
