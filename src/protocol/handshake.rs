@@ -67,6 +67,7 @@ pub fn generate_key() -> std::io::Result<String> {
 /// Why a request is not an acceptable WebSocket handshake, with the status
 /// it is answered with.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RequestProblem {
     /// The head could not be read: 400, or 431 when it is too large.
     Head(HeadError),
@@ -74,6 +75,13 @@ pub enum RequestProblem {
     Method(String),
     /// HTTP/1.0 or older: 400.
     HttpVersion((u8, u8)),
+    /// A major version other than 1 (`HTTP/2.0` written as text, `HTTP/9.9`):
+    /// 505, for any request (RFC 9110 section 15.6.6).
+    HttpVersionNotSupported((u8, u8)),
+    /// The upgrade request declares a body (`Content-Length` other than 0,
+    /// or `Transfer-Encoding`): 400. Its bytes would otherwise be read as
+    /// WebSocket frames, the smuggling Python `websockets` refuses too.
+    Body,
     /// No `Host`, or more than one: 400.
     Host,
     /// Neither `Upgrade` nor `Connection: upgrade`: a plain HTTP request, 426.
@@ -99,6 +107,7 @@ impl RequestProblem {
             RequestProblem::Head(HeadError::TooLarge(_) | HeadError::TooManyHeaders(_)) => 431,
             RequestProblem::Method(_) => 405,
             RequestProblem::NotAnUpgrade | RequestProblem::UnsupportedVersion(_) => 426,
+            RequestProblem::HttpVersionNotSupported(_) => 505,
             _ => 400,
         }
     }
@@ -139,6 +148,12 @@ impl fmt::Display for RequestProblem {
                     "HTTP/{major}.{minor} cannot upgrade: a WebSocket handshake needs HTTP/1.1 or later"
                 )
             }
+            RequestProblem::HttpVersionNotSupported((major, minor)) => {
+                write!(f, "HTTP/{major}.{minor} is not supported: this server speaks HTTP/1.1")
+            }
+            RequestProblem::Body => f.write_str(
+                "an upgrade request has no body: send it without Content-Length or Transfer-Encoding",
+            ),
             RequestProblem::Host => f.write_str("the request needs exactly one Host header"),
             RequestProblem::NotAnUpgrade => {
                 f.write_str("this is a WebSocket endpoint: connect with a WebSocket client")
@@ -181,21 +196,34 @@ impl std::error::Error for RequestProblem {}
 /// assert_eq!(check_request(&request).unwrap(), "dGhlIHNhbXBsZSBub25jZQ==");
 /// ```
 pub fn check_request(request: &Request) -> Result<&str, RequestProblem> {
+    // Rules in the order that gives each request the most useful answer: a
+    // version we cannot speak first (RFC 9110 section 15.6.6), then any
+    // request that asks for no upgrade is plain HTTP, whatever its method,
+    // version or Host, so that a server's pages answer it.
+    if request.version().0 != 1 {
+        return Err(RequestProblem::HttpVersionNotSupported(request.version()));
+    }
+    let headers = request.headers();
+    if headers.count("Upgrade") == 0 && !headers.has_token("Connection", "upgrade") {
+        return Err(RequestProblem::NotAnUpgrade);
+    }
     if request.method() != "GET" {
         return Err(RequestProblem::Method(request.method().to_owned()));
     }
     if request.version() < (1, 1) {
         return Err(RequestProblem::HttpVersion(request.version()));
     }
-    let headers = request.headers();
     if headers.count("Host") != 1 {
         return Err(RequestProblem::Host);
     }
-    let upgrade_named = headers.count("Upgrade") > 0;
-    let connection_upgrade = headers.has_token("Connection", "upgrade");
-    if !upgrade_named && !connection_upgrade {
-        return Err(RequestProblem::NotAnUpgrade);
+    let declares_body = headers.count("Transfer-Encoding") > 0
+        || headers
+            .get_all("Content-Length")
+            .any(|length| length.trim() != "0");
+    if declares_body {
+        return Err(RequestProblem::Body);
     }
+    let connection_upgrade = headers.has_token("Connection", "upgrade");
     if !headers.has_token("Upgrade", "websocket") {
         return Err(RequestProblem::UpgradeHeader);
     }

@@ -35,7 +35,7 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame};
 use crate::protocol::extension::answer_offers;
-use crate::protocol::handshake::{accept_response, check_request, is_plain_http};
+use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
 use crate::protocol::http::{Request, Response};
 use crate::protocol::{Answer, Event, Role, Session};
 use crate::trace::next_connection_id;
@@ -93,8 +93,14 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         params,
     } = match decide(hub, &request, peer) {
         Ok(decided) => decided,
-        Err((why, response)) => {
+        Err((why, mut response)) => {
             answered(hub, why, &request, peer, &response);
+            // The connection ends after this answer, so it says so (RFC
+            // 9112 section 9.6): a client that pipelined more requests then
+            // knows to send them again.
+            if response.headers().get("Connection").is_none() {
+                response.headers_mut().append("Connection", "close");
+            }
             if tracer.is_on() {
                 // A page served to a plain HTTP request is not a refusal.
                 let what = if why == Answered::PlainHttp && response.status() < 400 {
@@ -109,7 +115,13 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
                     &String::from_utf8_lossy(&response.to_bytes()),
                 );
             }
-            let _ = (&**stream).write_all(&response.to_bytes());
+            let mut bytes = response.to_bytes();
+            if request.method() == "HEAD" {
+                // The head a GET would get, without the body (RFC 9110
+                // section 9.3.2).
+                bytes.truncate(bytes.len().saturating_sub(response.body().len()));
+            }
+            let _ = (&**stream).write_all(&bytes);
             finish_tcp(stream, settings.close_timeout);
             return;
         }
@@ -227,7 +239,11 @@ fn decide<'h>(
     peer: SocketAddr,
 ) -> Result<Decided<'h>, (Answered, Response)> {
     let router = &hub.router;
-    if is_plain_http(request) {
+    let checked = check_request(request);
+    if let Err(problem @ RequestProblem::HttpVersionNotSupported(_)) = &checked {
+        return Err((Answered::BadHandshake, problem.response()));
+    }
+    if let Err(RequestProblem::NotAnUpgrade) = &checked {
         return Err((
             Answered::PlainHttp,
             match &router.http {
@@ -245,8 +261,7 @@ fn decide<'h>(
             Response::text(404, format!("no WebSocket endpoint at {}", request.path())),
         ));
     };
-    let key =
-        check_request(request).map_err(|problem| (Answered::BadHandshake, problem.response()))?;
+    let key = checked.map_err(|problem| (Answered::BadHandshake, problem.response()))?;
     if !router.origin_allowed(request.origin(), request.host()) {
         return Err((
             Answered::Origin,
