@@ -471,7 +471,45 @@ mod tests {
                 .status(),
             400
         );
-        assert!(check(&GOOD.replace("HTTP/1.1", "HTTP/2.0")).is_ok());
+    }
+
+    #[test]
+    fn a_major_version_other_than_1_is_505() {
+        // HTTP/2 and 3 are binary protocols: "HTTP/2.0" in a text head is
+        // no real client (RFC 9113 section 8.5 has its own upgrade).
+        for version in ["HTTP/2.0", "HTTP/9.9", "HTTP/0.9"] {
+            let err = check(&GOOD.replace("HTTP/1.1", version)).unwrap_err();
+            assert_eq!(err.status(), 505, "{version}");
+        }
+    }
+
+    #[test]
+    fn a_declared_body_is_400() {
+        let with = |header: &str| GOOD.replace("\r\n\r\n", &format!("\r\n{header}\r\n\r\n"));
+        assert_eq!(
+            check(&with("Content-Length: 7")).unwrap_err(),
+            RequestProblem::Body
+        );
+        assert_eq!(
+            check(&with("Transfer-Encoding: chunked")).unwrap_err(),
+            RequestProblem::Body
+        );
+        assert!(check(&with("Content-Length: 0")).is_ok());
+    }
+
+    #[test]
+    fn a_request_that_asks_no_upgrade_is_plain_http_whatever_else_it_lacks() {
+        for head in [
+            "POST / HTTP/1.0\r\n\r\n",
+            "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+        ] {
+            assert_eq!(
+                check(head).unwrap_err(),
+                RequestProblem::NotAnUpgrade,
+                "{head:?}"
+            );
+        }
     }
 
     #[test]
