@@ -290,6 +290,7 @@ pub mod backplane;
 pub mod client;
 pub mod deflate;
 pub mod error;
+pub mod guide;
 pub mod json;
 pub mod message;
 pub mod protocol;
