@@ -53,8 +53,8 @@
 //!
 //! # Order and batching
 //!
-//! A client's frames go out whole and in the order they were queued,
-//! whichever threads queued them; a message sent in parts
+//! A client's frames go out whole, never interleaved, and in each sending
+//! thread's order; a message sent in parts
 //! ([`Connection::send_part`](crate::server::Connection::send_part)) is not
 //! interleaved with anything but control frames. When a handler replies
 //! while more input is already buffered, the replies are batched into one

@@ -33,7 +33,8 @@
 //!
 //! [`ClientBuilder`](crate::ClientBuilder) and
 //! [`WebSocketConfig`](crate::WebSocketConfig) have the same message and
-//! frame limits (16 MiB) and head limits. A client has no timeouts by
+//! frame limits (16 MiB); `WebSocketConfig` has the head limits too, for
+//! [`accept`](crate::accept). A client has no timeouts by
 //! default (a server that never answers blocks it forever): set
 //! [`connect_timeout`](crate::ClientBuilder::connect_timeout),
 //! [`read_timeout`](crate::ClientBuilder::read_timeout) and

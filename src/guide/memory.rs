@@ -28,9 +28,9 @@
 //! ([`worker_stack_size`](crate::server::ServerBuilder::worker_stack_size),
 //! 256 KiB by default) but costs only the pages a handler touches; the
 //! kernel's own bookkeeping for a thread and a socket; and a read buffer of
-//! at most 4 KiB while the connection is idle. stdws's figure sits at the
-//! plain TCP server's because it is, at rest, that server plus a few
-//! hundred bytes of state per connection.
+//! at most 4 KiB while the connection is idle. stdws's figure is the plain
+//! TCP server's, which has the same threading: at rest, what the WebSocket
+//! adds to a connection is small next to its thread.
 //!
 //! # A busy connection: bounded by settings
 //!
@@ -48,8 +48,9 @@
 //!   [`max_queued_bytes`](crate::server::ServerBuilder::max_queued_bytes)
 //!   (1 MiB), counted as memory (wire bytes plus bookkeeping), not just
 //!   payload; see [`backpressure`](super::backpressure).
-//! - a handler's send buffer is kept between messages up to 4 MiB, and
-//!   released when a larger message has gone.
+//! - a [`WebSocket`](crate::WebSocket)'s send buffer (a client masks into
+//!   it) is kept between messages up to 4 MiB, and released after a larger
+//!   message.
 //!
 //! `tests/send_path.rs` checks these bounds under attack (a flood of pings
 //! in the middle of a message, a message echoed in one-byte parts, clients
