@@ -52,8 +52,25 @@ const MAX_REFUSAL_BODY: usize = 64 * 1024;
 /// opening handshake.
 ///
 /// There are no timeouts: use [`ClientBuilder`] to bound the connect, the
-/// handshake and later reads. For `wss://`, see
-/// [`ClientBuilder::connect_on`].
+/// handshake and later reads, or set one on the socket afterwards, as here.
+/// For `wss://`, see [`ClientBuilder::connect_on`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use stdws::{CloseCode, Message};
+///
+/// let mut ws = stdws::connect("ws://127.0.0.1:8000/")?;
+/// ws.get_ref().set_read_timeout(Some(Duration::from_secs(10)))?;
+/// ws.send_text("Hello")?;
+/// match ws.read() {
+///     Ok(Message::Text(echo)) => println!("{echo}"),
+///     Ok(other) => println!("{other:?}"),
+///     Err(e) if e.is_timeout() => println!("no answer within 10 s"),
+///     Err(e) => return Err(e),
+/// }
+/// ws.close(CloseCode::NORMAL, "")?;
+/// # Ok::<(), stdws::Error>(())
+/// ```
 pub fn connect(url: &str) -> Result<WebSocket<TcpStream>> {
     ClientBuilder::new(url).connect().map(|(ws, _)| ws)
 }

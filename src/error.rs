@@ -33,6 +33,57 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// assert!(e.to_string().starts_with("could not listen on 127.0.0.1:8000: "));
 /// assert!(format!("{e:?}").starts_with("Listen: could not listen on 127.0.0.1:8000"));
 /// ```
+///
+/// Match on the
+/// variants, or ask [`is_closed`](Self::is_closed) and
+/// [`is_timeout`](Self::is_timeout), to act on it. A normal end of a
+/// connection is not an error: it is a [`Message::Close`](crate::Message::Close),
+/// and only reads after it fail, with [`Error::ConnectionClosed`].
+///
+/// ```
+/// use stdws::protocol::http::Response;
+/// use stdws::Error;
+///
+/// // A port that answers HTTP, but has no WebSocket on "/".
+/// let server = stdws::Server::builder()
+///     .route("/ws", stdws::server::Endpoint::callbacks())
+///     .http(|_request| Response::text(200, "just a page"))
+///     .bind("127.0.0.1:0")?
+///     .spawn()?;
+///
+/// match stdws::connect(&format!("ws://{}/", server.local_addr())) {
+///     Ok(_) => println!("connected"),
+///     Err(e @ Error::HandshakeResponse { .. }) => println!("not a WebSocket there: {e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # let url = format!("ws://{}/", server.local_addr());
+/// # assert!(matches!(stdws::connect(&url), Err(Error::HandshakeResponse { .. })));
+/// # server.shutdown_now();
+/// # Ok::<(), stdws::Error>(())
+/// ```
+///
+/// Reading until the end of a connection, telling its kinds of end apart:
+///
+/// ```no_run
+/// use stdws::{Error, Message};
+///
+/// let mut ws = stdws::connect("ws://127.0.0.1:8000/")?;
+/// loop {
+///     match ws.read() {
+///         Ok(Message::Text(text)) => println!("{text}"),
+///         Ok(Message::Close(frame)) => println!("closed by the server: {frame:?}"),
+///         Ok(_) => {}
+///         Err(e) if e.is_closed() => break, // after the close: the normal end
+///         Err(Error::AbnormalClosure) => break, // the server vanished (1006)
+///         Err(Error::Protocol(rule)) => {
+///             eprintln!("the server broke a rule and was sent close {}: {rule}", rule.close_code());
+///             break;
+///         }
+///         Err(e) => return Err(e),
+///     }
+/// }
+/// # Ok::<(), stdws::Error>(())
+/// ```
 #[non_exhaustive]
 pub enum Error {
     /// The transport failed: a socket error, a reset, a timeout.

@@ -6,24 +6,200 @@
 //! - [`Server`]: an acceptor thread, a fixed pool of worker threads (one per
 //!   connection), a shared registry of clients with rooms and broadcast, and
 //!   per-client outbound queues so that no slow client can hold up the
-//!   others. Write it with three closures (`on_connect`, `on_message`,
-//!   `on_disconnect`) or with a [`Handler`](server::Handler) per connection.
+//!   others. Write it with closures ([`on_message`](server::ServerBuilder::on_message)
+//!   and friends), with a [`Handler`](server::Handler) per connection, or
+//!   with named [`Events`](server::Events). The [`server`] module maps the
+//!   calls of Python's `websocket-server`, Tornado and Socket.IO to stdws's.
 //! - [`connect`] and [`ClientBuilder`]: a blocking client, over TCP or any
 //!   stream you connected (TLS included).
-//! - [`WebSocket`]: both roles over any `Read + Write` stream.
+//! - [`WebSocket`]: both roles over any `Read + Write` stream; [`accept`]
+//!   makes one from a stream your own listener accepted, and
+//!   [`WebSocket::split`] gives a reader and a writer for two threads.
 //! - [`protocol`]: the sans-I/O core underneath all three, tested byte for
 //!   byte against the RFC.
+//! - [`guide`]: topic pages with measured numbers: performance, memory per
+//!   connection, keepalive, backpressure, limits, platforms.
 //!
-//! ```no_run
-//! // An echo server on the calling thread.
-//! stdws::Server::builder()
-//!     .on_message(|conn, message| {
-//!         let _ = conn.send(message);
+//! # Four ways in
+//!
+//! Each example below runs as a test: it binds port 0 (any free port; give
+//! a fixed one, such as `127.0.0.1:8000`, to open it from a browser) and
+//! [`spawn`](Server::spawn)s the server in background threads, so that the
+//! program goes on; [`run`](Server::run) would serve on the calling thread
+//! instead.
+//!
+//! ## A server with callbacks, and a broadcast
+//!
+//! As in Python's `websocket-server`: three closures for the whole server,
+//! and a [`ServerHandle`] that reaches every client from any thread.
+//!
+//! ```
+//! use stdws::Server;
+//!
+//! let server = Server::builder()
+//!     .on_connect(|conn| println!("#{} joined from {}", conn.id(), conn.peer_addr()))
+//!     .on_message(|conn, msg| {
+//!         conn.broadcast(msg); // to every client, the sender included
 //!     })
-//!     .bind("127.0.0.1:8000")?
-//!     .run()?;
+//!     .on_disconnect(|conn, why| println!("#{} left: {}", conn.id(), why.code))
+//!     .bind("127.0.0.1:0")?
+//!     .spawn()?;
+//! println!("listening on ws://{}/", server.local_addr());
+//!
+//! // The program goes on, and speaks to every client when it likes.
+//! server.broadcast(format!("{} clients here", server.client_count()));
+//! # use std::time::{Duration, Instant};
+//! # let url = format!("ws://{}/", server.local_addr());
+//! # let client = || stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect().map(|(ws, _)| ws);
+//! # let (mut a, mut b) = (client()?, client()?);
+//! # let deadline = Instant::now() + Duration::from_secs(10);
+//! # while server.client_count() < 2 { assert!(Instant::now() < deadline); std::thread::yield_now(); }
+//! # a.send_text("hello")?;
+//! # assert_eq!(b.read()?, stdws::Message::text("hello"));
+//! # assert_eq!(a.read()?, stdws::Message::text("hello"));
+//! # drop((a, b));
+//! # server.shutdown_now();
 //! # Ok::<(), stdws::Error>(())
 //! ```
+//!
+//! ## A handler per connection, on a route
+//!
+//! As Tornado's `WebSocketHandler`: a [`Handler`](server::Handler) is made
+//! for each connection, so per-connection state lives in its fields, and
+//! [`route`](server::ServerBuilder::route) puts it on a path.
+//!
+//! ```
+//! use stdws::server::{Connection, Disconnect, Endpoint, Handler};
+//! use stdws::{Message, Server};
+//!
+//! struct EchoHandler {
+//!     messages: usize,
+//! }
+//!
+//! impl Handler for EchoHandler {
+//!     fn on_open(&mut self, conn: &Connection) {
+//!         println!("WebSocket opened from {}", conn.peer_addr());
+//!     }
+//!     fn on_message(&mut self, conn: &Connection, message: Message) {
+//!         self.messages += 1;
+//!         if let Message::Text(text) = message {
+//!             let _ = conn.send_text(&format!("You said: {text}"));
+//!         }
+//!     }
+//!     fn on_close(&mut self, _conn: &Connection, why: &Disconnect) {
+//!         println!("WebSocket closed after {} messages ({})", self.messages, why.code);
+//!     }
+//! }
+//!
+//! let server = Server::builder()
+//!     .route("/websocket", Endpoint::handler(|| EchoHandler { messages: 0 }))
+//!     .bind("127.0.0.1:0")?
+//!     .spawn()?;
+//! println!("listening on ws://{}/websocket", server.local_addr());
+//! # use std::time::Duration;
+//! # let url = format!("ws://{}/websocket", server.local_addr());
+//! # let (mut ws, _) = stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect()?;
+//! # ws.send_text("hi")?;
+//! # assert_eq!(ws.read()?, Message::text("You said: hi"));
+//! # drop(ws);
+//! # server.shutdown_now();
+//! # Ok::<(), stdws::Error>(())
+//! ```
+//!
+//! ## A client, with a read timeout
+//!
+//! [`connect`] takes a URL; [`ClientBuilder`] adds timeouts, headers,
+//! subprotocols and limits. Without a read timeout, a server that goes
+//! silent blocks [`read`](WebSocket::read) forever; with one, the read
+//! fails with an error for which [`Error::is_timeout`] is true, and the
+//! connection stays usable.
+//!
+//! ```
+//! use std::time::Duration;
+//! use stdws::{ClientBuilder, CloseCode, Message};
+//!
+//! // An echo server to talk to (or use "ws://127.0.0.1:8000/" and the echo example).
+//! let server = stdws::Server::builder()
+//!     .on_message(|conn, msg| { let _ = conn.send(msg); })
+//!     .bind("127.0.0.1:0")?
+//!     .spawn()?;
+//! let url = format!("ws://{}/", server.local_addr());
+//!
+//! let (mut ws, _) = ClientBuilder::new(&url)
+//!     .connect_timeout(Duration::from_secs(5))
+//!     .read_timeout(Duration::from_secs(5))
+//!     .connect()?;
+//! ws.send_text("Hello")?;
+//! let answer = loop {
+//!     match ws.read() {
+//!         Ok(Message::Text(text)) => break Some(text),
+//!         Ok(_) => continue, // binary, or a ping (already answered)
+//!         Err(e) if e.is_timeout() => break None, // nothing within 5 s
+//!         Err(e) => return Err(e),
+//!     }
+//! };
+//! println!("the server said {answer:?}");
+//! ws.close(CloseCode::NORMAL, "done")?;
+//! # assert_eq!(answer.as_deref(), Some("Hello"));
+//! # server.shutdown_now();
+//! # Ok::<(), stdws::Error>(())
+//! ```
+//!
+//! ## Named events
+//!
+//! As Socket.IO: a handler per event name, and `emit(name, data)`. An event
+//! is a text message holding a JSON array, `["name", data]`, so a browser
+//! needs no library: `ws.send(JSON.stringify(["join", "lobby"]))`. The data
+//! is handed over as raw JSON text, for the JSON library of your choice
+//! (see [`Events`](server::Events)).
+//!
+//! ```
+//! use stdws::server::{Endpoint, Events};
+//! use stdws::Server;
+//!
+//! let events = Events::new()
+//!     .on("join", |conn, room| {
+//!         let room = room.trim_matches('"'); // the raw JSON "\"lobby\""
+//!         if conn.join(room).is_ok() {
+//!             conn.server().emit_to_room(room, "joined", &conn.id().to_string());
+//!         }
+//!     })
+//!     .on("chat", |conn, data| {
+//!         for room in conn.rooms() {
+//!             conn.server().emit_to_room(&room, "chat", data);
+//!         }
+//!     });
+//! let server = Server::builder()
+//!     .route("/events", Endpoint::events(events))
+//!     .bind("127.0.0.1:0")?
+//!     .spawn()?;
+//! println!("listening on ws://{}/events", server.local_addr());
+//! # use std::time::Duration;
+//! # let url = format!("ws://{}/events", server.local_addr());
+//! # let (mut ws, _) = stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect()?;
+//! # ws.send_text(r#"["join", "lobby"]"#)?;
+//! # let joined = ws.read()?;
+//! # assert!(joined.as_text().is_some_and(|t| t.starts_with(r#"["joined","#)), "{joined:?}");
+//! # ws.send_text(r#"["chat", {"text": "hi"}]"#)?;
+//! # assert_eq!(ws.read()?, stdws::Message::text(r#"["chat",{"text": "hi"}]"#));
+//! # drop(ws);
+//! # server.shutdown_now();
+//! # Ok::<(), stdws::Error>(())
+//! ```
+//!
+//! Whole programs in these styles are in `examples/`: `broadcast`
+//! (callbacks), `chat` (handlers, rooms, and a page on the same port),
+//! `client` (a command-line client), `ticker` (a plain `main` loop pushing
+//! to browsers) and `socketio_chat` (Socket.IO's own events).
+//!
+//! # Platforms
+//!
+//! Linux, macOS and the BSDs; not Windows. stdws draws the keys that RFC
+//! 6455 asks to be unpredictable (every client frame's masking key, every
+//! handshake key) from `/dev/urandom`, which Windows does not have. Linux
+//! is where it is tested and measured; see [`guide::platforms`].
+//!
+//! # Scope
 //!
 //! **In scope**: RFC 6455 complete (version 13), both roles, text and binary
 //! messages of any size up to a limit, fragmentation, ping/pong and
@@ -290,6 +466,7 @@ pub mod backplane;
 pub mod client;
 pub mod deflate;
 pub mod error;
+pub mod guide;
 pub mod json;
 pub mod message;
 mod percent;

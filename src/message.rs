@@ -9,6 +9,33 @@ use std::fmt;
 use crate::protocol::close::CloseFrame;
 
 /// A WebSocket message, or a control frame that the application may want to see.
+///
+/// Text and binary messages are what applications exchange; pings, pongs
+/// and closes are shown to a reader for its information (stdws answers
+/// them itself). Anything that takes `impl Into<Message>` takes a `String`
+/// or `&str` (text) and a `Vec<u8>` or `&[u8]` (binary) as well.
+///
+/// ```
+/// use stdws::Message;
+///
+/// let hello = Message::text("hello");
+/// let bytes = Message::from(vec![1u8, 2, 3]);
+/// assert_eq!(hello.as_text(), Some("hello"));
+/// assert!(bytes.is_data() && bytes.as_text().is_none());
+/// assert_eq!(bytes.len(), 3);
+///
+/// fn describe(message: &Message) -> String {
+///     match message {
+///         Message::Text(text) => format!("text: {text}"),
+///         Message::Binary(data) => format!("{} bytes", data.len()),
+///         Message::Ping(_) | Message::Pong(_) => "a heartbeat (answered already)".to_owned(),
+///         Message::Close(Some(frame)) => format!("closed with {}", frame.code),
+///         Message::Close(None) => "closed without a code".to_owned(),
+///     }
+/// }
+/// assert_eq!(describe(&hello), "text: hello");
+/// assert_eq!(describe(&bytes), "3 bytes");
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub enum Message {
     /// A text message: always valid UTF-8.

@@ -265,6 +265,31 @@ fn poisoned() -> Error {
 }
 
 /// The reading half of a split [`WebSocket`]; see [`WebSocket::split`].
+///
+/// It answers pings and the peer's close as it reads, so keep reading
+/// (here with a timeout, so that a silent peer is noticed) while the
+/// [`WriteHalf`] sends from another thread:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use stdws::Message;
+///
+/// let ws = stdws::connect("ws://127.0.0.1:8000/")?;
+/// let (mut reader, writer) = ws.split()?;
+/// // Shared with the writer, since they share the socket.
+/// reader.get_ref().set_read_timeout(Some(Duration::from_secs(30)))?;
+/// std::thread::spawn(move || writer.send_text("subscribe"));
+/// loop {
+///     match reader.read() {
+///         Ok(Message::Text(text)) => println!("{text}"),
+///         Ok(Message::Close(_)) => break,
+///         Ok(_) => {}
+///         Err(e) if e.is_timeout() => println!("quiet for 30 s"),
+///         Err(e) => return Err(e),
+///     }
+/// }
+/// # Ok::<(), stdws::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct ReadHalf {
     stream: TcpStream,
@@ -355,6 +380,26 @@ impl ReadHalf {
 ///
 /// Clones share one sending state, so several threads may send: each frame
 /// is written whole, one after the other.
+///
+/// ```no_run
+/// use std::thread;
+/// use stdws::CloseCode;
+///
+/// let ws = stdws::connect("ws://127.0.0.1:8000/")?;
+/// let (mut reader, writer) = ws.split()?;
+/// let senders: Vec<_> = (0..4)
+///     .map(|n| {
+///         let writer = writer.clone();
+///         thread::spawn(move || writer.send_text(&format!("from thread {n}")))
+///     })
+///     .collect();
+/// for sender in senders {
+///     let _ = sender.join();
+/// }
+/// writer.close(CloseCode::NORMAL, "done")?;
+/// while reader.read().is_ok() {} // until the server's answering close
+/// # Ok::<(), stdws::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct WriteHalf {
     shared: Arc<Shared>,

@@ -592,6 +592,32 @@ impl<S: Read + Write> WebSocket<S> {
 /// A request that is not a valid handshake is answered with an HTTP error
 /// (400, 405, 426 or 431, with a body that names the problem) and the call
 /// returns [`Error::HandshakeRequest`].
+///
+/// This is the way in for a program that has its own listener (or its own
+/// TLS): a thread per connection, here, each echoing until the client
+/// closes. [`Server`](crate::Server) does the same with a bounded pool,
+/// timeouts, broadcast and rooms.
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use std::thread;
+///
+/// let listener = TcpListener::bind("127.0.0.1:9001")?;
+/// for stream in listener.incoming() {
+///     let stream = stream?;
+///     thread::spawn(move || -> stdws::Result<()> {
+///         let mut ws = stdws::accept(stream)?;
+///         // After the client's close (answered by read), reads fail: the loop ends.
+///         while let Ok(message) = ws.read() {
+///             if message.is_data() {
+///                 ws.send(message)?;
+///             }
+///         }
+///         Ok(())
+///     });
+/// }
+/// # Ok::<(), stdws::Error>(())
+/// ```
 pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>> {
     accept_with_config(stream, &WebSocketConfig::default())
 }

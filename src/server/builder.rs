@@ -115,6 +115,28 @@ impl Server {
 /// | [`max_connections_per_ip`](Self::max_connections_per_ip) | a quarter of the workers; loopback exempt | one address taking every worker (429) |
 /// | [`max_rooms_per_connection`](Self::max_rooms_per_connection) / [`max_room_name_len`](Self::max_room_name_len) | 100 / 256 bytes | clients making the server remember rooms without bound |
 /// | [`allowed_origins`](Self::allowed_origins) | the server's own origin (and clients that send no `Origin`) | cross-site WebSocket hijacking by other web pages |
+///
+/// The [`limits`](crate::guide::limits) page of the guide says more about
+/// each. A builder takes settings, then what to do with connections
+/// (callbacks, a [`handler`](Self::handler), or [`route`](Self::route)s to
+/// [`Endpoint`]s), then [`bind`](Self::bind)s:
+///
+/// ```
+/// use std::time::Duration;
+/// use stdws::server::SlowClientPolicy;
+///
+/// let server = stdws::Server::builder()
+///     .workers(200)
+///     .max_message_size(1 << 20)
+///     .ping_interval(Some(Duration::from_secs(30)))
+///     .max_queued_bytes(256 * 1024)
+///     .slow_client_policy(SlowClientPolicy::DropMessage) // prices: the latest matters
+///     .allowed_origins(["https://app.example.com"])
+///     .on_message(|conn, msg| { let _ = conn.send(msg); })
+///     .bind("127.0.0.1:0")?;
+/// println!("bound to {}; .run() or .spawn() to serve", server.local_addr());
+/// # Ok::<(), stdws::Error>(())
+/// ```
 #[derive(Default)]
 pub struct ServerBuilder {
     settings: Settings,

@@ -23,6 +23,37 @@ use crate::protocol::frame::OpCode;
 
 /// A handle to a running server: broadcast, per-client sends, the client
 /// list, rooms, admission, and shutdown.
+///
+/// [`Server::spawn`](super::Server::spawn) returns one, and
+/// [`Server::handle`](super::Server::handle) gives one before the server
+/// runs; inside a handler, [`Connection::server`] does. Clones share the
+/// server: hand one to each thread that talks to clients.
+///
+/// ```
+/// use std::thread;
+/// use std::time::Duration;
+///
+/// let server = stdws::Server::builder()
+///     .on_message(|conn, msg| { let _ = conn.send(msg); })
+///     .bind("127.0.0.1:0")?
+///     .spawn()?;
+///
+/// let ticker = {
+///     let server = server.clone();
+///     thread::spawn(move || {
+///         for n in 0..3 {
+///             let report = server.broadcast(format!("tick {n}"));
+///             println!("tick {n} went to {} clients", report.delivered);
+///         }
+///     })
+/// };
+/// let _ = ticker.join();
+/// println!("{} clients now; since the start: {:?}", server.client_count(), server.stats());
+///
+/// // Close 1001 to every client, and up to 5 s for their answers.
+/// server.shutdown(Duration::from_secs(5));
+/// # Ok::<(), stdws::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct ServerHandle {
     hub: Arc<Hub>,

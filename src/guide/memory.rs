@@ -1,0 +1,94 @@
+//! Memory: what one connection holds, idle and busy, and how many
+//! connections one process can hold.
+//!
+//! # An idle connection: about 20 KB
+//!
+//! | server | resident memory per idle connection, 10,000 held |
+//! |---|---|
+//! | plain TCP echo, a thread per connection | 21.0 KB |
+//! | **stdws** (the echo example) | **20.1 KB** |
+//! | tungstenite | 151.6 KB |
+//! | tokio-tungstenite | 134.7 KB |
+//! | Node `ws` | 6.1 KB |
+//!
+//! Measured with the harness run of the [`performance`](super::performance)
+//! page (its idle scenario reads the server's `VmRSS` from
+//! `/proc/PID/status` before and after opening the connections); stdws held
+//! the 10,000 connections with 10,003 threads. The repository's own load
+//! generator measures the same thing:
+//!
+//! ```text
+//! cargo build --release --examples
+//! target/release/examples/echo 127.0.0.1:9601 --quiet &
+//! target/release/examples/loadgen idle --url ws://127.0.0.1:9601/ --conns 10000 --hold 5 --pid $!
+//! ```
+//!
+//! Where the 20 KB go: each connection has a worker thread of its own (see
+//! the [server's diagram](crate::server)), whose stack is *reserved*
+//! ([`worker_stack_size`](crate::server::ServerBuilder::worker_stack_size),
+//! 256 KiB by default) but costs only the pages a handler touches; the
+//! kernel's own bookkeeping for a thread and a socket; and a read buffer of
+//! at most 4 KiB while the connection is idle. stdws's figure is the plain
+//! TCP server's, which has the same threading: at rest, what the WebSocket
+//! adds to a connection is small next to its thread.
+//!
+//! # A busy connection: bounded by settings
+//!
+//! What a peer can make a connection hold grows only up to limits, each a
+//! setting with a default (all of them are on the [`limits`](super::limits)
+//! page):
+//!
+//! - a message being received: its payload, never more than
+//!   [`max_message_size`](crate::server::ServerBuilder::max_message_size)
+//!   (16 MiB), refused with 1009 as soon as a frame header announces more;
+//!   however many fragments it comes in, what is held stays proportional to
+//!   the payload. A header that announces a large frame reserves at most
+//!   1 MiB up front; the rest grows as the bytes actually arrive.
+//! - what other threads queued for it (broadcasts, sends by id):
+//!   [`max_queued_bytes`](crate::server::ServerBuilder::max_queued_bytes)
+//!   (1 MiB), counted as memory (wire bytes plus bookkeeping), not just
+//!   payload; see [`backpressure`](super::backpressure).
+//! - a [`WebSocket`](crate::WebSocket)'s send buffer (a client masks into
+//!   it) is kept between messages up to 4 MiB, and released after a larger
+//!   message.
+//!
+//! `tests/send_path.rs` checks these bounds under attack (a flood of pings
+//! in the middle of a message, a message echoed in one-byte parts, clients
+//! that stop reading), by the server's own count of the bytes it holds.
+//!
+//! # With compression
+//!
+//! With [`compression`](crate::server::ServerBuilder::compression) on, the
+//! server compresses each message on its own (`server_no_context_takeover`),
+//! so it keeps no compressor per connection: compressors come from a small
+//! pool shared by all threads. What a connection keeps is its decompressor:
+//!
+//! | the client offered | decompressor held between messages |
+//! |---|---|
+//! | `client_max_window_bits` (browsers do): the server asks for a 2<sup>12</sup> window | 9,806 bytes |
+//! | no `client_max_window_bits`: a 32 KiB window | about 38 KiB |
+//! | `client_no_context_takeover` | nothing (dropped after each message) |
+//!
+//! For comparison, compression adds about 49 KiB per connection to Python's
+//! `websockets` at its defaults (73.7 KiB with it, 24.8 without; Node `ws`:
+//! 260 KiB with, 13.5 without). The first row is the receiver's
+//! `compression_memory` test, which prints the figure:
+//!
+//! ```text
+//! cargo test --lib an_idle_connection_holds_one_small_window -- --nocapture
+//! ```
+//!
+//! # How many connections fit in one process
+//!
+//! A thread per connection means the system's limits on threads apply. On
+//! the machines these figures come from, `kernel.pid_max` is 32,768 (every
+//! thread takes a pid), `vm.max_map_count` 65,530 (each thread stack takes
+//! two mappings) and a process may open 20,000 files: one process serves up
+//! to about 30,000 connections once those are raised, and 10,000 with room
+//! to spare. Each connection also takes a file descriptor: size
+//! [`workers`](crate::server::ServerBuilder::workers) to the descriptor
+//! limit ([`open_file_limit`](crate::server::open_file_limit) reads it on
+//! Linux); when descriptors run out anyway, the acceptor answers `503` with
+//! a descriptor it keeps in reserve rather than leaving clients hanging.
+//! Beyond one process, run several behind a load balancer, joined through
+//! Redis ([`backplane`](crate::backplane)).
