@@ -465,10 +465,10 @@
 pub mod backplane;
 pub mod client;
 pub mod deflate;
-pub mod error;
+mod error;
 pub mod guide;
 pub mod json;
-pub mod message;
+mod message;
 mod percent;
 pub mod protocol;
 mod random;
@@ -478,7 +478,7 @@ pub mod socketio;
 pub mod split;
 pub mod trace;
 pub mod url;
-pub mod websocket;
+mod websocket;
 
 pub use client::{ClientBuilder, connect};
 pub use error::{Error, Result};
@@ -486,6 +486,9 @@ pub use message::{Message, MessagePart};
 pub use protocol::Role;
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use protocol::extension::Compression;
+// Shortcuts to the server's three most used types; their pages are under
+// `server`, so that each item has one.
+#[doc(no_inline)]
 pub use server::{Connection, Server, ServerHandle};
 pub use trace::Tracer;
 pub use websocket::{WebSocket, WebSocketConfig, accept, accept_with_config};

@@ -31,9 +31,14 @@ pub mod session;
 pub mod utf8;
 pub mod violation;
 
+// Shortcuts: each item's page is in its own module.
+#[doc(no_inline)]
 pub use receiver::{Limits, Receiver};
+#[doc(no_inline)]
 pub use sender::{SendError, Sender};
+#[doc(no_inline)]
 pub use session::{Answer, Event, Session, State};
+#[doc(no_inline)]
 pub use violation::Violation;
 
 /// Which end of the connection an endpoint is: it decides who masks

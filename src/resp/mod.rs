@@ -44,7 +44,10 @@ pub mod command;
 pub mod decoder;
 pub mod url;
 
+// Shortcuts: each item's page is in its own module.
+#[doc(no_inline)]
 pub use decoder::{Decoder, Limits, RespError};
+#[doc(no_inline)]
 pub use url::RedisUrl;
 
 /// One reply or push from a Redis server.

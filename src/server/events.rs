@@ -1,36 +1,5 @@
-//! Named events, as in Socket.IO: instead of one `on_message`, a handler per
-//! event name, and `emit(name, data)` to send one.
-//!
-//! An event travels as a text message holding a JSON array whose first
-//! element is the event's name, the shape Socket.IO uses on its wire:
-//!
-//! ```text
-//!   ["chat", {"room": "lobby", "text": "hello"}]
-//!   ["typing"]
-//! ```
-//!
-//! In a browser: `ws.send(JSON.stringify(["chat", {text: "hello"}]))`, and
-//! `const [name, data] = JSON.parse(event.data)` on the way back. stdws reads
-//! the name and hands the data over as raw JSON text, unparsed: it has no JSON
-//! library of its own, so use the one your application already has. Messages
-//! that are not events go to the fallback handler, if any.
-//!
-//! ```
-//! use stdws::server::{Endpoint, Events, Server};
-//!
-//! let events = Events::new()
-//!     .on("join", |conn, room| {
-//!         // `room` is raw JSON: "\"lobby\"".
-//!         let room = room.trim_matches('"');
-//!         conn.join(room);
-//!         conn.broadcast_room_others(room, stdws::server::event("joined", &conn.id().to_string()));
-//!     })
-//!     .on("ping", |conn, _| {
-//!         let _ = conn.emit("pong", "{}");
-//!     });
-//! let builder = Server::builder().route("/socket", Endpoint::events(events));
-//! # drop(builder);
-//! ```
+//! Named events (Socket.IO's style) over plain WebSocket messages: see
+//! [`Events`].
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -42,7 +11,41 @@ use crate::message::Message;
 type EventHandler = Arc<dyn Fn(&Connection, &str) + Send + Sync>;
 type OtherHandler = Arc<dyn Fn(&Connection, Message) + Send + Sync>;
 
-/// Handlers by event name. See the [module docs](self).
+/// Handlers by event name.
+///
+/// Named events, as in Socket.IO: instead of one `on_message`, a handler per
+/// event name, and `emit(name, data)` to send one.
+///
+/// An event travels as a text message holding a JSON array whose first
+/// element is the event's name, the shape Socket.IO uses on its wire:
+///
+/// ```text
+///   ["chat", {"room": "lobby", "text": "hello"}]
+///   ["typing"]
+/// ```
+///
+/// In a browser: `ws.send(JSON.stringify(["chat", {text: "hello"}]))`, and
+/// `const [name, data] = JSON.parse(event.data)` on the way back. stdws reads
+/// the name and hands the data over as raw JSON text, unparsed: it has no JSON
+/// library of its own, so use the one your application already has. Messages
+/// that are not events go to the fallback handler, if any.
+///
+/// ```
+/// use stdws::server::{Endpoint, Events, Server};
+///
+/// let events = Events::new()
+///     .on("join", |conn, room| {
+///         // `room` is raw JSON: "\"lobby\"".
+///         let room = room.trim_matches('"');
+///         conn.join(room);
+///         conn.broadcast_room_others(room, stdws::server::event("joined", &conn.id().to_string()));
+///     })
+///     .on("ping", |conn, _| {
+///         let _ = conn.emit("pong", "{}");
+///     });
+/// let builder = Server::builder().route("/socket", Endpoint::events(events));
+/// # drop(builder);
+/// ```
 #[derive(Clone, Default)]
 pub struct Events {
     pub(crate) handlers: HashMap<String, EventHandler>,

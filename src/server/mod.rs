@@ -33,16 +33,16 @@
 //!
 //! | concept | module | what you use of it |
 //! |---|---|---|
-//! | settings, endpoints, `bind`/`run` | [`builder`] | [`ServerBuilder`], [`Server`] |
+//! | settings, endpoints, `bind`/`run` | `builder` | [`ServerBuilder`], [`Server`] |
 //! | what every thread of a server shares | `hub` | (internal) |
 //! | accepting and refusing connections | `acceptor` | [`workers`](ServerBuilder::workers) (503 past it), [`max_connections_per_ip`](ServerBuilder::max_connections_per_ip) (429), [`deny_new_connections`](ServerHandle::deny_new_connections) |
 //! | the descriptor limit, a spare one | `descriptors` | [`open_file_limit`] |
 //! | the fixed thread pool | `pool` | [`workers`](ServerBuilder::workers), [`worker_stack_size`](ServerBuilder::worker_stack_size) |
 //! | one connection's life | `worker` | the [`Handler`] methods, in order; [`handshake_timeout`](ServerBuilder::handshake_timeout), [`max_message_size`](ServerBuilder::max_message_size) |
-//! | routing and the handshake hook | [`router`] | [`Endpoint`], [`Handshake`], [`route`](ServerBuilder::route), [`on_handshake`](ServerBuilder::on_handshake), [`allowed_origins`](ServerBuilder::allowed_origins) |
+//! | routing and the handshake hook | `router` | [`Endpoint`], [`Handshake`], [`route`](ServerBuilder::route), [`on_handshake`](ServerBuilder::on_handshake), [`allowed_origins`](ServerBuilder::allowed_origins) |
 //! | HTTP services, kept-alive connections | `keepalive` | [`http`](ServerBuilder::http), [`http_service`](ServerBuilder::http_service) |
-//! | `Handler` and callbacks | [`handler`] | [`Handler`], [`Disconnect`], [`on_message`](ServerBuilder::on_message) and the other callbacks |
-//! | the connection handle | [`connection`] | [`Connection`], [`ClientInfo`], [`BroadcastReport`] |
+//! | `Handler` and callbacks | `handler` | [`Handler`], [`Disconnect`], [`on_message`](ServerBuilder::on_message) and the other callbacks |
+//! | the connection handle | `connection` | [`Connection`], [`ClientInfo`], [`BroadcastReport`] |
 //! | what a connection's threads share | `shared` | (internal) |
 //! | the send side's rules (socket-free) | `queue` | [`SlowClientPolicy`], [`max_queued_bytes`](ServerBuilder::max_queued_bytes); see [`guide::backpressure`](crate::guide::backpressure) |
 //! | the send side's writes | `outbound` | [`write_timeout`](ServerBuilder::write_timeout), [`Connection::send`] |
@@ -51,8 +51,8 @@
 //! | the housekeeper's list | `backlog` | (internal) |
 //! | keepalive, timeouts, queue draining | `housekeeper` | [`ping_interval`](ServerBuilder::ping_interval), [`ping_timeout`](ServerBuilder::ping_timeout), [`idle_timeout`](ServerBuilder::idle_timeout), [`close_timeout`](ServerBuilder::close_timeout); see [`guide::keepalive`](crate::guide::keepalive) |
 //! | locks that survive a panic | `sync` | (internal) |
-//! | the server handle and shutdown | [`handle`] | [`ServerHandle`], [`ServerStats`], [`shutdown`](ServerHandle::shutdown) |
-//! | named events (Socket.IO's style) | [`events`] | [`Events`], [`event`], [`Endpoint::events`] |
+//! | the server handle and shutdown | `handle` | [`ServerHandle`], [`ServerStats`], [`shutdown`](ServerHandle::shutdown) |
+//! | named events (Socket.IO's style) | `events` | [`Events`], [`event`], [`Endpoint::events`] |
 //! | several servers as one, through Redis | [`backplane`](crate::backplane) | [`redis`](ServerBuilder::redis), [`BackplaneStats`] |
 //!
 //! # Coming from another library
@@ -82,12 +82,12 @@
 mod acceptor;
 mod backlog;
 mod batch;
-pub mod builder;
-pub mod connection;
+mod builder;
+mod connection;
 mod descriptors;
-pub mod events;
-pub mod handle;
-pub mod handler;
+mod events;
+mod handle;
+mod handler;
 mod housekeeper;
 mod hub;
 mod keepalive;
@@ -95,7 +95,7 @@ mod outbound;
 mod pool;
 mod queue;
 mod registry;
-pub mod router;
+mod router;
 mod shared;
 mod sync;
 mod worker;

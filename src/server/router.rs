@@ -3,8 +3,12 @@
 //!
 //! ```text
 //!   request head
+//!     |-- HTTP/x.y with x other than 1 --------> 505
 //!     |-- no Upgrade, no Connection: upgrade --> HTTP responder, or 426
-//!     |-- path matches no endpoint ------------> 404
+//!     |   (any method, version or Host)
+//!     |-- path matches no route ---------------> 404
+//!     |   (exact routes, then /room/{name} patterns, then the fallback)
+//!     |-- a body declared ---------------------> 400
 //!     |-- not a valid WebSocket handshake -----> 400 / 405 / 426
 //!     |-- Origin not allowed ------------------> 403
 //!     |-- a hook refuses ----------------------> the hook's response
@@ -106,6 +110,28 @@ pub(crate) struct ServiceRoute {
 
 /// A WebSocket endpoint: how to handle its connections, and how to decide
 /// whether to accept them.
+///
+/// How a request reaches an endpoint, or the answer it gets instead:
+///
+/// ```text
+///   request head
+///     |-- HTTP/x.y with x other than 1 --------> 505
+///     |-- no Upgrade, no Connection: upgrade --> HTTP responder, or 426
+///     |   (any method, version or Host)
+///     |-- path matches no route ---------------> 404
+///     |   (exact routes, then /room/{name} patterns, then the fallback)
+///     |-- a body declared ---------------------> 400
+///     |-- not a valid WebSocket handshake -----> 400 / 405 / 426
+///     |-- Origin not allowed ------------------> 403
+///     |-- a hook refuses ----------------------> the hook's response
+///     '-- 101 Switching Protocols, with the chosen subprotocol and the
+///         hooks' extra headers
+/// ```
+///
+/// The hook is where Tornado's `check_origin` and `select_subprotocol`, and
+/// Socket.IO's connect handler, live: it sees the request, may refuse it
+/// with any response, pick a subprotocol, and add headers (a `Set-Cookie`,
+/// say) to the `101`.
 ///
 /// ```
 /// use stdws::server::{Endpoint, Server};

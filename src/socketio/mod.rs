@@ -65,7 +65,12 @@ pub mod server;
 pub mod session;
 pub mod socket;
 
+// Shortcuts: each item's page is in its own module.
+#[doc(no_inline)]
 pub use namespace::Namespace;
+#[doc(no_inline)]
 pub use packet::Data;
+#[doc(no_inline)]
 pub use server::{SocketIo, SocketIoBuilder};
+#[doc(no_inline)]
 pub use socket::{Ack, AckError, Broadcast, DisconnectReason, Socket};
