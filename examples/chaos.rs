@@ -625,7 +625,13 @@ impl Ctx {
         let Some(local) = local else {
             return "no local address".to_owned();
         };
-        match self.server.clients().into_iter().find(|c| c.peer == local) {
+        match self
+            .server
+            .clients()
+            .iter()
+            .map(|c| c.info())
+            .find(|c| c.peer == local)
+        {
             Some(c) => format!(
                 "port {}: registered on the server as #{}, {} bytes queued, connected for {}",
                 local.port(),

@@ -142,7 +142,7 @@ impl Handler for ChatUser {
             }
         } else if let Some(room) = text.strip_prefix("/join ") {
             self.announce(conn, &format!("{} left #{}", self.nick, self.room));
-            conn.leave(&self.room);
+            let _ = conn.leave(&self.room);
             self.enter(conn, room);
         } else if text == "/who" {
             let server = conn.server();

@@ -152,10 +152,7 @@ fn frames(data: &[u8], rng: &mut Rng) {
     } else {
         Role::Client
     };
-    let limits = Limits {
-        max_frame_size: 1 + rng.below(64 << 10),
-        max_message_size: 1 + rng.below(256 << 10),
-    };
+    let limits = Limits::new(1 + rng.below(64 << 10), 1 + rng.below(256 << 10));
     let mut session = Session::new(role, limits);
     if rng.percent(30) {
         session.deliver_parts_from(Some(1 + rng.below(64)));

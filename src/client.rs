@@ -112,7 +112,7 @@ impl Accepted {
 /// | [`connect_timeout`](Self::connect_timeout) | the operating system's (minutes) |
 /// | [`read_timeout`](Self::read_timeout) | none: a silent server blocks a read forever |
 /// | [`write_timeout`](Self::write_timeout) | none |
-/// | [`max_message_size`](Self::max_message_size), [`max_frame_size`](Self::max_frame_size) | 16 MiB |
+/// | [`max_message_size`](Self::max_message_size), [`max_frame_size`](Self::max_frame_size) | 1 MiB |
 /// | [`trace`](Self::trace) | on if `STDWS_TRACE=1` |
 ///
 /// ```no_run
@@ -237,13 +237,13 @@ impl ClientBuilder {
     }
 
     /// The largest message the server may send, over all its fragments
-    /// (default 16 MiB). A larger one fails the connection with 1009.
+    /// (default 1 MiB). A larger one fails the connection with 1009.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.config = self.config.max_message_size(bytes);
         self
     }
 
-    /// The largest frame the server may send (default 16 MiB). A larger one
+    /// The largest frame the server may send (default 1 MiB). A larger one
     /// fails the connection with 1009 as soon as its header arrives.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.config = self.config.max_frame_size(bytes);

@@ -161,12 +161,12 @@
 //!     .on("join", |conn, room| {
 //!         let room = room.trim_matches('"'); // the raw JSON "\"lobby\""
 //!         if conn.join(room).is_ok() {
-//!             conn.server().emit_to_room(room, "joined", &conn.id().to_string());
+//!             conn.broadcast_event_room(room, "joined", &conn.id().to_string());
 //!         }
 //!     })
 //!     .on("chat", |conn, data| {
 //!         for room in conn.rooms() {
-//!             conn.server().emit_to_room(&room, "chat", data);
+//!             conn.broadcast_event_room(&room, "chat", data);
 //!         }
 //!     });
 //! let server = Server::builder()

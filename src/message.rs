@@ -66,6 +66,31 @@ impl Message {
         matches!(self, Message::Text(_) | Message::Binary(_))
     }
 
+    /// Whether this is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Message::Text(_))
+    }
+
+    /// Whether this is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Message::Binary(_))
+    }
+
+    /// Whether this is a ping.
+    pub fn is_ping(&self) -> bool {
+        matches!(self, Message::Ping(_))
+    }
+
+    /// Whether this is a pong.
+    pub fn is_pong(&self) -> bool {
+        matches!(self, Message::Pong(_))
+    }
+
+    /// Whether this is a close.
+    pub fn is_close(&self) -> bool {
+        matches!(self, Message::Close(_))
+    }
+
     /// The payload's bytes (for a close, the reason).
     pub fn as_bytes(&self) -> &[u8] {
         match self {
@@ -94,8 +119,27 @@ impl Message {
         self.len() == 0
     }
 
-    /// The payload, consumed: text as its UTF-8 bytes.
-    pub fn into_bytes(self) -> Vec<u8> {
+    /// The text, consumed: a text message's own, or a binary message's
+    /// bytes if they are valid UTF-8; `None` otherwise (and for control
+    /// frames).
+    ///
+    /// ```
+    /// use stdws::Message;
+    /// assert_eq!(Message::text("hi").into_text().as_deref(), Some("hi"));
+    /// assert_eq!(Message::binary(b"hi".to_vec()).into_text().as_deref(), Some("hi"));
+    /// assert_eq!(Message::binary(vec![0xff]).into_text(), None);
+    /// ```
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Message::Text(text) => Some(text),
+            Message::Binary(data) => String::from_utf8(data).ok(),
+            _ => None,
+        }
+    }
+
+    /// The payload, consumed: text as its UTF-8 bytes (for a close, the
+    /// reason).
+    pub fn into_data(self) -> Vec<u8> {
         match self {
             Message::Text(text) => text.into_bytes(),
             Message::Binary(data) | Message::Ping(data) | Message::Pong(data) => data,
@@ -120,6 +164,21 @@ impl fmt::Debug for Message {
     }
 }
 
+/// A text message shows as its text, anything else as what it is: `binary
+/// message of 3 bytes`, `ping of 0 bytes`, `close 1000 (normal closure) "bye"`.
+impl fmt::Display for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Message::Text(text) => f.write_str(text),
+            Message::Binary(data) => write!(f, "binary message of {} bytes", data.len()),
+            Message::Ping(data) => write!(f, "ping of {} bytes", data.len()),
+            Message::Pong(data) => write!(f, "pong of {} bytes", data.len()),
+            Message::Close(Some(frame)) => write!(f, "close {} {:?}", frame.code, frame.reason),
+            Message::Close(None) => f.write_str("close without a code"),
+        }
+    }
+}
+
 impl From<String> for Message {
     fn from(text: String) -> Message {
         Message::Text(text)
@@ -138,9 +197,71 @@ impl From<Vec<u8>> for Message {
     }
 }
 
+impl From<&String> for Message {
+    fn from(text: &String) -> Message {
+        Message::Text(text.clone())
+    }
+}
+
+impl From<std::borrow::Cow<'_, str>> for Message {
+    fn from(text: std::borrow::Cow<'_, str>) -> Message {
+        Message::Text(text.into_owned())
+    }
+}
+
+impl<const N: usize> From<[u8; N]> for Message {
+    fn from(data: [u8; N]) -> Message {
+        Message::Binary(data.to_vec())
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for Message {
+    fn from(data: &[u8; N]) -> Message {
+        Message::Binary(data.to_vec())
+    }
+}
+
+impl From<CloseFrame> for Message {
+    fn from(frame: CloseFrame) -> Message {
+        Message::Close(Some(frame))
+    }
+}
+
+impl From<Message> for Vec<u8> {
+    fn from(message: Message) -> Vec<u8> {
+        message.into_data()
+    }
+}
+
 impl From<&[u8]> for Message {
     fn from(data: &[u8]) -> Message {
         Message::Binary(data.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::close::CloseCode;
+
+    #[test]
+    fn conversions_and_questions() {
+        let text: Message = "hi".into();
+        assert!(text.is_text() && text.is_data() && !text.is_binary());
+        assert_eq!(text.to_string(), "hi");
+        assert_eq!(text.len(), 2);
+        let binary: Message = b"\x01\x02\x03".into();
+        assert!(binary.is_binary());
+        assert_eq!(binary.to_string(), "binary message of 3 bytes");
+        assert_eq!(Vec::from(binary), vec![1, 2, 3]);
+        let close: Message = CloseFrame::new(CloseCode::NORMAL, "bye").into();
+        assert!(close.is_close() && !close.is_data());
+        assert_eq!(close.to_string(), "close 1000 (normal closure) \"bye\"");
+        assert!(Message::Ping(vec![]).is_ping() && Message::Pong(vec![]).is_pong());
+        assert_eq!(
+            Message::from(std::borrow::Cow::Borrowed("x")),
+            Message::text("x")
+        );
     }
 }
 

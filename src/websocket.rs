@@ -56,20 +56,20 @@ impl Default for WebSocketConfig {
 }
 
 impl WebSocketConfig {
-    /// The defaults: messages and frames up to 16 MiB, handshake heads up to
+    /// The defaults: messages and frames up to 1 MiB, handshake heads up to
     /// 8 KiB and 100 header fields, tracing if `STDWS_TRACE=1`.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// The largest message the peer may send, over all its fragments
-    /// (default 16 MiB). A larger one fails the connection with 1009.
+    /// (default 1 MiB). A larger one fails the connection with 1009.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.limits.max_message_size = bytes;
         self
     }
 
-    /// The largest frame the peer may send (default 16 MiB). A larger one
+    /// The largest frame the peer may send (default 1 MiB). A larger one
     /// fails the connection with 1009 as soon as its header arrives.
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.limits.max_frame_size = bytes;

@@ -256,7 +256,7 @@ fn three_nodes_deliver_broadcasts_and_room_messages_exactly_once_in_order() {
     let mut ids: Vec<u64> = nodes
         .iter()
         .flat_map(|n| n.clients())
-        .map(|c| c.id)
+        .map(|c| c.id())
         .collect();
     let count = ids.len();
     ids.sort();
@@ -280,11 +280,11 @@ fn a_send_by_id_reaches_a_client_of_another_node() {
     wait_until("both nodes are on Redis", || connected(&[&a, &b]));
     let mut on_b = RawClient::connect(b.local_addr(), "/room/x");
     wait_until("the client is registered", || b.client_count() == 1);
-    let id = b.clients()[0].id;
+    let id = b.clients()[0].id();
     a.send_to(id, "for you").unwrap();
     on_b.expect_text("for you");
     assert!(
-        a.send_to(a.clients().first().map_or(1, |c| c.id), "x")
+        a.send_to(a.clients().first().map_or(1, |c| c.id()), "x")
             .is_err()
     );
     a.shutdown_now();

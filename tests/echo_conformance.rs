@@ -136,8 +136,15 @@ fn text_and_binary_of_every_length_class_are_echoed() {
 }
 
 #[test]
-fn a_16_mib_message_is_echoed() {
-    let server = echo_server();
+fn a_16_mib_message_is_echoed_when_the_server_asks_for_16_mib() {
+    // The echo example's setting; the library's default is 1 MiB.
+    let server = echo_builder()
+        .max_message_size(16 << 20)
+        .max_frame_size(16 << 20)
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
     let mut client = RawClient::connect(server.local_addr(), "/");
     let payload: Vec<u8> = (0..16 << 20).map(|i: usize| (i % 251) as u8).collect();
     let frame = encode_frame(true, 0, 2, &payload, Some(KEY));
@@ -147,6 +154,22 @@ fn a_16_mib_message_is_echoed() {
     sender.join().unwrap();
     assert_eq!(echoed.payload.len(), payload.len());
     assert!(echoed.payload == payload);
+    server.shutdown_now();
+}
+
+#[test]
+fn by_default_a_message_over_1_mib_is_refused_with_1009() {
+    let server = echo_server();
+    let mut client = RawClient::connect(server.local_addr(), "/");
+    let header = encode_frame(true, 0, 2, &[], Some(KEY));
+    // A header announcing 1 MiB + 1 (64-bit length form) is enough.
+    let mut announce = header[..2].to_vec();
+    announce[1] = 0x80 | 127;
+    announce.extend_from_slice(&((1u64 << 20) + 1).to_be_bytes());
+    announce.extend_from_slice(&KEY);
+    client.send_raw(&announce);
+    let (code, _) = client.expect_close();
+    assert_eq!(code, Some(1009));
     server.shutdown_now();
 }
 

@@ -260,8 +260,8 @@ fn a_slow_consumer_among_many_is_cut_while_the_others_get_everything() {
     let stalled_ids: Vec<u64> = server
         .clients()
         .iter()
-        .filter(|c| stalled_ports.contains(&c.peer.port()))
-        .map(|c| c.id)
+        .filter(|c| stalled_ports.contains(&c.peer_addr().port()))
+        .map(|c| c.id())
         .collect();
     assert_eq!(stalled_ids.len(), STALLED);
 
@@ -304,7 +304,7 @@ fn a_slow_consumer_among_many_is_cut_while_the_others_get_everything() {
         sent += 1;
         // The bytes queued for everyone stay bounded by the queue limit.
         if sent % 64 == 0 {
-            let queued: usize = server.clients().iter().map(|c| c.queued_bytes).sum();
+            let queued: usize = server.clients().iter().map(|c| c.queued_bytes()).sum();
             assert!(
                 queued <= CLIENTS * (64 * 1024 + 16 * 1024 + 8),
                 "queued {queued}"

@@ -266,9 +266,13 @@ fn a_client_that_reads_only_after_sending_gets_a_huge_message_back() {
     // A blocking client writes the whole message before it reads. An echo
     // that blocked on writing parts back would stop reading, and both ends
     // would wait on full socket buffers until the write timeout.
-    let server = streaming_echo();
+    let server = streaming_echo_with(allow_huge_messages);
     let url = format!("ws://{}/", server.local_addr());
-    let mut ws = stdws::connect(&url).unwrap();
+    let (mut ws, _) = stdws::ClientBuilder::new(url)
+        .max_message_size(16 << 20)
+        .max_frame_size(16 << 20)
+        .connect()
+        .unwrap();
     let payload = pattern(16 << 20);
     ws.send(Message::Binary(payload.clone())).unwrap();
     assert_eq!(ws.read().unwrap(), Message::Binary(payload));

@@ -873,10 +873,7 @@ fn fragmented_message_holds_memory_proportional_to_its_payload() {
     for role in ROLES {
         // 100,000 empty continuation frames are accepted under a 2-byte limit:
         // the limit counts payload, not frames.
-        let limits = Limits {
-            max_frame_size: 2,
-            max_message_size: 2,
-        };
+        let limits = Limits::new(2, 2);
         let empty = to(role, CONT, b"");
         let mut wire = to(role, TEXT, b"a");
         for _ in 0..EMPTY_FRAGMENTS {
@@ -901,10 +898,7 @@ fn fragmented_message_holds_memory_proportional_to_its_payload() {
         // N one-byte fragments make a message of N bytes, which fits a limit
         // of N bytes; one more fragment is refused.
         let n = 5_000;
-        let limits = Limits {
-            max_frame_size: 1,
-            max_message_size: n,
-        };
+        let limits = Limits::new(1, n);
         let mut frames = vec![to(role, BINARY, b"x")];
         frames.extend((2..n).map(|_| to(role, CONT, b"x")));
         frames.push(to(role, FIN | CONT, b"x"));
@@ -1253,10 +1247,7 @@ fn code_points_above_u10ffff_fail_with_1007() {
 // Size limits (section 10.4): 1009
 // ---------------------------------------------------------------------------
 
-const SMALL: Limits = Limits {
-    max_frame_size: 100,
-    max_message_size: 250,
-};
+const SMALL: Limits = Limits::new(100, 250);
 
 #[test]
 fn frame_over_max_frame_size_fails_with_1009_as_soon_as_its_header_arrives() {
@@ -1298,10 +1289,7 @@ fn message_over_max_message_size_across_fragments_fails_with_1009() {
             assert_eq!(rx.receive(&third[..header_len]), Err(violation));
         }
         // A single frame within the frame limit but over the message limit.
-        let limits = Limits {
-            max_frame_size: 100,
-            max_message_size: 50,
-        };
+        let limits = Limits::new(100, 50);
         assert_fails_with(role, limits, &to(role, FIN | BINARY, &[0; 51]), 1009);
     }
 }

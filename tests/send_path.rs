@@ -159,7 +159,7 @@ fn batching_for_a_slow_client_never_delays_the_clients_it_broadcasts_to() {
     let server = Server::builder()
         .write_timeout(Duration::from_secs(30))
         .on_message(|conn: &Connection, _message| {
-            let _ = conn.broadcast_others(Message::text("news"));
+            let _ = conn.broadcast_except(conn.id(), Message::text("news"));
             let _ = conn.send_binary(&vec![0u8; 32 << 20]);
         })
         .bind("127.0.0.1:0")
@@ -301,7 +301,7 @@ fn many_senders_against_fast_slow_and_stalled_readers_keep_every_frame_whole_and
     let slow = connect();
     let stalled = RawClient::connect(server.local_addr(), "/");
     wait_until("all are registered", || server.client_count() == 5);
-    let ids: Vec<u64> = server.clients().iter().map(|c| c.id).collect();
+    let ids: Vec<u64> = server.clients().iter().map(|c| c.id()).collect();
     let direct_target = ids[0];
     let stop = Arc::new(AtomicBool::new(false));
 

@@ -238,7 +238,7 @@ fn sends_from_any_thread_reach_the_client_and_frames_never_interleave() {
     let server = echo_server();
     let mut client = RawClient::connect(server.local_addr(), "/");
     wait_until("the client is registered", || server.client_count() == 1);
-    let id = server.clients()[0].id;
+    let id = server.clients()[0].id();
     let senders: Vec<_> = (0..4)
         .map(|t| {
             let server = server.clone();
@@ -282,7 +282,7 @@ fn a_client_that_never_reads_does_not_hold_up_broadcasts_and_is_disconnected() {
     let stalled = RawClient::connect(server.local_addr(), "/");
     let mut healthy = RawClient::connect(server.local_addr(), "/");
     wait_until("both clients are registered", || server.client_count() == 2);
-    let stalled_id = server.clients().iter().map(|c| c.id).min().unwrap();
+    let stalled_id = server.clients().iter().map(|c| c.id()).min().unwrap();
     // Broadcast far more than the kernel buffers and the queue hold, paced by
     // the healthy client's reading: every broadcast must return without
     // waiting for the stalled client.
@@ -547,7 +547,7 @@ fn a_close_from_another_thread_comes_after_queued_messages() {
     let (server, events) = recorder_server();
     let mut client = RawClient::connect(server.local_addr(), "/");
     assert_eq!(recv(&events), "open /");
-    let conn = server.client(server.clients()[0].id).unwrap();
+    let conn = server.client(server.clients()[0].id()).unwrap();
     for i in 0..100 {
         conn.send_text(&format!("n{i}")).unwrap();
     }
@@ -708,7 +708,7 @@ fn named_events_reach_their_handlers_and_emit_reaches_rooms() {
         })
         .on("chat", |conn, data| {
             for room in conn.rooms() {
-                conn.server().emit_to_room(&room, "chat", data);
+                conn.server().broadcast_event_room(&room, "chat", data);
             }
         })
         .otherwise(|conn, message| {

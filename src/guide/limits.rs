@@ -13,7 +13,7 @@
 //! | [`handshake_timeout`](crate::server::ServerBuilder::handshake_timeout) | 10 s | clients that connect and never finish the handshake, or trickle it byte by byte (slowloris): counted from the TCP connect |
 //! | [`max_head_size`](crate::server::ServerBuilder::max_head_size) / [`max_headers`](crate::server::ServerBuilder::max_headers) | 8 KiB / 100 | oversized handshakes: `431` |
 //! | [`allowed_origins`](crate::server::ServerBuilder::allowed_origins) | the server's own origin, and clients that send no `Origin` | cross-site WebSocket hijacking by other web pages: `403` |
-//! | [`max_message_size`](crate::server::ServerBuilder::max_message_size) / [`max_frame_size`](crate::server::ServerBuilder::max_frame_size) | 16 MiB | huge messages: close 1009 as soon as a header announces too much, before any of it is buffered |
+//! | [`max_message_size`](crate::server::ServerBuilder::max_message_size) / [`max_frame_size`](crate::server::ServerBuilder::max_frame_size) | 1 MiB | huge messages: close 1009 as soon as a header announces too much, before any of it is buffered |
 //! | [`max_queued_bytes`](crate::server::ServerBuilder::max_queued_bytes) / [`slow_client_policy`](crate::server::ServerBuilder::slow_client_policy) | 1 MiB / disconnect | slow consumers: close 1008, or the message dropped for that client ([`backpressure`](super::backpressure)) |
 //! | [`write_timeout`](crate::server::ServerBuilder::write_timeout) | 5 s | a client that stops reading holding a worker or a queue |
 //! | [`ping_interval`](crate::server::ServerBuilder::ping_interval) / [`ping_timeout`](crate::server::ServerBuilder::ping_timeout) | 20 s / 20 s | dead peers holding workers: close 1011 ([`keepalive`](super::keepalive)) |
@@ -33,7 +33,7 @@
 //!
 //! [`ClientBuilder`](crate::ClientBuilder) and
 //! [`WebSocketConfig`](crate::WebSocketConfig) have the same message and
-//! frame limits (16 MiB); `WebSocketConfig` has the head limits too, for
+//! frame limits (1 MiB); `WebSocketConfig` has the head limits too, for
 //! [`accept`](crate::accept). A client has no timeouts by
 //! default (a server that never answers blocks it forever): set
 //! [`connect_timeout`](crate::ClientBuilder::connect_timeout),

@@ -40,7 +40,7 @@
 //!
 //! - a message being received: its payload, never more than
 //!   [`max_message_size`](crate::server::ServerBuilder::max_message_size)
-//!   (16 MiB), refused with 1009 as soon as a frame header announces more;
+//!   (1 MiB), refused with 1009 as soon as a frame header announces more;
 //!   however many fragments it comes in, what is held stays proportional to
 //!   the payload. A header that announces a large frame reserves at most
 //!   1 MiB up front; the rest grows as the bytes actually arrive.

@@ -428,6 +428,7 @@ fn unquote(v: &str) -> Option<String> {
 
 /// Why an extension offer or answer cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ExtensionProblem {
     /// An element that breaks the header's grammar.
     Syntax(String),

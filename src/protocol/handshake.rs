@@ -327,6 +327,7 @@ impl ClientRequest {
 /// Why a server's answer does not complete the handshake (section 4.1,
 /// the client's checks).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ResponseProblem {
     /// A status other than 101: the server refused (the body says why).
     Status(u16),

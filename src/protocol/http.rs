@@ -128,6 +128,7 @@ impl Default for HeadLimits {
 
 /// Why a head could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HeadError {
     /// The head is longer than the limit (431 for a request).
     TooLarge(usize),

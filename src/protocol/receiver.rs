@@ -37,7 +37,14 @@ use crate::deflate::{DeflateError, Inflater};
 use crate::message::{Message, MessagePart};
 
 /// The size limits a receiver enforces (close code 1009 beyond them).
+///
+/// ```
+/// use stdws::protocol::Limits;
+/// let limits = Limits::new(64 << 10, 1 << 20);
+/// assert_eq!(limits.max_message_size, 1 << 20);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// The largest payload a single frame may declare.
     pub max_frame_size: usize,
@@ -46,8 +53,20 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The default message limit: 16 MiB.
-    pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+    /// The default message limit: 1 MiB, Python `websockets`' figure, a size
+    /// for the open internet (a server holds up to this much for each
+    /// client that sends slowly). Applications that exchange more ask for
+    /// it; the echo example, a conformance peer, asks for 16 MiB.
+    pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 1 << 20;
+
+    /// Limits of `max_frame_size` per frame and `max_message_size` per
+    /// message.
+    pub const fn new(max_frame_size: usize, max_message_size: usize) -> Limits {
+        Limits {
+            max_frame_size,
+            max_message_size,
+        }
+    }
 }
 
 impl Default for Limits {

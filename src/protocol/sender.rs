@@ -21,6 +21,7 @@ use crate::random::MaskKeys;
 
 /// Why a frame could not be encoded.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum SendError {
     /// A close frame was sent already; nothing may follow it.
     CloseSent,

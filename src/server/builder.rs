@@ -110,7 +110,7 @@ impl Server {
 /// | [`ping_interval`](Self::ping_interval) / [`ping_timeout`](Self::ping_timeout) | 20 s / 20 s | dead peers (no FIN, no RST) holding workers |
 /// | [`idle_timeout`](Self::idle_timeout) | off | clients that send nothing (off: a push-only page is idle by design) |
 /// | [`max_queued_bytes`](Self::max_queued_bytes) | 1 MiB | slow consumers growing memory without bound |
-/// | [`max_message_size`](Self::max_message_size) / [`max_frame_size`](Self::max_frame_size) | 16 MiB | huge messages exhausting memory (1009) |
+/// | [`max_message_size`](Self::max_message_size) / [`max_frame_size`](Self::max_frame_size) | 1 MiB | huge messages exhausting memory (1009) |
 /// | [`max_head_size`](Self::max_head_size) / [`max_headers`](Self::max_headers) | 8 KiB / 100 | oversized handshakes (431) |
 /// | [`max_connections_per_ip`](Self::max_connections_per_ip) | a quarter of the workers; loopback exempt | one address taking every worker (429) |
 /// | [`max_rooms_per_connection`](Self::max_rooms_per_connection) / [`max_room_name_len`](Self::max_room_name_len) | 100 / 256 bytes | clients making the server remember rooms without bound |
@@ -294,13 +294,13 @@ impl ServerBuilder {
         self
     }
 
-    /// The largest message a client may send (default 16 MiB; 1009 beyond).
+    /// The largest message a client may send (default 1 MiB; 1009 beyond).
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.settings.limits.max_message_size = bytes;
         self
     }
 
-    /// The largest frame a client may send (default 16 MiB; 1009 beyond).
+    /// The largest frame a client may send (default 1 MiB; 1009 beyond).
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.settings.limits.max_frame_size = bytes;
         self

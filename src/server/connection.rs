@@ -359,9 +359,12 @@ impl Connection {
             .join(self.shared.id, room, self.hub.settings.room_caps)
     }
 
-    /// Takes this client out of `room`.
-    pub fn leave(&self, room: &str) {
+    /// Takes this client out of `room` (a room it is not in is no error).
+    /// Returns a `Result`, as [`join`](Self::join) does, so that code that
+    /// moves a client between rooms reads the same both ways.
+    pub fn leave(&self, room: &str) -> Result<()> {
         self.hub.registry.leave(self.shared.id, room);
+        Ok(())
     }
 
     /// The rooms this client is in.
@@ -378,6 +381,7 @@ impl Connection {
 
 /// What a broadcast did, client by client.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BroadcastReport {
     /// Clients the message was written to or queued for.
     pub delivered: usize,
@@ -409,6 +413,7 @@ impl BroadcastReport {
 
 /// A summary of one connected client.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientInfo {
     /// The connection's id.
     pub id: u64,

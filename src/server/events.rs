@@ -38,7 +38,7 @@ type OtherHandler = Arc<dyn Fn(&Connection, Message) + Send + Sync>;
 ///         // `room` is raw JSON: "\"lobby\"".
 ///         let room = room.trim_matches('"');
 ///         conn.join(room);
-///         conn.broadcast_room_others(room, stdws::server::event("joined", &conn.id().to_string()));
+///         conn.broadcast_room_except(room, conn.id(), stdws::server::event("joined", &conn.id().to_string()));
 ///     })
 ///     .on("ping", |conn, _| {
 ///         let _ = conn.emit("pong", "{}");

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::batch;
-use super::connection::{BroadcastReport, ClientInfo, Connection};
+use super::connection::{BroadcastReport, Connection};
 use super::hub::{Hub, Phase};
 use super::queue::{Ended, Frame, Origin};
 use super::shared::ConnShared;
@@ -225,12 +225,12 @@ impl ServerHandle {
 
     /// Sends the named event `name` with `data` (JSON text, or `""`) to
     /// every client (see [`Events`](super::Events)).
-    pub fn emit(&self, name: &str, data: &str) -> BroadcastReport {
+    pub fn broadcast_event(&self, name: &str, data: &str) -> BroadcastReport {
         self.broadcast(super::events::event(name, data))
     }
 
     /// Sends the named event `name` with `data` to every client in `room`.
-    pub fn emit_to_room(&self, room: &str, name: &str, data: &str) -> BroadcastReport {
+    pub fn broadcast_event_room(&self, room: &str, name: &str, data: &str) -> BroadcastReport {
         self.broadcast_room(room, super::events::event(name, data))
     }
 
@@ -297,13 +297,17 @@ impl ServerHandle {
         })
     }
 
-    /// Every connected client, by id.
-    pub fn clients(&self) -> Vec<ClientInfo> {
+    /// Every connected client, as [`client`](Self::client) gives one
+    /// (its [`info`](Connection::info) is a snapshot of its state).
+    pub fn clients(&self) -> Vec<Connection> {
         self.hub
             .registry
             .all()
             .iter()
-            .map(|c| ClientInfo::of(c, &self.hub))
+            .map(|shared| Connection {
+                shared: Arc::clone(shared),
+                hub: Arc::clone(&self.hub),
+            })
             .collect()
     }
 
@@ -319,9 +323,15 @@ impl ServerHandle {
             .join(id, room, self.hub.settings.room_caps)
     }
 
-    /// Takes client `id` out of `room`.
-    pub fn leave(&self, id: u64, room: &str) {
+    /// Takes client `id` out of `room` (a room it is not in is no error).
+    /// [`Error::NoSuchClient`](crate::Error::NoSuchClient) if no client has
+    /// this id, as for [`join`](Self::join).
+    pub fn leave(&self, id: u64, room: &str) -> Result<()> {
+        if self.hub.registry.get(id).is_none() {
+            return Err(Error::NoSuchClient(id));
+        }
         self.hub.registry.leave(id, room);
+        Ok(())
     }
 
     /// The ids of the clients in `room`.
@@ -541,9 +551,12 @@ impl Connection {
             .broadcast_to(Target::All, self.shared.id, message.into())
     }
 
-    /// Sends `message` to every client of the server but this one.
-    pub fn broadcast_others(&self, message: impl Into<Message>) -> BroadcastReport {
-        self.server().broadcast_except(self.shared.id, message)
+    /// Sends `message` to every client of the server but `except` (usually
+    /// this connection's own [`id`](Connection::id)): Socket.IO's
+    /// `socket.broadcast.emit`. The same call as
+    /// [`ServerHandle::broadcast_except`].
+    pub fn broadcast_except(&self, except: u64, message: impl Into<Message>) -> BroadcastReport {
+        self.server().broadcast_except(except, message)
     }
 
     /// Sends `message` to every client in `room`, this one included if it is a member.
@@ -555,14 +568,26 @@ impl Connection {
         )
     }
 
-    /// Sends `message` to every client in `room` but this one.
-    pub fn broadcast_room_others(
+    /// Sends `message` to every client in `room` but `except` (usually this
+    /// connection's own id): Socket.IO's `socket.to(room).emit`.
+    pub fn broadcast_room_except(
         &self,
         room: &str,
+        except: u64,
         message: impl Into<Message>,
     ) -> BroadcastReport {
-        self.server()
-            .broadcast_room_except(room, self.shared.id, message)
+        self.server().broadcast_room_except(room, except, message)
+    }
+
+    /// Sends the named event `name` with `data` to every client (see
+    /// [`Events`](super::Events)).
+    pub fn broadcast_event(&self, name: &str, data: &str) -> BroadcastReport {
+        self.broadcast(super::events::event(name, data))
+    }
+
+    /// Sends the named event `name` with `data` to every client in `room`.
+    pub fn broadcast_event_room(&self, room: &str, name: &str, data: &str) -> BroadcastReport {
+        self.broadcast_room(room, super::events::event(name, data))
     }
 }
 

@@ -67,8 +67,8 @@
 //! | | `on_pong(data)` | | [`Handler::on_pong`] |
 //! | | | `io.of("/chat")` (namespaces) | [`route`](ServerBuilder::route) with [`Endpoint::handler`], [`Endpoint::callbacks`] or [`Endpoint::events`] |
 //! | `send_message(client, msg)` | `write_message(msg, binary)` | `socket.emit("event", data)` | [`Connection::send`], [`send_text`](Connection::send_text), [`send_binary`](Connection::send_binary), [`emit`](Connection::emit) |
-//! | `send_message_to_all(msg)` | (loop over your handlers) | `io.emit(..)`, `socket.broadcast.emit(..)` | [`ServerHandle::broadcast`], [`Connection::broadcast_others`], [`ServerHandle::emit`] |
-//! | | | `socket.join(room)`, `io.to(room).emit(..)` | [`Connection::join`], [`ServerHandle::broadcast_room`], [`ServerHandle::emit_to_room`] |
+//! | `send_message_to_all(msg)` | (loop over your handlers) | `io.emit(..)`, `socket.broadcast.emit(..)` | [`ServerHandle::broadcast`], [`Connection::broadcast_except`], [`ServerHandle::broadcast_event`] |
+//! | | | `socket.join(room)`, `io.to(room).emit(..)` | [`Connection::join`], [`ServerHandle::broadcast_room`], [`ServerHandle::broadcast_event_room`] |
 //! | `client["id"]`, `client["address"]`, `clients` | `self.request` | `socket.id`, `socket.handshake` | [`Connection::id`], [`peer_addr`](Connection::peer_addr), [`request`](Connection::request), [`ServerHandle::clients`] |
 //! | | `close(code, reason)` | `socket.disconnect()` | [`Connection::close`] |
 //! | | `ping(data)`, `websocket_ping_interval`, `websocket_ping_timeout` | `pingInterval`, `pingTimeout` | [`Connection::ping`], [`ping_interval`](ServerBuilder::ping_interval), [`ping_timeout`](ServerBuilder::ping_timeout) |
