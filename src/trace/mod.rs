@@ -263,3 +263,185 @@ pub(crate) fn next_connection_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::OpCode;
+
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    fn collect() -> (Tracer, Arc<Mutex<Vec<(u64, TraceEvent)>>>) {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&events);
+        let tracer = Tracer::to_fn(move |conn, event| {
+            sink.lock().unwrap().push((conn, event.clone()));
+        });
+        (tracer, events)
+    }
+
+    fn lines(events: &[(u64, TraceEvent)]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|(conn, e)| text::line(*conn, e))
+            .collect()
+    }
+
+    #[test]
+    fn a_masked_frame_keeps_its_key_and_both_forms_of_its_payload() {
+        let (tracer, events) = collect();
+        // RFC 6455 section 5.7: a masked "Hello".
+        let wire = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        tracer.sent_bytes(7, Role::Client, &wire);
+        let events = events.lock().unwrap();
+        let [(7, TraceEvent::Frame(frame))] = &events[..] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(frame.direction, Direction::Sent);
+        assert_eq!(frame.header.opcode, OpCode::Text);
+        assert_eq!(frame.header.mask, Some(KEY));
+        assert_eq!(frame.header.length_encoding.bits(), 7);
+        assert_eq!(frame.payload, b"Hello");
+        assert_eq!(frame.wire_payload(), wire[6..]);
+        assert_eq!(frame.wire_header(), wire[..6]);
+        assert!(!frame.is_cut());
+        assert_eq!(
+            lines(&events),
+            ["[ws 7] -> FIN=1 RSV=000 op=0x1 TEXT   MASK=1 key=37fa213d len=5 (7-bit)  \"Hello\""]
+        );
+    }
+
+    #[test]
+    fn a_long_payload_is_kept_up_to_the_bound_and_shown_up_to_a_line() {
+        let (tracer, events) = collect();
+        let payload = vec![b'a'; 70_000];
+        let header = FrameHeader::new(OpCode::Text, payload.len() as u64, None);
+        tracer.sent_frame(1, &header, &payload, None);
+        let events = events.lock().unwrap();
+        let TraceEvent::Frame(frame) = &events[0].1 else {
+            panic!("{events:?}");
+        };
+        assert_eq!(frame.payload.len(), TracedFrame::KEEP);
+        assert!(frame.is_cut());
+        assert_eq!(frame.header.length_encoding.bits(), 64);
+        let line = &lines(&events)[0];
+        assert!(
+            line.ends_with(&format!("\"{}\"...", "a".repeat(32))),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_compressed_message_shows_both_sizes() {
+        let (tracer, events) = collect();
+        // RFC 7692 section 7.2.3.1: "Hello" compressed.
+        let deflated = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let mut header = FrameHeader::new(OpCode::Text, deflated.len() as u64, None);
+        header.rsv = 0b100;
+        tracer.sent_frame(2, &header, &deflated, Some(5));
+        tracer.deflated(2, 5, 7);
+        let events = events.lock().unwrap();
+        let TraceEvent::Frame(frame) = &events[0].1 else {
+            panic!("{events:?}");
+        };
+        assert_eq!(frame.inflated, Some(5));
+        assert_eq!(
+            lines(&events),
+            [
+                "[ws 2] -> FIN=1 RSV=100 op=0x1 TEXT   MASK=0              len=7 (7-bit)  hex f2 48 cd c9 c9 07 00 [deflate: 5 -> 7 bytes]",
+                "[ws 2] ** deflate: a message of 5 bytes compressed to 7",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_violation_carries_its_rule_section_and_code() {
+        let (tracer, events) = collect();
+        tracer.failed(3, &Violation::ReservedOpcode(3));
+        let events = events.lock().unwrap();
+        let TraceEvent::Violation(v) = events[0].1 else {
+            panic!("{events:?}");
+        };
+        assert_eq!(v.rfc_section(), "5.2");
+        assert_eq!(v.close_code(), CloseCode::PROTOCOL_ERROR);
+        assert_eq!(
+            lines(&events),
+            [
+                "[ws 3] !! failed: the peer used reserved opcode 0x3 (RFC 6455 section 5.2) -> close 1002"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_close_frame_tells_its_code_and_the_tcp_ends_are_events_only() {
+        let (tracer, events) = collect();
+        let payload = [0x03, 0xe8, b'b', b'y', b'e'];
+        let header = FrameHeader::new(OpCode::Close, 5, None);
+        tracer.sent_frame(4, &header, &payload, None);
+        tracer.tcp_closed(4, true);
+        tracer.tcp_closed(4, false);
+        tracer.disconnected(4, CloseCode::NORMAL, "bye", false, true);
+        let events = events.lock().unwrap();
+        let TraceEvent::Frame(frame) = &events[0].1 else {
+            panic!("{events:?}");
+        };
+        let close = frame.close_frame().unwrap();
+        assert_eq!(
+            (close.code, close.reason.as_str()),
+            (CloseCode::NORMAL, "bye")
+        );
+        assert_eq!(events[1].1, TraceEvent::TcpClosed { by_peer: true });
+        assert_eq!(
+            lines(&events),
+            [
+                "[ws 4] -> FIN=1 RSV=000 op=0x8 CLOSE  MASK=0              len=5 (7-bit)  code=1000 (normal closure) reason=\"bye\"",
+                "[ws 4] ** disconnected: 1000 (normal closure) \"bye\" (by peer: false, clean: true)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_handshake_head_becomes_one_event_and_one_line() {
+        let (tracer, events) = collect();
+        tracer.handshake(5, "request", "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        tracer.handshake_dir(5, "->", "refused", "HTTP/1.1 400 Bad Request\r\n\r\n");
+        let events = events.lock().unwrap();
+        assert_eq!(
+            events[0].1,
+            TraceEvent::Handshake {
+                direction: Direction::Received,
+                kind: HeadKind::Request,
+                head: "GET / HTTP/1.1\nHost: a".into(),
+            }
+        );
+        assert_eq!(
+            lines(&events),
+            [
+                "[ws 5] <- handshake request  GET / HTTP/1.1 | Host: a",
+                "[ws 5] -> handshake refused  HTTP/1.1 400 Bad Request",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_frame_cut_short_in_the_buffer_is_traced_with_what_there_is() {
+        let (tracer, events) = collect();
+        tracer.sent_bytes(6, Role::Server, &[0x82, 0x7e, 0x01, 0x00, 1, 2, 3]);
+        tracer.sent_bytes(6, Role::Server, &[0x82]);
+        let events = events.lock().unwrap();
+        assert_eq!(events.len(), 1);
+        let TraceEvent::Frame(frame) = &events[0].1 else {
+            panic!("{events:?}");
+        };
+        assert_eq!(frame.payload, [1, 2, 3]);
+        assert_eq!(frame.header.payload_len, 256);
+    }
+
+    #[test]
+    fn off_hands_nothing_on() {
+        assert!(!Tracer::off().is_on());
+        assert!(!Tracer::default().is_on());
+    }
+}
