@@ -138,8 +138,10 @@ fn the_client_traces_its_masked_frames() {
     server.shutdown_now();
 }
 
+type Events = Arc<Mutex<Vec<(u64, TraceEvent)>>>;
+
 /// A tracer that keeps every event with its connection number.
-fn collecting() -> (Tracer, Arc<Mutex<Vec<(u64, TraceEvent)>>>) {
+fn collecting() -> (Tracer, Events) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);
     let tracer = Tracer::to_fn(move |conn, event| sink.lock().unwrap().push((conn, event.clone())));

@@ -269,9 +269,11 @@ mod tests {
     use super::*;
     use crate::protocol::frame::OpCode;
 
+    type Events = Arc<Mutex<Vec<(u64, TraceEvent)>>>;
+
     const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
-    fn collect() -> (Tracer, Arc<Mutex<Vec<(u64, TraceEvent)>>>) {
+    fn collect() -> (Tracer, Events) {
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&events);
         let tracer = Tracer::to_fn(move |conn, event| {
