@@ -49,9 +49,9 @@ fi
 
 cargo build --release --example inspector --quiet
 
-# ---- the inspector on a port of the kernel's choosing, also tracing to its log
+# ---- the inspector on a port of the kernel's choosing
 LOG=$RUN/inspector.log
-STDWS_TRACE=1 target/release/examples/inspector --port 0 >"$LOG" 2>&1 &
+target/release/examples/inspector --port 0 >"$LOG" 2>&1 &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 100); do

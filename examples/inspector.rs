@@ -300,12 +300,17 @@ fn stream_trace(
         if events.is_empty() {
             // Nothing new: a ping finds out whether the page is still there
             // (a write to a closed connection fails, soon if not at once).
-            ws.ping(b"").map_err(io::Error::other)?;
+            if ws.ping(b"").is_err() {
+                return Ok(());
+            }
             continue;
         }
         next += events.len();
         for event in events {
-            ws.send_text(&event).map_err(io::Error::other)?;
+            // A page that went away, or opened a new connection.
+            if ws.send_text(&event).is_err() {
+                return Ok(());
+            }
         }
     }
 }

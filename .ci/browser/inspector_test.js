@@ -75,7 +75,11 @@ const text = (id) => page.textContent(`#${id}`);
 // Everything the test reads from one frame card.
 function frameCards(selector) {
   return page.$$eval(selector, (cards) => cards.map((c) => {
-    const cell = (cls) => { const e = c.querySelector(`table.bits td.f-${cls} .bits`); return e ? e.textContent : null; };
+    // A field may span two rows of the diagram: its bits are all its cells'.
+    const cell = (cls) => {
+      const cells = Array.from(c.querySelectorAll(`table.bits td.f-${cls} .bits`));
+      return cells.length ? cells.map((e) => e.textContent).join('') : null;
+    };
     const code = (cls) => { const e = c.querySelector(`.payload .${cls}`); return e ? e.textContent : null; };
     return {
       dir: c.dataset.dir, opcode: c.dataset.opcode, mask: c.dataset.mask, len: c.dataset.len, fin: c.dataset.fin,
