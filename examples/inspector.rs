@@ -603,7 +603,11 @@ fn frame_json(
         _ => std::str::from_utf8(unmasked).ok(),
     };
     let close = (header.opcode == OpCode::Close)
-        .then(|| stdws::protocol::close::parse_close_payload(unmasked).ok().flatten())
+        .then(|| {
+            stdws::protocol::close::parse_close_payload(unmasked)
+                .ok()
+                .flatten()
+        })
         .flatten();
     Value::object([
         ("type", "frame".into()),
@@ -622,7 +626,10 @@ fn frame_json(
         ("mask", header.mask.is_some().into()),
         ("key", header.mask.map(|k| hex(&k)).into()),
         ("len", Value::from(header.payload_len)),
-        ("lenBits", Value::from(u32::from(header.length_encoding.bits()))),
+        (
+            "lenBits",
+            Value::from(u32::from(header.length_encoding.bits())),
+        ),
         ("header", hex(header.encode().as_bytes()).into()),
         ("wire", hex(&wire).into()),
         ("unmasked", hex(unmasked).into()),

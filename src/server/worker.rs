@@ -82,7 +82,9 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         finish_tcp(stream, settings.close_timeout);
         return;
     };
-    let trace_id = next_connection_id();
+    // The client id from the start (with a backplane it carries the node),
+    // so that every event of the connection has the number its frames have.
+    let trace_id = hub.client_id(next_connection_id());
     let tracer = &settings.tracer;
     if tracer.is_on() {
         tracer.handshake(trace_id, "request", &head_text(&request));
