@@ -24,6 +24,10 @@
 //! | `!bad-utf8`        | sends a text frame that is not UTF-8 (8.1)             |
 //! | anything else      | echoed                                                 |
 //!
+//! The inspected connection takes messages of up to 100,000 bytes: the page
+//! has a button that sends more, and the server fails the connection with
+//! 1009 (a violation of its limit, section 10.4), which the page shows.
+//!
 //! A browser cannot send fragments or pings from JavaScript, so the server
 //! sends those. The last three rows of the table are frames that stdws
 //! would never send: the example writes their bytes to the socket itself,
@@ -56,6 +60,8 @@ const PAGE: &str = include_str!("inspector/index.html");
 const MAX_CONNECTIONS: usize = 64;
 const MAX_TOKENS: usize = 128;
 const MAX_EVENTS: usize = 2_000;
+/// The largest message the inspected connection takes (1009 beyond).
+const MAX_MESSAGE: usize = 100_000;
 
 fn main() -> ExitCode {
     let mut port: u16 = 8000;
@@ -79,7 +85,11 @@ fn main() -> ExitCode {
     let port = listener.local_addr().map_or(port, |a| a.port());
     println!("inspector: open http://127.0.0.1:{port}/");
     let logs = Logs::new();
-    let traced = WebSocketConfig::new().trace(logs.tracer());
+    // A low limit, so that the page can go over it and see the rule that
+    // protects a server's memory (RFC 6455 section 10.4) fail the connection.
+    let traced = WebSocketConfig::new()
+        .max_message_size(MAX_MESSAGE)
+        .trace(logs.tracer());
     let untraced = WebSocketConfig::new().trace(Tracer::off());
     let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
@@ -196,9 +206,22 @@ fn inspected(replay: Replay, token: &str, logs: &Logs, config: &WebSocketConfig)
             break;
         }
     }
-    // Dropping the WebSocket closes TCP: the server closes first when the
-    // peer has not (RFC 6455 section 7.1.1).
+    // The server closes TCP first when the peer has not (RFC 6455 section
+    // 7.1.1). It reads on for a moment: a peer still sending (a message over
+    // the limit) would otherwise get a reset instead of the close frame, and
+    // report 1006 instead of the code it was sent.
     logs.server_closes_tcp(token);
+    let stream = &mut ws.get_mut().stream;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut sink = [0u8; 8192];
+    let mut budget: usize = 4 << 20;
+    while let Ok(n @ 1..) = stream.read(&mut sink) {
+        budget = budget.saturating_sub(n);
+        if budget == 0 {
+            break;
+        }
+    }
     Ok(())
 }
 

@@ -13,7 +13,9 @@
 // three fragments show under one message; a close with 1000 shows both close
 // frames and the TCP end; on a new connection, "server sends a masked frame"
 // makes the browser fail the connection (1006 in the page), and the page
-// shows the raw frame. A screenshot is saved. Prints one line per step; on
+// shows the raw frame; the same for invalid UTF-8; a message over the
+// server's limit shows as a violation with its rule, section and code 1009.
+// A screenshot is saved. Prints one line per step; on
 // failure, the page's text and the browser's console, and exits 1.
 'use strict';
 
@@ -195,13 +197,27 @@ async function main() {
   if (!raw.some((f) => f.mask_bit === '1' && f.key_bits !== null)) await fail(`no raw masked frame shown: ${JSON.stringify(raw)}`);
   say('the server\'s masked frame is shown and the browser failed the connection: 1006 in the page');
 
+  await page.click('#reconnect');
+  await until('#state "open" for invalid UTF-8', async () => (await text('state')) === 'open');
+  await page.click('#bad-utf8');
+  await until('the browser failing the connection on invalid UTF-8 (1006)', async () => (await page.getAttribute('#browser-close', 'data-code')) === '1006');
+  say('invalid UTF-8 from the server: the browser failed the connection, 1006 in the page');
+
+  await page.click('#reconnect');
+  await until('#state "open" for a message over the limit', async () => (await text('state')) === 'open');
+  await page.click('#send-too-big');
+  await until('the server failing the connection with 1009', async () => (await page.getAttribute('#browser-close', 'data-code')) === '1009');
+  const violation = await page.$$eval('.event.violation', (vs) => vs.map((v) => v.textContent));
+  if (!violation.some((v) => v.includes('section 10.4') && v.includes('close 1009'))) await fail(`no violation with its rule and code: ${JSON.stringify(violation)}`);
+  say(`a message over the server's limit: "${violation[0]}"`);
+
   await page.screenshot({ path: screenshot, fullPage: true });
   // Chromium reports the masked frame on the console; nothing else may be an error.
   // The page has no icon: the GET /favicon.ico gets a 404, whose console
   // error names no URL; it is forgiven when it is the only failed load.
   const failedLoads = consoleLines.filter((l) => l.startsWith('[http ') && !l.endsWith('/favicon.ico'));
   const errors = consoleLines.filter((l) => l.startsWith('[page error]') ||
-    (l.startsWith('[console.error]') && !/must not mask/.test(l) &&
+    (l.startsWith('[console.error]') && !/must not mask|UTF-8|1009/.test(l) &&
       !(l.includes('Failed to load resource') && failedLoads.length === 0)));
   errors.push(...failedLoads);
   if (errors.length) await fail(`the page logged errors: ${errors.join('; ')}`);
