@@ -217,7 +217,10 @@ impl ReadBuffer {
                         tracer.received_frames(conn, session.receiver_mut(), &result);
                     }
                     match read {
-                        Ok(0) => return Ok(None),
+                        Ok(0) => {
+                            tracer.tcp_closed(conn, true);
+                            return Ok(None);
+                        }
                         Ok(_) => {}
                         Err(e) => return Err(Error::Io(e)),
                     }
@@ -229,7 +232,10 @@ impl ReadBuffer {
                 }
             }
             match retry_interrupted(|| self.fill(reader)) {
-                Ok(0) => return Ok(None),
+                Ok(0) => {
+                    tracer.tcp_closed(conn, true);
+                    return Ok(None);
+                }
                 Ok(_) => {}
                 Err(e) => return Err(Error::Io(e)),
             }
@@ -526,11 +532,13 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     fn send_frame(&mut self, opcode: OpCode, payload: &[u8]) -> Result<()> {
-        let role = self.session.role();
+        let message_len = payload.len();
         let (header, payload) = self.sender.message_frame(opcode, payload)?;
         let encoded = header.encode();
         if self.tracer.is_on() {
-            self.tracer.sent_frame(self.id, role, &header, payload);
+            let compressed = header.rsv != 0;
+            let inflated = compressed.then_some(message_len);
+            self.tracer.sent_frame(self.id, &header, payload, inflated);
         }
         match header.mask {
             // A server's payload goes out as it is, beside its header.

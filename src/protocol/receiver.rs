@@ -164,7 +164,7 @@ pub struct SeenFrame {
 
 impl SeenFrame {
     /// How many payload bytes are kept.
-    pub const PREFIX: usize = 32;
+    pub const PREFIX: usize = 4096;
 }
 
 impl Receiver {

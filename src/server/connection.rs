@@ -180,6 +180,12 @@ impl Connection {
             .as_ref()
             .and_then(|d| d.compress(opcode, &payload));
         let compressed = deflated.is_some();
+        if let Some(deflated) = &deflated {
+            let tracer = &self.hub.settings.tracer;
+            if tracer.is_on() {
+                tracer.deflated(self.shared.id, payload.len(), deflated.len());
+            }
+        }
         let payload = deflated.map_or(payload, Cow::Owned);
         if !self.on_owner_thread() {
             let frame = Frame::new(opcode, payload.into_owned());

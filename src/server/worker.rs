@@ -82,7 +82,9 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         finish_tcp(stream, settings.close_timeout);
         return;
     };
-    let trace_id = next_connection_id();
+    // The client id from the start (with a backplane it carries the node),
+    // so that every event of the connection has the number its frames have.
+    let trace_id = hub.client_id(next_connection_id());
     let tracer = &settings.tracer;
     if tracer.is_on() {
         tracer.handshake(trace_id, "request", &head_text(&request));
@@ -175,15 +177,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     let mut handler = endpoint.make_handler();
     batch::set_own(conn.id());
     let why = run_session(&conn, stream, &leftover, &mut *handler);
-    if tracer.is_on() {
-        tracer.event(
-            conn.id(),
-            &format!(
-                "disconnected: {} {:?} (by peer: {}, clean: {})",
-                why.code, why.reason, why.by_peer, why.was_clean
-            ),
-        );
-    }
+    tracer.disconnected(conn.id(), why.code, &why.reason, why.by_peer, why.was_clean);
     lock(&hub.finishing).insert(conn.id(), Arc::clone(&conn.shared));
     // Counted before the registry lets go: a shutdown waits for an empty
     // registry and then reads this count, which must be final by then.
@@ -202,6 +196,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         } else {
             Duration::ZERO
         };
+        tracer.tcp_closed(conn.id(), false);
         finish_tcp(stream, linger);
     }
     lock(&hub.finishing).remove(&conn.id());
