@@ -132,7 +132,7 @@ fn serve(
     let Ok(request) = Request::parse(&head, HeadLimits::default()) else {
         return stream.write_all(&Response::text(400, "bad request").to_bytes());
     };
-    let token = request.query_param("token").filter(|t| is_token(t));
+    let token = request.query_param_raw("token").filter(|t| is_token(t));
     let replay = Replay {
         pending: [head, leftover].concat(),
         at: 0,
