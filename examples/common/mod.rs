@@ -118,10 +118,14 @@ impl ServerArgs {
             .on_connect(move |conn: &Connection| {
                 on_connect(conn);
                 if !quiet {
+                    let via = match conn.client_addr() == conn.peer_addr() {
+                        true => String::new(),
+                        false => format!(" via {}", conn.peer_addr()),
+                    };
                     eprintln!(
-                        "connect    #{} from {} to {}",
+                        "connect    #{} from {}{via} to {}",
                         conn.id(),
-                        conn.peer_addr(),
+                        conn.client_addr(),
                         conn.request().target()
                     );
                 }

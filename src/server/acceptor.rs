@@ -66,6 +66,7 @@ pub(crate) fn run(hub: Arc<Hub>, listener: TcpListener) {
             .registry
             .admit_address(peer.ip(), hub.settings.per_ip_limit(peer.ip()))
         {
+            Counters::add(&hub.counters.refused_per_ip);
             refuse(stream, 429, "too many connections from your address");
             continue;
         }

@@ -26,6 +26,7 @@
 //! | settings, endpoints, `bind`/`run`    | [`builder`]       |
 //! | accepting and refusing connections   | `acceptor`        |
 //! | the descriptor limit, a spare one    | `descriptors`     |
+//! | the client's address behind proxies  | `forwarded`       |
 //! | the fixed thread pool                | `pool`            |
 //! | one connection's life                | `worker`          |
 //! | routing and the handshake hook       | [`router`]        |
@@ -73,6 +74,7 @@ pub mod builder;
 pub mod connection;
 mod descriptors;
 pub mod events;
+mod forwarded;
 pub mod handle;
 pub mod handler;
 mod housekeeper;

@@ -91,6 +91,8 @@ pub(crate) fn load(ms: &Millis) -> u64 {
 pub(crate) struct ConnShared {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
+    /// The client's address: `peer`, or the one a trusted proxy forwarded.
+    pub(crate) client: SocketAddr,
     pub(crate) request: Request,
     pub(crate) subprotocol: Option<String>,
     pub(crate) outbound: Outbound,
@@ -117,6 +119,7 @@ impl ConnShared {
         ConnShared {
             id,
             peer,
+            client: peer,
             request,
             subprotocol,
             outbound,
@@ -126,6 +129,12 @@ impl ConnShared {
             ping_sent_ms: AtomicU64::new(0),
             deflate: None,
         }
+    }
+
+    /// The same, with the client's address as a trusted proxy forwarded it.
+    pub(crate) fn with_client(mut self, client: SocketAddr) -> Self {
+        self.client = client;
+        self
     }
 
     /// The same, with `permessage-deflate` as agreed in the handshake.

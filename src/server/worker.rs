@@ -17,7 +17,7 @@
 //! ```
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::batch;
 use super::connection::Connection;
+use super::forwarded::client_addr;
 use super::handler::{Disconnect, Handler};
 use super::hub::{Accepted, Counters, Hub, Phase};
 use super::outbound::{Outbound, Sent};
@@ -87,7 +88,29 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     if tracer.is_on() {
         tracer.handshake(trace_id, "request", &head_text(&request));
     }
-    let (endpoint, mut response) = match decide(hub, &request, peer) {
+    // Behind a trusted proxy, the per-address limit applies to the address
+    // it forwards, which is known only now that the head has arrived.
+    let client = client_addr(request.headers(), peer, &settings.trusted_proxies);
+    let _counted = match CountedAddress::admit(hub, peer, client) {
+        Ok(counted) => counted,
+        Err(refusal) => {
+            if tracer.is_on() {
+                tracer.handshake_dir(
+                    trace_id,
+                    "->",
+                    "refused",
+                    &String::from_utf8_lossy(&refusal.to_bytes()),
+                );
+            }
+            let _ = (&**stream).write_all(&refusal.to_bytes());
+            finish_tcp(stream, settings.close_timeout);
+            return;
+        }
+    };
+    if client != peer && tracer.is_on() {
+        tracer.event(trace_id, &format!("client {client}, forwarded by {peer}"));
+    }
+    let (endpoint, mut response) = match decide(hub, &request, peer, client) {
         Ok(accepted) => accepted,
         Err(response) => {
             if tracer.is_on() {
@@ -146,6 +169,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
             outbound,
             hub.now_ms(),
         )
+        .with_client(client)
         .with_deflate(agreed, settings.compression),
     );
     hub.registry.insert(Arc::clone(&shared));
@@ -189,11 +213,47 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     lock(&hub.finishing).remove(&conn.id());
 }
 
+/// A forwarded client address counted against the per-address limit for
+/// as long as its connection is served.
+struct CountedAddress<'a> {
+    hub: &'a Hub,
+    ip: IpAddr,
+}
+
+impl<'a> CountedAddress<'a> {
+    /// Counts `client` when it is not the TCP `peer` (which the acceptor
+    /// counted already); the refusal to send when it is over the limit.
+    fn admit(hub: &'a Hub, peer: SocketAddr, client: SocketAddr) -> Result<Option<Self>, Response> {
+        let ip = client.ip();
+        if ip == peer.ip() {
+            return Ok(None);
+        }
+        if !hub
+            .registry
+            .admit_address(ip, hub.settings.per_ip_limit(ip))
+        {
+            Counters::add(&hub.counters.refused_per_ip);
+            return Err(
+                Response::text(429, "too many connections from your address")
+                    .with_header("Retry-After", "1"),
+            );
+        }
+        Ok(Some(CountedAddress { hub, ip }))
+    }
+}
+
+impl Drop for CountedAddress<'_> {
+    fn drop(&mut self) {
+        self.hub.registry.release_address(self.ip);
+    }
+}
+
 /// Decides what to answer a request: an endpoint and its `101`, or a refusal.
 fn decide<'h>(
     hub: &'h Hub,
     request: &Request,
     peer: SocketAddr,
+    client: SocketAddr,
 ) -> Result<(&'h Endpoint, Response), Response> {
     let router = &hub.router;
     if is_plain_http(request) {
@@ -221,7 +281,7 @@ fn decide<'h>(
             ),
         ));
     }
-    let mut handshake = Handshake::new(request, peer);
+    let mut handshake = Handshake::new(request, peer, client);
     if let Some(choice) = endpoint
         .subprotocols
         .iter()
