@@ -64,7 +64,7 @@
 //! | | `select_subprotocol(protocols)` | | [`Endpoint::subprotocols`], [`Handshake::select_subprotocol`] |
 //! | | `websocket_max_message_size` | `maxHttpBufferSize` | [`max_message_size`](ServerBuilder::max_message_size) |
 //! | `deny_new_connections()`, `allow_new_connections()` | | | the same names on [`ServerHandle`] |
-//! | `shutdown_gracefully()`, `shutdown_abruptly()` | | `close()` | [`ServerHandle::shutdown`], [`ServerHandle::shutdown_now`] |
+//! | `shutdown_gracefully()`, `shutdown_abruptly()` | | `close()` | [`ServerHandle::shutdown`], [`ServerHandle::shutdown_now`], [`ServerHandle::drain`] (1012, for restarts behind a balancer) |
 //! | | | `io.adapter(createAdapter(pub, sub))` (Redis adapter) | [`redis(url)`](ServerBuilder::redis): see [`crate::backplane`] |
 
 mod acceptor;
@@ -94,7 +94,7 @@ pub use builder::{Server, ServerBuilder};
 pub use connection::{BroadcastReport, ClientInfo, Connection};
 pub use descriptors::open_file_limit;
 pub use events::{Events, event};
-pub use handle::{ServerHandle, ServerStats};
+pub use handle::{DrainReport, ServerHandle, ServerStats};
 pub use handler::{Disconnect, Handler};
 pub use queue::SlowClientPolicy;
 pub use router::{Endpoint, Handshake};

@@ -88,6 +88,15 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     if tracer.is_on() {
         tracer.handshake(trace_id, "request", &head_text(&request));
     }
+    // A handshake finished while the server drains or shuts down would miss
+    // the close sent to every client: send it elsewhere now.
+    if hub.phase() != Phase::Running {
+        let refusal = Response::text(503, "the server is restarting; connect again")
+            .with_header("Retry-After", "1");
+        let _ = (&**stream).write_all(&refusal.to_bytes());
+        finish_tcp(stream, Duration::ZERO);
+        return;
+    }
     // Behind a trusted proxy, the per-address limit applies to the address
     // it forwards, which is known only now that the head has arrived.
     let client = client_addr(request.headers(), peer, &settings.trusted_proxies);
