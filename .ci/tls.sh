@@ -16,8 +16,8 @@
 #   - Chromium (.ci/browser's playwright-core, --ignore-certificate-errors)
 #     loads the chat page over https:// and chats over wss:// through each
 #     proxy (.ci/tls/chat_tls.js);
-#   - the echo example's log shows the client address from X-Forwarded-For
-#     (nginx) and Forwarded (HAProxy) (--trusted-proxy 127.0.0.1).
+#   - the echo example's log shows the client address both proxies sent in
+#     X-Forwarded-For (--trusted-proxy 127.0.0.1).
 #
 # Installs nginx and haproxy (apt-get update only when the install needs it)
 # and what .ci/interop.sh and .ci/browser.sh install, if missing. Everything
@@ -91,7 +91,7 @@ fi
 CERT=$DIR/cert.pem KEY=$DIR/key.pem PEM=$DIR/haproxy.pem
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
-  -keyout "$KEY" -out "$CERT" >"$RUN/openssl.log" 2>&1 || die "openssl req failed"
+  -keyout "$KEY" -out "$CERT" >"$RUN/openssl.out" 2>&1 || { cat "$RUN/openssl.out"; die "openssl req failed"; }
 cat "$CERT" "$KEY" >"$PEM"
 
 # ---- the servers: pings every 2 s; the control pings never
@@ -125,7 +125,7 @@ fill() {
   sed -e "s|@RUN@|$RUN/$7|g" -e "s|@CERT@|$CERT|g" -e "s|@KEY@|$KEY|g" -e "s|@PEM@|$PEM|g" \
     -e "s|@LISTEN_ECHO@|127.0.0.1:$3|g" -e "s|@LISTEN_CHAT@|127.0.0.1:$4|g" \
     -e "s|@ECHO@|127.0.0.1:$5|g" -e "s|@CHAT@|127.0.0.1:$6|g" "$1" >"$2"
-  ! grep -q '@[A-Z_]*@' "$2" || die "$2 has a placeholder left"
+  ! grep -v '^ *#' "$2" | grep -q '@[A-Z_]*@' || die "$2 has a placeholder left"
 }
 # shorten FILE FROM TO: a timeout cut for the idle test, which must be there.
 shorten() {

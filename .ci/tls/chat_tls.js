@@ -26,9 +26,9 @@ if (targets.length === 0) {
 
 const lines = [];
 
-async function until(what, page, predicate) {
+async function until(what, page, predicate, arg = null) {
   try {
-    await page.waitForFunction(predicate, null, { timeout: STEP_MS, polling: 50 });
+    await page.waitForFunction(predicate, arg, { timeout: STEP_MS, polling: 50 });
   } catch (e) {
     throw new Error(`timed out waiting for ${what}`);
   }
