@@ -107,24 +107,33 @@ wait_port() { # PORT NAME
   done
   die "$2 is not listening on port $1"
 }
-ECHO=$(free_port) CHAT=$(free_port) NOPING=$(free_port)
-"$BIN/echo" "127.0.0.1:$ECHO" --workers 64 --ping-interval 2 --trusted-proxy 127.0.0.1 2>"$RUN/echo.log" &
+ECHO=$(free_port) ECHO2=$(free_port) CHAT=$(free_port) NOPING=$(free_port)
+# The first echo node drains when told on its standard input, a FIFO held
+# open here (so that it never sees the end of its input).
+mkfifo "$RUN/echo.in"
+exec 8<>"$RUN/echo.in"
+"$BIN/echo" "127.0.0.1:$ECHO" --workers 64 --ping-interval 2 --trusted-proxy 127.0.0.1 \
+  --drain-on-stdin <&8 2>"$RUN/echo.log" &
+ECHO_PID=$!
+PIDS+=($!)
+"$BIN/echo" "127.0.0.1:$ECHO2" --workers 64 --ping-interval 2 --trusted-proxy 127.0.0.1 2>"$RUN/echo2.log" &
 PIDS+=($!)
 "$BIN/chat" "127.0.0.1:$CHAT" --ping-interval 2 --trusted-proxy 127.0.0.1 2>"$RUN/chat.log" &
 PIDS+=($!)
 "$BIN/echo" "127.0.0.1:$NOPING" --workers 16 --ping-interval 3600 2>"$RUN/noping.log" &
 PIDS+=($!)
 wait_port "$ECHO" "the echo example"
+wait_port "$ECHO2" "the second echo example"
 wait_port "$CHAT" "the chat example"
 wait_port "$NOPING" "the echo example without pings"
 
 # ---- the proxies: the documented configurations, and the idle copies
-# fill TEMPLATE OUT LISTEN_ECHO LISTEN_CHAT ECHO CHAT SUBDIR
+# fill TEMPLATE OUT LISTEN_ECHO LISTEN_CHAT ECHO CHAT SUBDIR (ECHO2: the second node)
 fill() {
   mkdir -p "$RUN/$7"
   sed -e "s|@RUN@|$RUN/$7|g" -e "s|@CERT@|$CERT|g" -e "s|@KEY@|$KEY|g" -e "s|@PEM@|$PEM|g" \
     -e "s|@LISTEN_ECHO@|127.0.0.1:$3|g" -e "s|@LISTEN_CHAT@|127.0.0.1:$4|g" \
-    -e "s|@ECHO@|127.0.0.1:$5|g" -e "s|@CHAT@|127.0.0.1:$6|g" "$1" >"$2"
+    -e "s|@ECHO@|127.0.0.1:$5|g" -e "s|@ECHO2@|127.0.0.1:$ECHO2|g" -e "s|@CHAT@|127.0.0.1:$6|g" "$1" >"$2"
   ! grep -v '^ *#' "$2" | grep -q '@[A-Z_]*@' || die "$2 has a placeholder left"
 }
 # shorten FILE FROM TO: a timeout cut for the idle test, which must be there.
@@ -173,9 +182,31 @@ wait "$IDLE" || failed=1
 cat "$RUN/idle.out"
 
 # The client address the proxies forwarded (the echo example trusts 127.0.0.1).
-grep -q "^connect .* from 127.0.0.1:0 via 127.0.0.1:" "$RUN/echo.log" \
+grep -q "^connect .* from 127.0.0.1:0 via 127.0.0.1:" "$RUN/echo.log" "$RUN/echo2.log" \
   && echo "tls: the echo example logged the forwarded client address (from 127.0.0.1:0 via 127.0.0.1:PORT) OK" \
   || { echo "tls: the echo example logged no forwarded client address: FAILED"; failed=1; }
+
+# ---- a restart behind nginx: the first echo node drains, its clients move
+# to the second.
+before=$(grep -c "^connect " "$RUN/echo2.log" || true)
+"$VENV/bin/python" .ci/tls/wss_client.py drain "$CERT" "wss://127.0.0.1:$N_ECHO/" 8 \
+  "$RUN/echo.in" "$RUN/drained" >"$RUN/drain.out" 2>&1 &
+DRAIN=$!
+# The node exits once its clients have gone (at most 10 s).
+timeout 20 tail --pid="$ECHO_PID" -f /dev/null || { echo "tls: the draining node did not exit"; failed=1; }
+touch "$RUN/drained"
+wait "$DRAIN" || failed=1
+cat "$RUN/drain.out"
+drained=$(grep -o "drained: [0-9]* of [0-9]* clients left in time, 0 cut" "$RUN/echo.log" || true)
+moved=$(grep -o "moved=[0-9]*" "$RUN/drain.out" | cut -d= -f2 || true)
+after=$(grep -c "^connect " "$RUN/echo2.log" || true)
+if [ -n "$drained" ] && [ -n "$moved" ] && [ "$drained" = "drained: $moved of $moved clients left in time, 0 cut" ] \
+  && [ "$((after - before))" = 8 ]; then
+  echo "tls: the drained node logged '$drained'; the other node took all 8 clients ($((after - before)) connects) OK"
+else
+  echo "tls: drain through nginx: FAILED (node log: '${drained:-nothing}', clients moved: ${moved:-?}, connects on the other node: $((after - before)))"
+  failed=1
+fi
 
 [ "$failed" = 0 ] || die "FAILED ($((SECONDS - STARTED)) s)"
 echo "tls: nginx and HAProxy in front of stdws OK ($((SECONDS - STARTED)) s)"

@@ -13,6 +13,16 @@
         proxy: the test of the pings is only worth something if its control
         fails.
 
+    wss_client.py drain CA_FILE URL COUNT FIFO DONE_FILE
+        COUNT clients connect to URL (a balancer in front of two nodes) with
+        websockets' reconnecting loop (`async for ws in connect(...)`) and
+        exchange a message; then "drain" is written to FIFO (the standard
+        input of one node, started with --drain-on-stdin), the clients of
+        that node get close 1012 and reconnect through the balancer, which
+        now finds only the other node. Once DONE_FILE exists (the drained
+        node has exited), every client must echo on its current connection.
+        Prints how many saw 1012.
+
 One line per check; exit status 1 if any failed.
 """
 
@@ -75,6 +85,52 @@ async def idle(name, url, ca_file, seconds, kept):
         await ws.close()
 
 
+async def drain(url, ca_file, count, fifo, done_file):
+    ready = asyncio.Barrier(count + 1)
+    drained = asyncio.Event()
+    restarts = [0] * count
+
+    async def client(i):
+        first = True
+        async for ws in websockets.connect(url, ssl=context(ca_file), open_timeout=TIMEOUT):
+            try:
+                await ws.send(f"client {i}")
+                assert await asyncio.wait_for(ws.recv(), TIMEOUT) == f"client {i}"
+                if first:
+                    first = False
+                    await ready.wait()
+                while not drained.is_set():
+                    try:
+                        # Waits for the close (a 1012 raises ConnectionClosed).
+                        await asyncio.wait_for(ws.recv(), 0.1)
+                    except TimeoutError:
+                        pass
+                await ws.send("after the drain")
+                assert await asyncio.wait_for(ws.recv(), TIMEOUT) == "after the drain"
+                await ws.close()
+                return
+            except websockets.ConnectionClosed as e:
+                code = e.rcvd.code if e.rcvd else None
+                if code != 1012:
+                    raise AssertionError(f"client {i} closed with {code}, not 1012") from None
+                restarts[i] += 1  # and the loop reconnects
+
+    async def conductor():
+        await ready.wait()
+        with open(fifo, "w") as f:
+            f.write("drain\n")
+        async with asyncio.timeout(30):
+            while not os.path.exists(done_file):
+                await asyncio.sleep(0.05)  # the other node's exit, seen through the file
+        drained.set()
+
+    async with asyncio.timeout(60):
+        await asyncio.gather(conductor(), *(client(i) for i in range(count)))
+    moved = sum(1 for r in restarts if r)
+    assert moved > 0 and all(r <= 1 for r in restarts), f"restarts per client: {restarts}"
+    return f"drain: {moved} of {count} clients got 1012, reconnected through the balancer, and all {count} echo after the drain OK (moved={moved})"
+
+
 async def main(argv):
     mode, ca_file, rest = argv[0], argv[1], argv[2:]
     jobs = []
@@ -90,6 +146,9 @@ async def main(argv):
                 continue
             name, url = arg.split("=", 1)
             jobs.append((name, idle(name, url, ca_file, seconds, kept)))
+    elif mode == "drain":
+        url, count, fifo, done_file = rest
+        jobs.append(("drain", drain(url, ca_file, int(count), fifo, done_file)))
     else:
         print(__doc__)
         return 2

@@ -192,6 +192,8 @@ impl ServerArgs {
                 return ExitCode::FAILURE;
             }
         };
+        // The drain's report, printed before the process exits.
+        let (reported, report_printed) = std::sync::mpsc::channel::<()>();
         if self.drain_on_stdin {
             let handle = handle.clone();
             let name = name.to_owned();
@@ -205,12 +207,16 @@ impl ServerArgs {
                             "{name}: drained: {} of {} clients left in time, {} cut, in {:?}",
                             report.left, report.clients, report.cut, report.elapsed
                         );
+                        let _ = reported.send(());
                         return;
                     }
                 }
             });
         }
         handle.wait();
+        if self.drain_on_stdin {
+            let _ = report_printed.recv_timeout(std::time::Duration::from_secs(5));
+        }
         ExitCode::SUCCESS
     }
 }
