@@ -87,6 +87,12 @@ if ! cmp -s .ci/browser/package-lock.json "$BROWSER_DIR/package-lock.json" || [ 
     || die "npm ci failed for .ci/browser/package-lock.json"
 fi
 
+# The README shows these two files as they are.
+for conf in .ci/tls/nginx.conf .ci/tls/haproxy.cfg; do
+  python3 -c 'import sys; sys.exit(open(sys.argv[1]).read() not in open("README.md").read())' "$conf" \
+    || die "README.md does not show $conf as it is: copy it into the deployment section"
+done
+
 # ---- the certificate: self-signed, for 127.0.0.1 and localhost
 CERT=$DIR/cert.pem KEY=$DIR/key.pem PEM=$DIR/haproxy.pem
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
