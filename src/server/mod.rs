@@ -57,7 +57,7 @@
 //! | `send_message(client, msg)` | `write_message(msg, binary)` | `socket.emit("event", data)` | [`Connection::send`], [`send_text`](Connection::send_text), [`send_binary`](Connection::send_binary), [`emit`](Connection::emit) |
 //! | `send_message_to_all(msg)` | (loop over your handlers) | `io.emit(..)`, `socket.broadcast.emit(..)` | [`ServerHandle::broadcast`], [`Connection::broadcast_others`], [`ServerHandle::emit`] |
 //! | | | `socket.join(room)`, `io.to(room).emit(..)` | [`Connection::join`], [`ServerHandle::broadcast_room`], [`ServerHandle::emit_to_room`] |
-//! | `client["id"]`, `client["address"]`, `clients` | `self.request` | `socket.id`, `socket.handshake` | [`Connection::id`], [`peer_addr`](Connection::peer_addr), [`request`](Connection::request), [`ServerHandle::clients`] |
+//! | `client["id"]`, `client["address"]`, `clients` | `self.request` | `socket.id`, `socket.handshake` | [`Connection::id`], [`peer_addr`](Connection::peer_addr), [`client_addr`](Connection::client_addr) (behind [`trusted_proxies`](ServerBuilder::trusted_proxies)), [`request`](Connection::request), [`ServerHandle::clients`] |
 //! | | `close(code, reason)` | `socket.disconnect()` | [`Connection::close`] |
 //! | | `ping(data)`, `websocket_ping_interval`, `websocket_ping_timeout` | `pingInterval`, `pingTimeout` | [`Connection::ping`], [`ping_interval`](ServerBuilder::ping_interval), [`ping_timeout`](ServerBuilder::ping_timeout) |
 //! | | `check_origin(origin)` | `cors`, `allowRequest` | [`allowed_origins`](ServerBuilder::allowed_origins), [`on_handshake`](ServerBuilder::on_handshake) |
