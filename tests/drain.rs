@@ -86,6 +86,40 @@ fn drain_cuts_clients_that_do_not_answer_by_the_deadline() {
 }
 
 #[test]
+fn a_handshake_still_arriving_does_not_hold_the_drain_past_its_deadline() {
+    let server = echo_builder()
+        .handshake_timeout(Duration::from_secs(60))
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut client = RawClient::connect(server.local_addr(), "/");
+    // A connection that has sent half a request head, and then nothing.
+    let mut slow = support::tcp(server.local_addr());
+    std::io::Write::write_all(&mut slow, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+    support::wait_until("the slow connection has a worker", || {
+        server.stats().accepted == 2
+    });
+    let drainer = {
+        let server = server.clone();
+        std::thread::spawn(move || server.drain(Duration::from_millis(300)))
+    };
+    assert_eq!(client.expect_close().0, Some(1012));
+    client.send_close(1012, "");
+    client.expect_eof();
+    // Cut when the drain ends, not at the handshake timeout.
+    let mut slow = RawClient::from_stream(slow);
+    slow.expect_eof();
+    let report = drainer.join().unwrap();
+    assert!(report.elapsed < Duration::from_secs(30), "{report:?}");
+    assert_eq!(
+        (report.clients, report.left, report.cut),
+        (1, 1, 0),
+        "{report:?}"
+    );
+}
+
+#[test]
 fn the_stdws_client_sees_service_restart() {
     let server = echo_server();
     let mut ws = stdws::connect(&format!("ws://{}/", server.local_addr())).unwrap();

@@ -466,6 +466,12 @@ impl ServerHandle {
                 reason: "server shut down".into(),
             }));
         }
+        // What is not a WebSocket yet (a handshake still arriving, an HTTP
+        // connection kept alive between requests) has had its chance.
+        let serving: Vec<_> = lock(&hub.serving).values().cloned().collect();
+        for stream in serving {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
         let _ = hub.pool.stop_and_join();
         // Final once the workers have ended: each counts its connection's
         // end before it leaves the registry.

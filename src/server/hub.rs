@@ -165,6 +165,11 @@ pub(crate) struct Hub {
     /// Connections that have left the registry and are waiting for their
     /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
     pub(crate) finishing: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    /// Every socket a worker is serving, from the TCP accept on (by the
+    /// address of its `Arc`): a stop cuts those still open at its end,
+    /// such as a handshake that is still arriving, which would otherwise
+    /// hold its worker, and the stop, until the handshake timeout.
+    pub(crate) serving: Mutex<HashMap<usize, Arc<TcpStream>>>,
     /// The Redis backplane, once started (never, for a local-only server).
     pub(crate) backplane: OnceLock<crate::backplane::Redis>,
 }
@@ -192,6 +197,7 @@ impl Hub {
             threads: Mutex::new(Threads::default()),
             counters: Counters::default(),
             finishing: Mutex::new(HashMap::new()),
+            serving: Mutex::new(HashMap::new()),
             backplane: OnceLock::new(),
         }
     }

@@ -59,7 +59,10 @@ pub(crate) fn serve(job: Accepted) {
     } = job;
     batch::enter(&hub);
     let stream = Arc::new(stream);
+    let key = Arc::as_ptr(&stream) as usize;
+    lock(&hub.serving).insert(key, Arc::clone(&stream));
     serve_stream(&hub, &stream, peer, accepted_at);
+    lock(&hub.serving).remove(&key);
     hub.registry.release_address(peer.ip());
     batch::leave();
 }
