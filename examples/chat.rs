@@ -1,8 +1,13 @@
 //! A chat with rooms and nicknames. Its page and its WebSocket share one port.
 //!
 //! ```text
-//! cargo run --example chat [-- ADDR] [--redis redis://HOST:PORT]
+//! cargo run --example chat [-- ADDR] [--redis redis://HOST:PORT] [--ping-interval SECS] [--trusted-proxy NET]...
 //! ```
+//!
+//! `--ping-interval` sets the keepalive (default 20 s): behind a proxy, keep
+//! it shorter than the proxy's read timeout. `--trusted-proxy` (repeatable)
+//! believes the `Forwarded` / `X-Forwarded-For` headers of that proxy's
+//! connections, for the address the log shows.
 //!
 //! With `--redis`, every chat server that shares the Redis is one chat: a
 //! room's messages and notices reach its members on every node (see
@@ -173,15 +178,32 @@ impl Handler for ChatUser {
 fn main() -> ExitCode {
     let mut addr = "127.0.0.1:8002".to_owned();
     let mut redis = None;
+    let mut ping_interval = None;
+    let mut trusted: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
+    let usage = "usage: chat [ADDR] [--redis redis://HOST:PORT] [--ping-interval SECS] [--trusted-proxy NET]...";
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--redis" => redis = args.next(),
+            "--ping-interval" => match args.next().and_then(|s| s.parse::<f64>().ok()) {
+                Some(secs) if secs > 0.0 => {
+                    ping_interval = Some(std::time::Duration::from_secs_f64(secs))
+                }
+                _ => {
+                    eprintln!("chat: --ping-interval needs a number of seconds\n{usage}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--trusted-proxy" => match args.next() {
+                Some(net) => trusted.push(net),
+                None => {
+                    eprintln!("chat: --trusted-proxy needs an address or network\n{usage}");
+                    return ExitCode::from(2);
+                }
+            },
             other if !other.starts_with('-') => addr = other.to_owned(),
             other => {
-                eprintln!(
-                    "chat: unknown option {other}\nusage: chat [ADDR] [--redis redis://HOST:PORT]"
-                );
+                eprintln!("chat: unknown option {other}\n{usage}");
                 return ExitCode::from(2);
             }
         }
@@ -191,7 +213,11 @@ fn main() -> ExitCode {
     if let Some(url) = &redis {
         builder = builder.redis(url);
     }
+    if let Some(interval) = ping_interval {
+        builder = builder.ping_interval(Some(interval));
+    }
     let server = builder
+        .trusted_proxies(&trusted)
         .workers(1000)
         .route(
             "/chat",

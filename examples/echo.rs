@@ -5,7 +5,13 @@
 //!
 //! ```text
 //! cargo run --release --example echo [-- ADDR] [--workers N] [--quiet] [--no-compression]
+//!     [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]
 //! ```
+//!
+//! Behind a proxy: `--ping-interval` keeps idle connections inside the
+//! proxy's read timeout, `--trusted-proxy` makes the log show the client's
+//! address, and with `--drain-on-stdin` a line `drain` on standard input
+//! sends every client close 1012 and exits once they have gone (a restart).
 //!
 //! It listens on 127.0.0.1:8000 by default and logs one line per connect and
 //! disconnect (`--quiet` turns that off). `STDWS_TRACE=1` prints every frame.

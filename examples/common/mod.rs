@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use stdws::server::{Connection, Disconnect, ServerBuilder};
 
-/// `NAME [ADDR] [--workers N] [--quiet] [--redis URL]`, as the echo and
-/// broadcast examples take.
+/// `NAME [ADDR] [--workers N] [--quiet] [--redis URL] [--no-compression]
+/// [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]`, as the
+/// echo and broadcast examples take.
 pub struct ServerArgs {
     pub addr: String,
     /// `--workers N`, or `None` for as many as the descriptor limit allows
@@ -16,7 +17,18 @@ pub struct ServerArgs {
     pub redis: Option<String>,
     /// Decline `permessage-deflate` (the echo example accepts it otherwise).
     pub no_compression: bool,
+    /// The keepalive ping interval (default 20 s): behind a proxy, shorter
+    /// than its read timeout.
+    pub ping_interval: Option<std::time::Duration>,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
+    pub trusted_proxies: Vec<String>,
+    /// A line `drain` on standard input drains the server (close 1012 to
+    /// every client, at most 10 s) and exits: a restart behind a balancer.
+    pub drain_on_stdin: bool,
 }
+
+/// How long `drain` on standard input gives clients to leave.
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ServerArgs {
     /// Parses the command line; on `--help` or a mistake, the exit code to
@@ -27,7 +39,7 @@ impl ServerArgs {
                 eprintln!("{name}: {problem}");
             }
             eprintln!(
-                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT] [--no-compression]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
+                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT] [--no-compression] [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
             );
             if problem.is_empty() {
                 ExitCode::SUCCESS
@@ -41,6 +53,9 @@ impl ServerArgs {
             quiet: false,
             redis: None,
             no_compression: false,
+            ping_interval: None,
+            trusted_proxies: Vec::new(),
+            drain_on_stdin: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -55,6 +70,17 @@ impl ServerArgs {
                     None => return Err(usage("--redis needs a URL: redis://HOST:PORT")),
                 },
                 "--no-compression" => parsed.no_compression = true,
+                "--ping-interval" => match args.next().and_then(|s| s.parse::<f64>().ok()) {
+                    Some(secs) if secs > 0.0 => {
+                        parsed.ping_interval = Some(std::time::Duration::from_secs_f64(secs))
+                    }
+                    _ => return Err(usage("--ping-interval needs a number of seconds")),
+                },
+                "--trusted-proxy" => match args.next() {
+                    Some(net) => parsed.trusted_proxies.push(net),
+                    None => return Err(usage("--trusted-proxy needs an address or network")),
+                },
+                "--drain-on-stdin" => parsed.drain_on_stdin = true,
                 "--help" | "-h" => return Err(usage("")),
                 other if !other.starts_with('-') => parsed.addr = other.to_owned(),
                 other => return Err(usage(&format!("unknown option {other}"))),
@@ -114,14 +140,22 @@ impl ServerArgs {
         if let Some(url) = &self.redis {
             builder = builder.redis(url);
         }
+        if let Some(interval) = self.ping_interval {
+            builder = builder.ping_interval(Some(interval));
+        }
         let builder = builder
+            .trusted_proxies(&self.trusted_proxies)
             .on_connect(move |conn: &Connection| {
                 on_connect(conn);
                 if !quiet {
+                    let via = match conn.client_addr() == conn.peer_addr() {
+                        true => String::new(),
+                        false => format!(" via {}", conn.peer_addr()),
+                    };
                     eprintln!(
-                        "connect    #{} from {} to {}",
+                        "connect    #{} from {}{via} to {}",
                         conn.id(),
-                        conn.peer_addr(),
+                        conn.client_addr(),
                         conn.request().target()
                     );
                 }
@@ -151,12 +185,38 @@ impl ServerArgs {
                 None => String::new(),
             }
         );
-        match server.run() {
-            Ok(()) => ExitCode::SUCCESS,
+        let handle = match server.spawn() {
+            Ok(handle) => handle,
             Err(e) => {
                 eprintln!("{name}: {e}");
-                ExitCode::FAILURE
+                return ExitCode::FAILURE;
             }
+        };
+        // The drain's report, printed before the process exits.
+        let (reported, report_printed) = std::sync::mpsc::channel::<()>();
+        if self.drain_on_stdin {
+            let handle = handle.clone();
+            let name = name.to_owned();
+            std::thread::spawn(move || {
+                for line in std::io::stdin().lines() {
+                    let Ok(line) = line else { break };
+                    if line.trim() == "drain" {
+                        eprintln!("{name}: draining (close 1012, at most {DRAIN_DEADLINE:?})");
+                        let report = handle.drain(DRAIN_DEADLINE);
+                        eprintln!(
+                            "{name}: drained: {} of {} clients left in time, {} cut, in {:?}",
+                            report.left, report.clients, report.cut, report.elapsed
+                        );
+                        let _ = reported.send(());
+                        return;
+                    }
+                }
+            });
         }
+        handle.wait();
+        if self.drain_on_stdin {
+            let _ = report_printed.recv_timeout(std::time::Duration::from_secs(5));
+        }
+        ExitCode::SUCCESS
     }
 }

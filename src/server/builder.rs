@@ -114,6 +114,7 @@ impl Server {
 /// | [`max_head_size`](Self::max_head_size) / [`max_headers`](Self::max_headers) | 8 KiB / 100 | oversized handshakes (431) |
 /// | [`max_connections_per_ip`](Self::max_connections_per_ip) | a quarter of the workers; loopback exempt | one address taking every worker (429) |
 /// | [`max_rooms_per_connection`](Self::max_rooms_per_connection) / [`max_room_name_len`](Self::max_room_name_len) | 100 / 256 bytes | clients making the server remember rooms without bound |
+/// | [`trusted_proxies`](Self::trusted_proxies) | none | forged `Forwarded` / `X-Forwarded-For` headers deciding a client's address |
 /// | [`allowed_origins`](Self::allowed_origins) | the server's own origin (and clients that send no `Origin`) | cross-site WebSocket hijacking by other web pages |
 ///
 /// The [`limits`](crate::guide::limits) page of the guide says more about
@@ -505,6 +506,39 @@ impl ServerBuilder {
     /// ```
     pub fn redis(mut self, url: &str) -> Self {
         self.redis = Some(crate::resp::RedisUrl::parse(url));
+        self
+    }
+
+    /// Believes the `Forwarded` (RFC 7239) and `X-Forwarded-For` headers
+    /// of connections from these proxies: addresses (`127.0.0.1`, `::1`)
+    /// or networks (`10.0.0.0/8`, `fd00::/8`); default none. When the TCP
+    /// peer is one of them, [`Connection::client_addr`] is the right-most
+    /// address in those headers that is not itself a trusted proxy (port 0
+    /// when the header gives none); otherwise it is the peer address, and
+    /// the headers, which anyone can send, are ignored.
+    /// [`Connection::peer_addr`] stays the TCP peer either way.
+    ///
+    /// The per-address limit ([`max_connections_per_ip`](Self::max_connections_per_ip))
+    /// then counts the forwarded address, checked once the handshake
+    /// request has arrived (429 past it), and no longer counts the trusted
+    /// proxies themselves. An entry that is not an address or network
+    /// makes [`bind`](Self::bind) fail with [`Error::Config`], naming it.
+    ///
+    /// ```
+    /// let builder = stdws::Server::builder()
+    ///     .trusted_proxies(["127.0.0.1", "::1", "10.0.0.0/8"])
+    ///     .on_connect(|conn| println!("{} via {}", conn.client_addr(), conn.peer_addr()));
+    /// # drop(builder);
+    /// ```
+    pub fn trusted_proxies<I, S>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        match super::forwarded::TrustedProxies::parse(proxies) {
+            Ok(trusted) => self.settings.trusted_proxies = trusted,
+            Err(problem) => self.problems.push(problem),
+        }
         self
     }
 

@@ -38,6 +38,7 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("id", &self.shared.id)
             .field("peer", &self.shared.peer)
+            .field("client", &self.shared.client)
             .field("path", &self.shared.request.path())
             .finish()
     }
@@ -51,9 +52,17 @@ impl Connection {
         self.shared.id
     }
 
-    /// The client's address.
+    /// The TCP peer's address: the client's, or its proxy's when it
+    /// connected through one (see [`client_addr`](Self::client_addr)).
     pub fn peer_addr(&self) -> SocketAddr {
         self.shared.peer
+    }
+
+    /// The client's address: the one a trusted proxy forwarded (see
+    /// [`ServerBuilder::trusted_proxies`](super::ServerBuilder::trusted_proxies);
+    /// port 0 when the proxy gave none), or else the TCP peer's.
+    pub fn client_addr(&self) -> SocketAddr {
+        self.shared.client
     }
 
     /// The handshake request: path, query, headers, cookies, origin.
@@ -423,8 +432,10 @@ impl BroadcastReport {
 pub struct ClientInfo {
     /// The connection's id.
     pub id: u64,
-    /// The client's address.
+    /// The TCP peer's address (the proxy's, behind one).
     pub peer: SocketAddr,
+    /// The client's address (see [`Connection::client_addr`]).
+    pub client: SocketAddr,
     /// The path it connected to.
     pub path: String,
     /// The agreed subprotocol.
@@ -442,6 +453,7 @@ impl ClientInfo {
         ClientInfo {
             id: shared.id,
             peer: shared.peer,
+            client: shared.client,
             path: shared.request.path().to_owned(),
             subprotocol: shared.subprotocol.clone(),
             rooms: hub.registry.rooms_of(shared.id),

@@ -386,7 +386,44 @@ impl ServerHandle {
     /// the shutdown goes on in a thread of its own (a worker cannot wait for
     /// itself to end).
     pub fn shutdown(&self, grace: Duration) -> bool {
-        self.stop(Some(grace))
+        let report = self.stop(Some(Farewell {
+            grace,
+            code: CloseCode::GOING_AWAY,
+            reason: "server shutting down",
+        }));
+        report.is_clean()
+    }
+
+    /// Drains the server before a restart, so that a load balancer moves its
+    /// clients elsewhere: closes the listening socket (new connections are
+    /// refused by the kernel, which balancers take as "try another"), sends
+    /// close 1012 (service restart, which tells clients to reconnect) to
+    /// every client after what is already queued for it, waits until they
+    /// have all gone or `deadline` has passed, cuts the rest, and stops the
+    /// server as [`shutdown`](Self::shutdown) does. Returns as soon as the
+    /// last client has gone, with what happened.
+    ///
+    /// Called from one of the server's own handlers, it returns at once (the
+    /// report says [`in_background`](DrainReport::in_background)) and the
+    /// drain goes on in a thread of its own.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let server = stdws::Server::builder()
+    ///     .on_message(|conn, msg| { let _ = conn.send(msg); })
+    ///     .bind("127.0.0.1:8000")?
+    ///     .spawn()?;
+    /// // ... when the process is told to restart:
+    /// let report = server.drain(Duration::from_secs(30));
+    /// eprintln!("drained: {} of {} clients left in time", report.left, report.clients);
+    /// # Ok::<(), stdws::Error>(())
+    /// ```
+    pub fn drain(&self, deadline: Duration) -> DrainReport {
+        self.stop(Some(Farewell {
+            grace: deadline,
+            code: CloseCode::SERVICE_RESTART,
+            reason: "service restart",
+        }))
     }
 
     /// Stops the server at once: every connection is cut without a closing
@@ -395,7 +432,7 @@ impl ServerHandle {
         self.stop(None);
     }
 
-    fn stop(&self, grace: Option<Duration>) -> bool {
+    fn stop(&self, farewell: Option<Farewell>) -> DrainReport {
         {
             let mut phase = lock(&self.hub.phase);
             match *phase {
@@ -403,10 +440,16 @@ impl ServerHandle {
                 // Someone else is stopping it: wait for them.
                 Phase::ShuttingDown | Phase::Stopped => {
                     drop(phase);
-                    if !self.is_worker_thread() {
+                    let background = self.is_worker_thread();
+                    if !background {
                         self.wait();
                     }
-                    return self.hub.registry.count() == 0;
+                    let left = self.hub.registry.count();
+                    return DrainReport {
+                        cut: left,
+                        in_background: background,
+                        ..DrainReport::default()
+                    };
                 }
             }
         }
@@ -414,20 +457,25 @@ impl ServerHandle {
             let this = self.clone();
             let _ = std::thread::Builder::new()
                 .name("stdws-shutdown".into())
-                .spawn(move || this.finish_stop(grace));
-            return false;
+                .spawn(move || this.finish_stop(farewell));
+            return DrainReport {
+                in_background: true,
+                ..DrainReport::default()
+            };
         }
-        self.finish_stop(grace)
+        self.finish_stop(farewell)
     }
 
     fn is_worker_thread(&self) -> bool {
         batch::is_serving(&self.hub)
     }
 
-    fn finish_stop(&self, grace: Option<Duration>) -> bool {
+    fn finish_stop(&self, farewell: Option<Farewell>) -> DrainReport {
         let hub = &self.hub;
+        let started = Instant::now();
         hub.accepting.store(false, Ordering::Release);
-        // Wake the acceptor from accept() with a connection of our own.
+        // Wake the acceptor from accept() with a connection of our own; the
+        // listening socket closes when its thread ends.
         let acceptor = lock(&hub.threads).acceptor.take();
         if let Some(acceptor) = acceptor {
             let _ =
@@ -438,15 +486,20 @@ impl ServerHandle {
         if let Some(redis) = hub.backplane.get() {
             redis.stop();
         }
-        let clean = match grace {
-            Some(grace) => {
-                let deadline = Instant::now() + grace;
-                self.close_all(CloseCode::GOING_AWAY, "server shutting down");
-                hub.registry.wait_until_empty(deadline)
-                    && hub.counters.unclean_in_shutdown.load(Ordering::Relaxed) == 0
-            }
-            None => false,
+        let unclean_before = hub.counters.unclean_in_shutdown.load(Ordering::Relaxed);
+        let clients = hub.registry.count();
+        let mut report = DrainReport {
+            clients,
+            cut: clients,
+            ..DrainReport::default()
         };
+        if let Some(farewell) = farewell {
+            let deadline = started + farewell.grace;
+            self.close_all(farewell.code, farewell.reason);
+            hub.registry.wait_until_empty(deadline);
+            report.cut = hub.registry.count();
+            report.left = clients.saturating_sub(report.cut);
+        }
         let finishing: Vec<_> = lock(&hub.finishing).values().cloned().collect();
         for conn in hub.registry.all().iter().chain(&finishing) {
             conn.outbound.kill(Some(Ended {
@@ -454,7 +507,17 @@ impl ServerHandle {
                 reason: "server shut down".into(),
             }));
         }
+        // What is not a WebSocket yet (a handshake still arriving, an HTTP
+        // connection kept alive between requests) has had its chance.
+        let serving: Vec<_> = lock(&hub.serving).values().cloned().collect();
+        for stream in serving {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
         let _ = hub.pool.stop_and_join();
+        // Final once the workers have ended: each counts its connection's
+        // end before it leaves the registry.
+        report.unclean =
+            (hub.counters.unclean_in_shutdown.load(Ordering::Relaxed) - unclean_before) as usize;
         hub.housekeeper_stop.store(true, Ordering::Release);
         hub.backlog.wake_all();
         let housekeeper = lock(&hub.threads).housekeeper.take();
@@ -463,7 +526,8 @@ impl ServerHandle {
         }
         hub.backlog.clear();
         hub.set_phase(Phase::Stopped);
-        clean
+        report.elapsed = started.elapsed();
+        report
     }
 
     /// Blocks until the server has stopped.
@@ -589,6 +653,40 @@ impl Connection {
     pub fn broadcast_event_room(&self, room: &str, name: &str, data: &str) -> BroadcastReport {
         self.broadcast_room(room, super::events::event(name, data))
     }
+}
+
+/// How a server's clients were closed, for [`ServerHandle::drain`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Clients connected when the listening socket closed.
+    pub clients: usize,
+    /// Clients that had gone before the deadline.
+    pub left: usize,
+    /// Clients still connected at the deadline, and cut then.
+    pub cut: usize,
+    /// Connections that ended without a closing handshake (cut ones, and
+    /// clients that vanished instead of answering the close).
+    pub unclean: usize,
+    /// How long the drain took, until every thread of the server had ended.
+    pub elapsed: Duration,
+    /// Called from one of the server's own handlers: the drain goes on in a
+    /// thread of its own, and the other fields are zero.
+    pub in_background: bool,
+}
+
+impl DrainReport {
+    /// Whether every client closed cleanly in time.
+    pub fn is_clean(&self) -> bool {
+        !self.in_background && self.cut == 0 && self.unclean == 0
+    }
+}
+
+/// How a graceful stop says goodbye: the close frame, and how long clients
+/// have to answer it.
+struct Farewell {
+    grace: Duration,
+    code: CloseCode,
+    reason: &'static str,
 }
 
 /// Running totals of a server, from [`ServerHandle::stats`].

@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::backlog::Backlog;
+use super::forwarded::TrustedProxies;
 use super::pool::WorkerPool;
 use super::queue::SlowClientPolicy;
 use super::registry::{Registry, RoomCaps};
@@ -46,6 +47,8 @@ pub(crate) struct Settings {
     /// This node's number in client ids (0: local only, ids unchanged).
     pub(crate) node_id: u16,
     pub(crate) compression: Compression,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 impl Default for Settings {
@@ -69,6 +72,7 @@ impl Default for Settings {
             backplane: None,
             node_id: 0,
             compression: Compression::disabled(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -85,8 +89,13 @@ pub(crate) enum PerIp {
 }
 
 impl Settings {
-    /// The limit for connections from `ip`.
+    /// The limit for connections from `ip`. A trusted proxy brings many
+    /// clients over its own address: the limit applies to each of them,
+    /// by the address it forwards, not to the proxy.
     pub(crate) fn per_ip_limit(&self, ip: IpAddr) -> Option<usize> {
+        if self.trusted_proxies.contains(ip) {
+            return None;
+        }
         match self.max_connections_per_ip {
             PerIp::Default if ip.is_loopback() => None,
             PerIp::Default => Some((self.workers / 4).max(1)),
@@ -210,6 +219,11 @@ pub(crate) struct Hub {
     /// Connections that have left the registry and are waiting for their
     /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
     pub(crate) finishing: Mutex<HashMap<u64, Arc<ConnShared>>>,
+    /// Every socket a worker is serving, from the TCP accept on (by the
+    /// address of its `Arc`): a stop cuts those still open at its end,
+    /// such as a handshake that is still arriving, which would otherwise
+    /// hold its worker, and the stop, until the handshake timeout.
+    pub(crate) serving: Mutex<HashMap<usize, Arc<TcpStream>>>,
     /// The Redis backplane, once started (never, for a local-only server).
     pub(crate) backplane: OnceLock<crate::backplane::Redis>,
 }
@@ -238,6 +252,7 @@ impl Hub {
             counters: Counters::default(),
             log_budget: LogBudget::default(),
             finishing: Mutex::new(HashMap::new()),
+            serving: Mutex::new(HashMap::new()),
             backplane: OnceLock::new(),
         }
     }
@@ -309,5 +324,19 @@ mod tests {
             ..Settings::default()
         };
         assert_eq!(off.per_ip_limit("203.0.113.7".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn trusted_proxies_are_exempt_and_the_clients_they_forward_are_not() {
+        let settings = Settings {
+            max_connections_per_ip: PerIp::Set(Some(3)),
+            trusted_proxies: TrustedProxies::parse(["10.0.0.0/8"]).unwrap(),
+            ..Settings::default()
+        };
+        assert_eq!(settings.per_ip_limit("10.1.2.3".parse().unwrap()), None);
+        assert_eq!(
+            settings.per_ip_limit("203.0.113.7".parse().unwrap()),
+            Some(3)
+        );
     }
 }

@@ -69,14 +69,14 @@
 //! | `send_message(client, msg)` | `write_message(msg, binary)` | `socket.emit("event", data)` | [`Connection::send`], [`send_text`](Connection::send_text), [`send_binary`](Connection::send_binary), [`emit`](Connection::emit) |
 //! | `send_message_to_all(msg)` | (loop over your handlers) | `io.emit(..)`, `socket.broadcast.emit(..)` | [`ServerHandle::broadcast`], [`Connection::broadcast_except`], [`ServerHandle::broadcast_event`] |
 //! | | | `socket.join(room)`, `io.to(room).emit(..)` | [`Connection::join`], [`ServerHandle::broadcast_room`], [`ServerHandle::broadcast_event_room`] |
-//! | `client["id"]`, `client["address"]`, `clients` | `self.request` | `socket.id`, `socket.handshake` | [`Connection::id`], [`peer_addr`](Connection::peer_addr), [`request`](Connection::request), [`ServerHandle::clients`] |
+//! | `client["id"]`, `client["address"]`, `clients` | `self.request` | `socket.id`, `socket.handshake` | [`Connection::id`], [`peer_addr`](Connection::peer_addr), [`client_addr`](Connection::client_addr) (behind [`trusted_proxies`](ServerBuilder::trusted_proxies)), [`request`](Connection::request), [`ServerHandle::clients`] |
 //! | | `close(code, reason)` | `socket.disconnect()` | [`Connection::close`] |
 //! | | `ping(data)`, `websocket_ping_interval`, `websocket_ping_timeout` | `pingInterval`, `pingTimeout` | [`Connection::ping`], [`ping_interval`](ServerBuilder::ping_interval), [`ping_timeout`](ServerBuilder::ping_timeout) |
 //! | | `check_origin(origin)` | `cors`, `allowRequest` | [`allowed_origins`](ServerBuilder::allowed_origins), [`on_handshake`](ServerBuilder::on_handshake), [`Endpoint::on_handshake`] |
 //! | | `select_subprotocol(protocols)` | | [`Endpoint::subprotocols`], [`Handshake::select_subprotocol`] |
 //! | | `websocket_max_message_size` | `maxHttpBufferSize` | [`max_message_size`](ServerBuilder::max_message_size) |
 //! | `deny_new_connections()`, `allow_new_connections()` | | | [`ServerHandle::deny_new_connections`], [`ServerHandle::allow_new_connections`] |
-//! | `shutdown_gracefully()`, `shutdown_abruptly()` | | `close()` | [`ServerHandle::shutdown`], [`ServerHandle::shutdown_now`] |
+//! | `shutdown_gracefully()`, `shutdown_abruptly()` | | `close()` | [`ServerHandle::shutdown`], [`ServerHandle::shutdown_now`], [`ServerHandle::drain`] (1012, for restarts behind a balancer) |
 //! | | | `io.adapter(createAdapter(pub, sub))` (Redis adapter) | [`redis(url)`](ServerBuilder::redis): see [`crate::backplane`] |
 
 mod acceptor;
@@ -86,6 +86,7 @@ mod builder;
 mod connection;
 mod descriptors;
 mod events;
+mod forwarded;
 mod handle;
 mod handler;
 mod housekeeper;
@@ -105,7 +106,7 @@ pub use builder::{Server, ServerBuilder};
 pub use connection::{BroadcastReport, ClientInfo, Connection};
 pub use descriptors::open_file_limit;
 pub use events::{Events, event};
-pub use handle::{ServerHandle, ServerStats};
+pub use handle::{DrainReport, ServerHandle, ServerStats};
 pub use handler::{Disconnect, Handler};
 pub use queue::SlowClientPolicy;
 pub use router::{Endpoint, Handshake};

@@ -35,15 +35,17 @@ use crate::protocol::http::{Headers, Request, Response};
 pub struct Handshake<'a> {
     request: &'a Request,
     peer: SocketAddr,
+    client: SocketAddr,
     subprotocol: Option<String>,
     headers: Headers,
 }
 
 impl<'a> Handshake<'a> {
-    pub(crate) fn new(request: &'a Request, peer: SocketAddr) -> Self {
+    pub(crate) fn new(request: &'a Request, peer: SocketAddr, client: SocketAddr) -> Self {
         Handshake {
             request,
             peer,
+            client,
             subprotocol: None,
             headers: Headers::new(),
         }
@@ -54,9 +56,14 @@ impl<'a> Handshake<'a> {
         self.request
     }
 
-    /// The client's address.
+    /// The TCP peer's address (the proxy's, behind one).
     pub fn peer_addr(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The client's address, as [`Connection::client_addr`] gives it.
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client
     }
 
     /// The subprotocols the client offers, in its order of preference.

@@ -92,6 +92,8 @@ pub(crate) fn load(ms: &Millis) -> u64 {
 pub(crate) struct ConnShared {
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
+    /// The client's address: `peer`, or the one a trusted proxy forwarded.
+    pub(crate) client: SocketAddr,
     pub(crate) request: Request,
     pub(crate) subprotocol: Option<String>,
     pub(crate) outbound: Outbound,
@@ -123,6 +125,7 @@ impl ConnShared {
         ConnShared {
             id,
             peer,
+            client: peer,
             request,
             subprotocol,
             outbound,
@@ -139,6 +142,12 @@ impl ConnShared {
     /// The same, with the values of its route's parameters.
     pub(crate) fn with_path_params(mut self, params: Vec<(String, String)>) -> Self {
         self.path_params = params;
+        self
+    }
+
+    /// The same, with the client's address as a trusted proxy forwarded it.
+    pub(crate) fn with_client(mut self, client: SocketAddr) -> Self {
+        self.client = client;
         self
     }
 

@@ -17,7 +17,7 @@
 //! ```
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use super::batch;
 use super::connection::Connection;
+use super::forwarded::client_addr;
 use super::handler::{Disconnect, Handler};
 use super::hub::{Accepted, Counters, Hub, Phase};
 use super::outbound::{Outbound, Sent};
@@ -58,7 +59,10 @@ pub(crate) fn serve(job: Accepted) {
     } = job;
     batch::enter(&hub);
     let stream = Arc::new(stream);
+    let key = Arc::as_ptr(&stream) as usize;
+    lock(&hub.serving).insert(key, Arc::clone(&stream));
     serve_stream(&hub, &stream, peer, accepted_at);
+    lock(&hub.serving).remove(&key);
     hub.registry.release_address(peer.ip());
     batch::leave();
 }
@@ -89,11 +93,42 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     if tracer.is_on() {
         tracer.handshake(trace_id, "request", &head_text(&request));
     }
+    // A handshake finished while the server drains or shuts down would miss
+    // the close sent to every client: send it elsewhere now.
+    if hub.phase() != Phase::Running {
+        let refusal = Response::text(503, "the server is restarting; connect again")
+            .with_header("Retry-After", "1");
+        let _ = (&**stream).write_all(&refusal.to_bytes());
+        finish_tcp(stream, Duration::ZERO);
+        return;
+    }
+    // Behind a trusted proxy, the per-address limit applies to the address
+    // it forwards, which is known only now that the head has arrived.
+    let client = client_addr(request.headers(), peer, &settings.trusted_proxies);
+    let _counted = match CountedAddress::admit(hub, peer, client) {
+        Ok(counted) => counted,
+        Err(refusal) => {
+            if tracer.is_on() {
+                tracer.handshake_dir(
+                    trace_id,
+                    "->",
+                    "refused",
+                    &String::from_utf8_lossy(&refusal.to_bytes()),
+                );
+            }
+            let _ = (&**stream).write_all(&refusal.to_bytes());
+            finish_tcp(stream, settings.close_timeout);
+            return;
+        }
+    };
+    if client != peer && tracer.is_on() {
+        tracer.event(trace_id, &format!("client {client}, forwarded by {peer}"));
+    }
     let Decided {
         endpoint,
         mut response,
         params,
-    } = match decide(hub, &request, peer) {
+    } = match decide(hub, &request, peer, client) {
         Ok(decided) => decided,
         Err((why, mut response)) => {
             answered(hub, why, &request, peer, &response);
@@ -165,6 +200,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
             outbound,
             hub.now_ms(),
         )
+        .with_client(client)
         .with_deflate(agreed, settings.compression)
         .with_path_params(params.into_pairs()),
     );
@@ -202,6 +238,44 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     lock(&hub.finishing).remove(&conn.id());
 }
 
+/// A forwarded client address counted against the per-address limit for
+/// as long as its connection is served.
+struct CountedAddress<'a> {
+    hub: &'a Hub,
+    ip: IpAddr,
+}
+
+impl<'a> CountedAddress<'a> {
+    /// Counts `client` when it is not the TCP `peer` (which the acceptor
+    /// counted already); the refusal to send when it is over the limit.
+    fn admit(hub: &'a Hub, peer: SocketAddr, client: SocketAddr) -> Result<Option<Self>, Response> {
+        let ip = client.ip();
+        if ip == peer.ip() {
+            return Ok(None);
+        }
+        if !hub
+            .registry
+            .admit_address(ip, hub.settings.per_ip_limit(ip))
+        {
+            Counters::add(&hub.counters.refused_per_ip);
+            hub.log(format_args!(
+                "refused {client} (forwarded by {peer}) with 429: it has as many connections as max_connections_per_ip allows"
+            ));
+            return Err(
+                Response::text(429, "too many connections from your address")
+                    .with_header("Retry-After", "1"),
+            );
+        }
+        Ok(Some(CountedAddress { hub, ip }))
+    }
+}
+
+impl Drop for CountedAddress<'_> {
+    fn drop(&mut self) {
+        self.hub.registry.release_address(self.ip);
+    }
+}
+
 /// A handshake the server accepts: who serves it, and the `101`.
 struct Decided<'h> {
     endpoint: &'h Endpoint,
@@ -232,6 +306,7 @@ fn decide<'h>(
     hub: &'h Hub,
     request: &Request,
     peer: SocketAddr,
+    client: SocketAddr,
 ) -> Result<Decided<'h>, (Answered, Response)> {
     let router = &hub.router;
     let checked = check_request(request);
@@ -269,7 +344,7 @@ fn decide<'h>(
             ),
         ));
     }
-    let mut handshake = Handshake::new(request, peer);
+    let mut handshake = Handshake::new(request, peer, client);
     if let Some(choice) = endpoint
         .subprotocols
         .iter()
