@@ -292,6 +292,7 @@ pub mod deflate;
 pub mod error;
 pub mod json;
 pub mod message;
+pub mod msgpack;
 pub mod protocol;
 mod random;
 pub mod resp;
