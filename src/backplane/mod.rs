@@ -92,11 +92,30 @@
 //!
 //! # Client ids
 //!
-//! With a backplane, a client id is a random 16-bit node id above a 37-bit
+//! With a backplane, a client id is a 16-bit node id above a 37-bit
 //! connection number (below 2^53, so exact as a JavaScript number), unique
 //! across nodes; [`ServerHandle::send_to`](crate::ServerHandle::send_to)
 //! with the id of another node's client publishes to that node. A
 //! local-only server's ids are plain connection numbers, as before.
+//!
+//! # Node ids
+//!
+//! A node's id is random unless
+//! [`ServerBuilder::node_id`](crate::server::ServerBuilder::node_id) sets
+//! it, and each node claims its id in Redis: the key
+//! `<prefix>node-id:<id>` holds the node's random instance number, set with
+//! `SET NX PX 10000` and refreshed every second by the publisher (a node
+//! that dies frees its id 10 s later; one that stops frees it at once).
+//!
+//! - At start, before any client has an id, a node that finds its id taken
+//!   picks another random one (automatic ids), or fails to start with an
+//!   error of kind `AddrInUse` (an id set by the user).
+//! - If Redis is down at start, the claim waits for it; two nodes that
+//!   started meanwhile with one id find out at the first refresh: an
+//!   automatic id moves to a free one for the clients that connect from
+//!   then on (those already connected keep theirs), an explicit one is
+//!   logged loudly (once a minute) and counted in
+//!   [`BackplaneStats::node_id_conflicts`].
 
 pub(crate) mod envelope;
 mod redis;
@@ -121,6 +140,10 @@ pub(crate) struct Config {
     pub(crate) max_pending: usize,
     pub(crate) max_pending_bytes: usize,
     pub(crate) max_age: Duration,
+    /// The node id was set with
+    /// [`ServerBuilder::node_id`](crate::server::ServerBuilder::node_id):
+    /// a collision is an error, not a reason to pick another.
+    pub(crate) fixed_node_id: bool,
 }
 
 impl Config {
@@ -132,6 +155,7 @@ impl Config {
             max_pending: 10_000,
             max_pending_bytes: 16 * 1024 * 1024,
             max_age: Duration::from_secs(10),
+            fixed_node_id: false,
         }
     }
 }
@@ -155,6 +179,9 @@ pub struct BackplaneStats {
     pub duplicates: u64,
     /// Connections to Redis made again after one was lost or refused.
     pub reconnects: u64,
+    /// How often Redis showed another node holding this node's id (an
+    /// automatic id then moves to a free one; see [node ids](crate::backplane#node-ids)).
+    pub node_id_conflicts: u64,
     /// Whether both connections are up now.
     pub connected: bool,
 }
@@ -168,6 +195,7 @@ pub(crate) struct Counters {
     pub(crate) missed: AtomicU64,
     pub(crate) duplicates: AtomicU64,
     pub(crate) reconnects: AtomicU64,
+    pub(crate) node_id_conflicts: AtomicU64,
     pub(crate) publisher_up: AtomicBool,
     pub(crate) subscriber_up: AtomicBool,
 }
@@ -186,6 +214,7 @@ impl Counters {
             missed: get(&self.missed),
             duplicates: get(&self.duplicates),
             reconnects: get(&self.reconnects),
+            node_id_conflicts: get(&self.node_id_conflicts),
             connected: self.publisher_up.load(Ordering::Relaxed)
                 && self.subscriber_up.load(Ordering::Relaxed),
         }

@@ -67,6 +67,9 @@ impl Server {
     /// Runs the server in background threads and returns its handle at once.
     pub fn spawn(self) -> Result<ServerHandle> {
         let hub = self.hub;
+        // First: a node id that another node holds fails the start before
+        // any client is accepted.
+        super::handle::start_backplane(&hub)?;
         let acceptor = {
             let hub = Arc::clone(&hub);
             let listener = self.listener;
@@ -85,7 +88,6 @@ impl Server {
             threads.acceptor = Some(acceptor);
             threads.housekeeper = Some(housekeeper);
         }
-        super::handle::start_backplane(&hub)?;
         Ok(ServerHandle::from_hub(hub))
     }
 
@@ -120,6 +122,7 @@ pub struct ServerBuilder {
     router: Router,
     redis: Option<Result<crate::resp::RedisUrl>>,
     redis_prefix: Option<String>,
+    node_id: Option<u16>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -455,6 +458,16 @@ impl ServerBuilder {
         self
     }
 
+    /// This node's id in the client ids of a [`redis`](Self::redis)
+    /// cluster (1 to 65,535; 0, the default, picks a free one at random).
+    /// The node claims its id in Redis: if another node holds it, the
+    /// server fails to start ([`crate::backplane#node-ids`] says more).
+    /// Without `redis`, ignored.
+    pub fn node_id(mut self, id: u16) -> Self {
+        self.node_id = (id != 0).then_some(id);
+        self
+    }
+
     /// Binds the listening socket.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
         let listener = TcpListener::bind(addr)?;
@@ -468,8 +481,12 @@ impl ServerBuilder {
             if let Some(prefix) = self.redis_prefix.take() {
                 config.prefix = prefix;
             }
+            config.fixed_node_id = self.node_id.is_some();
             self.settings.backplane = Some(config);
-            self.settings.node_id = crate::backplane::random_node_id()?;
+            self.settings.node_id = match self.node_id {
+                Some(id) => id,
+                None => crate::backplane::random_node_id()?,
+            };
         }
         let local_addr = listener.local_addr()?;
         if self.router.routes.is_empty()
