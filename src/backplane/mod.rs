@@ -125,7 +125,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 pub(crate) use envelope::{Envelope, Target};
-pub(crate) use redis::Redis;
+pub(crate) use redis::{Publisher, Redis};
 
 use crate::resp::RedisUrl;
 
@@ -144,6 +144,38 @@ pub(crate) struct Config {
     /// [`ServerBuilder::node_id`](crate::server::ServerBuilder::node_id):
     /// a collision is an error, not a reason to pick another.
     pub(crate) fixed_node_id: bool,
+    /// Other formats on the same connections (Socket.IO's).
+    pub(crate) listeners: Listeners,
+}
+
+/// A format of messages beside the server's own that rides the
+/// backplane's two connections: Socket.IO's Redis adapter format
+/// ([`crate::socketio`]), so that its nodes and Node's share one cluster.
+/// What it publishes keeps its order with everything else the node
+/// publishes (one publisher connection); its messages carry no sequence
+/// number, so one written to a Redis that died before answering is counted
+/// in [`BackplaneStats::lost`] rather than sent again (it may have been
+/// delivered: sending it again could deliver it twice).
+pub(crate) trait Listener: Send + Sync {
+    /// The Redis patterns to `PSUBSCRIBE` (glob characters escaped).
+    fn patterns(&self) -> Vec<String>;
+    /// The backplane has started: how to publish, for as long as it runs.
+    fn attach(&self, publisher: Publisher);
+    /// A message on a channel of one of the patterns, this node's own
+    /// publications included (the format must tell them apart).
+    fn message(&self, channel: &[u8], payload: &[u8]);
+}
+
+/// The [`Listener`]s of a server.
+#[derive(Clone, Default)]
+pub(crate) struct Listeners(pub(crate) Vec<Arc<dyn Listener>>);
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|l| l.patterns()))
+            .finish()
+    }
 }
 
 impl Config {
@@ -156,6 +188,7 @@ impl Config {
             max_pending_bytes: 16 * 1024 * 1024,
             max_age: Duration::from_secs(10),
             fixed_node_id: false,
+            listeners: Listeners::default(),
         }
     }
 }

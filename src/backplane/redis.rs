@@ -9,12 +9,12 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::envelope::{Envelope, Sequences, Target, Verdict};
-use super::{ClientCount, Config, Counters, Deliver};
+use super::{ClientCount, Config, Counters, Deliver, Listener};
 use crate::resp::{Decoder, Value, command};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -47,6 +47,9 @@ struct Pending {
     bytes: Vec<u8>,
     queued_at: Instant,
     heartbeat: bool,
+    /// Sent again on a new connection if Redis did not answer for it: only
+    /// envelopes, whose sequence numbers let receivers drop a duplicate.
+    resend: bool,
 }
 
 #[derive(Default)]
@@ -54,6 +57,9 @@ struct Queue {
     items: VecDeque<Pending>,
     bytes: usize,
     next_seq: u64,
+    /// How many items at the front were written to a connection that has
+    /// not answered for them yet.
+    inflight: usize,
     /// Losses not yet logged, and when the last log line went out: a burst
     /// of losses is one line a second, not one per message.
     unlogged: u64,
@@ -76,6 +82,8 @@ struct Shared {
     streams: Mutex<Vec<(u8, TcpStream)>>,
     deliver: Deliver,
     clients: ClientCount,
+    /// The other formats, with their patterns.
+    listeners: Vec<(Vec<String>, Arc<dyn Listener>)>,
 }
 
 /// A node's connection to the other nodes through Redis.
@@ -95,6 +103,12 @@ impl Redis {
     ) -> io::Result<Redis> {
         let mut random = [0u8; 8];
         crate::random::fill(&mut random)?;
+        let listeners = config
+            .listeners
+            .0
+            .iter()
+            .map(|l| (l.patterns(), Arc::clone(l)))
+            .collect();
         let shared = Arc::new(Shared {
             config,
             instance: u64::from_be_bytes(random),
@@ -110,7 +124,13 @@ impl Redis {
             streams: Mutex::new(Vec::new()),
             deliver,
             clients,
+            listeners,
         });
+        for (_, listener) in &shared.listeners {
+            listener.attach(Publisher {
+                shared: Arc::downgrade(&shared),
+            });
+        }
         initial_claim(&shared)?;
         let mut threads = Vec::new();
         for (name, run) in [
@@ -156,7 +176,7 @@ impl Redis {
         }
         let channel = shared.channel(&target);
         // Encoded outside the lock; the sequence number goes in under it.
-        let mut bytes = Envelope {
+        let bytes = Envelope {
             instance: shared.instance,
             seq: 1,
             sender,
@@ -165,30 +185,7 @@ impl Redis {
             payload: payload.to_vec(),
         }
         .encode();
-        let mut queue = lock(&shared.queue);
-        let cost = bytes.len() + channel.len();
-        let config = &shared.config;
-        // Expiry is the publisher's alone: the front of the queue may be the
-        // batch it is writing.
-        if queue.items.len() >= config.max_pending
-            || (!queue.items.is_empty()
-                && queue.bytes.saturating_add(cost) > config.max_pending_bytes)
-        {
-            shared.lose(&mut queue, 1, "the queue toward Redis is full");
-            return false;
-        }
-        bytes[12..20].copy_from_slice(&queue.next_seq.to_be_bytes());
-        queue.next_seq += 1;
-        queue.bytes += cost;
-        queue.items.push_back(Pending {
-            channel,
-            bytes,
-            queued_at: Instant::now(),
-            heartbeat: false,
-        });
-        drop(queue);
-        shared.wake.notify_all();
-        true
+        shared.enqueue(channel, bytes, true)
     }
 
     /// Stops both threads and closes the connections.
@@ -234,7 +231,90 @@ impl Drop for Redis {
     }
 }
 
+/// Publishes a [`Listener`]'s messages on the backplane's connection,
+/// without waiting on Redis.
+#[derive(Clone)]
+pub(crate) struct Publisher {
+    shared: Weak<Shared>,
+}
+
+impl Publisher {
+    /// Queues `payload` for `channel`; `false` if it was dropped (the
+    /// queue is full, or the server has stopped), counted and logged.
+    pub(crate) fn publish(&self, channel: Vec<u8>, payload: Vec<u8>) -> bool {
+        match self.shared.upgrade() {
+            Some(shared) if !shared.stopping() => shared.enqueue(channel, payload, false),
+            _ => false,
+        }
+    }
+}
+
 impl Shared {
+    /// Queues one message toward Redis; an envelope (`resend`) gets its
+    /// sequence number here, under the lock, so that the queue's order is
+    /// the numbers' order.
+    fn enqueue(&self, channel: Vec<u8>, mut bytes: Vec<u8>, resend: bool) -> bool {
+        let mut queue = lock(&self.queue);
+        let cost = bytes.len() + channel.len();
+        let config = &self.config;
+        // Expiry is the publisher's alone: the front of the queue may be the
+        // batch it is writing.
+        if queue.items.len() >= config.max_pending
+            || (!queue.items.is_empty()
+                && queue.bytes.saturating_add(cost) > config.max_pending_bytes)
+        {
+            self.lose(&mut queue, 1, "the queue toward Redis is full");
+            return false;
+        }
+        if resend {
+            let seq = queue.next_seq.to_be_bytes();
+            if let Some(field) = bytes.get_mut(12..20) {
+                field.copy_from_slice(&seq);
+            }
+            queue.next_seq += 1;
+        }
+        queue.bytes += cost;
+        queue.items.push_back(Pending {
+            channel,
+            bytes,
+            queued_at: Instant::now(),
+            heartbeat: false,
+            resend,
+        });
+        drop(queue);
+        self.wake.notify_all();
+        true
+    }
+
+    /// On a new connection: what the last one wrote without an answer
+    /// goes again if it is an envelope, and is counted lost if not.
+    fn forget_unanswered(&self) {
+        let mut queue = lock(&self.queue);
+        let inflight = std::mem::take(&mut queue.inflight);
+        if inflight == 0 {
+            return;
+        }
+        let mut kept = VecDeque::with_capacity(queue.items.len());
+        let mut dropped = 0;
+        for (i, item) in std::mem::take(&mut queue.items).into_iter().enumerate() {
+            if i < inflight && !item.resend && !item.heartbeat {
+                queue.bytes -= item.bytes.len() + item.channel.len();
+                dropped += 1;
+            } else {
+                kept.push_back(item);
+            }
+        }
+        queue.items = kept;
+        if dropped > 0 {
+            self.lose(
+                &mut queue,
+                dropped,
+                "Redis did not answer for these Socket.IO messages, which cannot be sent again \
+                 without risking a duplicate",
+            );
+        }
+    }
+
     fn node_id(&self) -> u16 {
         self.node_id.load(Ordering::Relaxed)
     }
@@ -284,6 +364,7 @@ impl Shared {
             }
             if let Some(item) = queue.items.pop_front() {
                 queue.bytes -= item.bytes.len() + item.channel.len();
+                queue.inflight = queue.inflight.saturating_sub(1);
                 expired += u64::from(!item.heartbeat);
             }
         }
@@ -505,6 +586,7 @@ fn publish_until_error(
     conn: &mut Conn,
     last_heartbeat: &mut Option<Instant>,
 ) -> io::Result<()> {
+    shared.forget_unanswered();
     let mut out = Vec::new();
     let mut claimed_at: Option<Instant> = None;
     loop {
@@ -548,6 +630,7 @@ fn publish_until_error(
                 heartbeats += usize::from(item.heartbeat);
                 count += 1;
             }
+            queue.inflight = count;
             (count, heartbeats)
         };
         conn.stream
@@ -575,6 +658,7 @@ fn publish_until_error(
                 queue.bytes -= item.bytes.len() + item.channel.len();
             }
         }
+        queue.inflight = 0;
         let published = (count - heartbeats) as u64;
         Counters::add(
             &shared.counters.published,
@@ -623,6 +707,7 @@ fn push_heartbeat(shared: &Shared, queue: &mut Queue) {
         bytes,
         queued_at: Instant::now(),
         heartbeat: true,
+        resend: true,
     });
 }
 
@@ -692,10 +777,19 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
             format!("{}room:*", glob_escape(prefix)).as_bytes(),
         ],
     );
+    let mut expected = 3;
+    for (patterns, _) in &shared.listeners {
+        if !patterns.is_empty() {
+            let mut args: Vec<&[u8]> = vec![b"PSUBSCRIBE"];
+            args.extend(patterns.iter().map(|p| p.as_bytes()));
+            command::encode(&mut out, &args);
+            expected += patterns.len();
+        }
+    }
     conn.stream.write_all(&out)?;
-    // Three confirmations: two channels and the pattern.
+    // A confirmation for each channel and pattern.
     let mut confirmed = 0;
-    while confirmed < 3 {
+    while confirmed < expected {
         let value = conn.read_value()?;
         if let Value::Error(e) = &value {
             return Err(io::Error::other(format!(
@@ -761,6 +855,22 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
 /// against its sender's sequence, to deliver.
 fn handle(shared: &Shared, value: Value) -> Option<Envelope> {
     let mut items = value.into_items()?;
+    if items.len() == 4
+        && items.first().and_then(Value::as_bytes) == Some(b"pmessage")
+        && let Some(pattern) = items.get(1).and_then(Value::as_bytes)
+        && let Some((_, listener)) = shared
+            .listeners
+            .iter()
+            .find(|(patterns, _)| patterns.iter().any(|p| p.as_bytes() == pattern))
+    {
+        if let (Some(channel), Some(payload)) = (
+            items.get(2).and_then(Value::as_bytes),
+            items.get(3).and_then(Value::as_bytes),
+        ) {
+            listener.message(channel, payload);
+        }
+        return None;
+    }
     let payload = match items.first().and_then(Value::as_bytes) {
         Some(b"message") if items.len() == 3 => items.pop(),
         Some(b"pmessage") if items.len() == 4 => items.pop(),

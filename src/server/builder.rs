@@ -123,6 +123,7 @@ pub struct ServerBuilder {
     redis: Option<Result<crate::resp::RedisUrl>>,
     redis_prefix: Option<String>,
     node_id: Option<u16>,
+    listeners: crate::backplane::Listeners,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -468,6 +469,17 @@ impl ServerBuilder {
         self
     }
 
+    /// Another format on the [`redis`](Self::redis) backplane's
+    /// connections, if the server gets one (Socket.IO's, from
+    /// [`SocketIo::mount`](crate::socketio::SocketIo::mount)).
+    pub(crate) fn backplane_listener(
+        mut self,
+        listener: std::sync::Arc<dyn crate::backplane::Listener>,
+    ) -> Self {
+        self.listeners.0.push(listener);
+        self
+    }
+
     /// Binds the listening socket.
     pub fn bind(self, addr: impl ToSocketAddrs) -> Result<Server> {
         let listener = TcpListener::bind(addr)?;
@@ -482,6 +494,7 @@ impl ServerBuilder {
                 config.prefix = prefix;
             }
             config.fixed_node_id = self.node_id.is_some();
+            config.listeners = std::mem::take(&mut self.listeners);
             self.settings.backplane = Some(config);
             self.settings.node_id = match self.node_id {
                 Some(id) => id,
