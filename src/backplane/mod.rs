@@ -162,8 +162,10 @@ pub(crate) trait Listener: Send + Sync {
     /// The backplane has started: how to publish, for as long as it runs.
     fn attach(&self, publisher: Publisher);
     /// A message on a channel of one of the patterns, this node's own
-    /// publications included (the format must tell them apart).
-    fn message(&self, channel: &[u8], payload: &[u8]);
+    /// publications included (the format must tell them apart): `true` if
+    /// it was another node's, delivered here (counted in
+    /// [`BackplaneStats::received`]).
+    fn message(&self, channel: &[u8], payload: &[u8]) -> bool;
 }
 
 /// The [`Listener`]s of a server.

@@ -867,7 +867,9 @@ fn handle(shared: &Shared, value: Value) -> Option<Envelope> {
             items.get(2).and_then(Value::as_bytes),
             items.get(3).and_then(Value::as_bytes),
         ) {
-            listener.message(channel, payload);
+            if listener.message(channel, payload) {
+                Counters::add(&shared.counters.received, 1);
+            }
         }
         return None;
     }

@@ -476,16 +476,16 @@ impl Listener for RedisAdapter {
             .store(first, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn message(&self, _channel: &[u8], payload: &[u8]) {
+    fn message(&self, _channel: &[u8], payload: &[u8]) -> bool {
         if !self.primary.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
+            return false;
         }
         let Ok(remote) = adapter::decode(payload) else {
-            return; // a request, or another application's message
+            return false; // a request, or another application's message
         };
         let shared = &self.shared;
         if remote.uid == shared.uid || !shared.namespaces.contains_key(&remote.namespace) {
-            return; // ours, delivered when it was sent; or not our namespace
+            return false; // ours, delivered when it was sent; or not our namespace
         }
         Broadcast::remote(
             Arc::clone(shared),
@@ -494,6 +494,7 @@ impl Listener for RedisAdapter {
             remote.except,
         )
         .emit(&remote.name, remote.args);
+        true
     }
 }
 

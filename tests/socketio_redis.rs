@@ -1,0 +1,188 @@
+//! Socket.IO across two stdws nodes through a real Redis, in the format of
+//! `@socket.io/redis-adapter` (the Node side of the same cluster is tested
+//! by `.ci/socketio_redis.sh`). `.ci/redis.sh` starts a `redis-server` and
+//! sets `STDWS_REDIS_URL`; without it the tests print a note and pass.
+
+mod support;
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use stdws::socketio::{Data, Namespace, SocketIo};
+use stdws::{Server, ServerHandle};
+use support::{RawClient, handshake_request, read_http_reply, tcp, wait_until};
+
+const PATH: &str = "/socket.io/";
+
+fn redis_url(test: &str) -> Option<String> {
+    let url = std::env::var("STDWS_REDIS_URL").ok();
+    if url.is_none() {
+        eprintln!("{test}: skipped, STDWS_REDIS_URL is not set (run .ci/redis.sh)");
+    }
+    url
+}
+
+/// A node of the socketio_suite's room events: `join`(room) acks the room,
+/// `to-room`(room, x) sends `room-message`(x) to the room but the sender,
+/// `broadcast`(x) sends `broadcast-message`(x) to everyone but the sender.
+fn node(url: &str, key: &str) -> (ServerHandle, SocketIo) {
+    let main = Namespace::new()
+        .on("join", |socket, args, ack| {
+            if let Some(room) = args.first().and_then(Data::as_str) {
+                socket.join(room);
+            }
+            ack.send(args);
+        })
+        .on("to-room", |socket, args, ack| {
+            if let [room, payload] = &args[..]
+                && let Some(room) = room.as_str()
+            {
+                socket.to(room).emit("room-message", [payload.clone()]);
+            }
+            ack.send([Data::from(true)]);
+        })
+        .on("broadcast", |socket, args, ack| {
+            socket.broadcast().emit("broadcast-message", args);
+            ack.send([Data::from(true)]);
+        });
+    let io = SocketIo::builder()
+        .namespace("/", main)
+        .namespace("/other", Namespace::new())
+        .redis_key(key)
+        .build();
+    let server = io
+        .mount(Server::builder().workers(16), PATH)
+        .redis(url)
+        .redis_prefix(&format!("{key}:stdws:"))
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    (server, io)
+}
+
+fn text(client: &mut RawClient) -> String {
+    let frame = client.read_frame().expect("a frame");
+    assert_eq!(frame.opcode, 1, "{frame:?}");
+    String::from_utf8(frame.payload).unwrap()
+}
+
+/// A WebSocket session joined to `namespace`.
+fn client(addr: SocketAddr, namespace: &str) -> RawClient {
+    let mut stream = tcp(addr);
+    stream
+        .write_all(handshake_request(&format!("{PATH}?EIO=4&transport=websocket"), "").as_bytes())
+        .unwrap();
+    assert_eq!(read_http_reply(&mut stream).status, 101);
+    let mut client = RawClient::from_stream(stream);
+    assert!(text(&mut client).starts_with("0{"));
+    if namespace == "/" {
+        client.send_text("40");
+        assert!(text(&mut client).starts_with("40{"));
+    } else {
+        client.send_text(&format!("40{namespace},"));
+        assert!(text(&mut client).starts_with(&format!("40{namespace},{{")));
+    }
+    client
+}
+
+/// Everything the client gets until it has had each of `ends` (each
+/// node's last emit: what a node sent before its last arrives before it),
+/// sorted; binary frames as `bin:` and their bytes.
+fn until(client: &mut RawClient, ends: &[&str]) -> Vec<String> {
+    let mut got = Vec::new();
+    let mut seen = 0;
+    while seen < ends.len() {
+        let frame = client.read_frame().expect("a frame");
+        let t = match frame.opcode {
+            1 => String::from_utf8(frame.payload).unwrap(),
+            _ => format!("bin:{:?}", frame.payload),
+        };
+        seen += usize::from(ends.contains(&t.as_str()));
+        got.push(t);
+    }
+    got.sort();
+    got
+}
+
+fn sorted(items: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn key(test: &str) -> String {
+    format!("sio-test-{}-{test}", std::process::id())
+}
+
+#[test]
+fn room_emits_and_broadcasts_reach_the_sockets_of_both_nodes_exactly_once() {
+    let Some(url) = redis_url("sio_two_nodes") else {
+        return;
+    };
+    let key = key("two_nodes");
+    let (a, io_a) = node(&url, &key);
+    let (b, io_b) = node(&url, &key);
+    wait_until("both nodes are on Redis", || {
+        a.stats().backplane.connected && b.stats().backplane.connected
+    });
+    let mut a1 = client(a.local_addr(), "/");
+    let mut a2 = client(a.local_addr(), "/");
+    let mut b1 = client(b.local_addr(), "/");
+    let mut b_other = client(b.local_addr(), "/other");
+    for c in [&mut a1, &mut b1] {
+        c.send_text(r#"421["join","r"]"#);
+        assert_eq!(text(c), r#"431["r"]"#);
+    }
+    // A room emit from a socket of node A: its room's members on both
+    // nodes. The handlers ack once they have emitted.
+    a2.send_text(r#"421["to-room","r","x"]"#);
+    assert_eq!(text(&mut a2), r#"431[true]"#);
+    // A broadcast from node B: everyone of `/` but the sender.
+    b1.send_text(r#"421["broadcast",{"k":[1,-2,1.5,null,"é"]}]"#);
+    assert_eq!(text(&mut b1), r#"431[true]"#);
+    // The whole namespace, from the server, with a binary argument.
+    io_b.emit("bin", [Data::binary([1, 2, 3])]);
+    io_a.emit("end-a", []);
+    io_b.emit("end-b", []);
+
+    let ends = [r#"42["end-a"]"#, r#"42["end-b"]"#];
+    let room = r#"42["room-message","x"]"#;
+    let broadcast = r#"42["broadcast-message",{"k":[1,-2,1.5,null,"é"]}]"#;
+    let bin = r#"451-["bin",{"_placeholder":true,"num":0}]"#;
+    let bytes = "bin:[1, 2, 3]";
+    assert_eq!(
+        until(&mut a1, &ends),
+        sorted(&[room, broadcast, bin, bytes, ends[0], ends[1]]),
+        "a1: in the room, on the sender's node"
+    );
+    assert_eq!(
+        until(&mut a2, &ends),
+        sorted(&[broadcast, bin, bytes, ends[0], ends[1]]),
+        "a2: the sender of the room emit"
+    );
+    assert_eq!(
+        until(&mut b1, &ends),
+        sorted(&[room, bin, bytes, ends[0], ends[1]]),
+        "b1: in the room, on the other node; not its own broadcast"
+    );
+    // Another namespace hears nothing of `/`.
+    io_a.of("/other").emit("other-end", []);
+    assert_eq!(text(&mut b_other), r#"42/other,["other-end"]"#);
+    // Nothing came twice: one more broadcast is the next frame everywhere
+    // (the other namespace's emit above went first in A's order).
+    io_a.emit("last", []);
+    for c in [&mut a1, &mut a2, &mut b1] {
+        assert_eq!(text(c), r#"42["last"]"#);
+    }
+    // A local broadcast stays on its node.
+    io_a.of("/").local().emit("local", []);
+    io_a.emit("after-local", []);
+    assert_eq!(text(&mut a1), r#"42["local"]"#);
+    assert_eq!(text(&mut a1), r#"42["after-local"]"#);
+    assert_eq!(text(&mut b1), r#"42["after-local"]"#);
+    let stats = a.stats().backplane;
+    assert!(stats.published >= 3 && stats.received >= 3, "{stats:?}");
+    a.shutdown_now();
+    b.shutdown_now();
+}
