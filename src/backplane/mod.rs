@@ -27,6 +27,16 @@
 //! it to its members of that room, if any, so that joining a room is never
 //! racing a subscription. Only text and binary messages cross nodes.
 //!
+//! A [Socket.IO server](crate::socketio) mounted on the server rides the
+//! same two connections in the format of Socket.IO's own Redis adapter
+//! (MessagePack on `socket.io#<namespace>#` and
+//! `socket.io#<namespace>#<room>#`, subscribed as `socket.io#<namespace>#*`;
+//! the [Socket.IO module docs](crate::socketio) say more), so that Node
+//! `socket.io` nodes and `@socket.io/redis-emitter` join the cluster. Those
+//! messages keep their order with the node's others; having no sequence
+//! number, one written to a Redis that died before answering is counted in
+//! [`BackplaneStats::lost`] instead of being sent again.
+//!
 //! # The wire format
 //!
 //! Each message is one pub/sub payload, this node's own format (version 1):

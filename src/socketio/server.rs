@@ -43,6 +43,34 @@
 //! no WebSocket connection at all; output to a socket on the WebSocket
 //! transport goes through that connection's outbound queue, and a
 //! broadcast is encoded once for all its receivers.
+//!
+//! **Several servers as one.** Give the [`ServerBuilder`] a
+//! [`redis`](ServerBuilder::redis) URL and every broadcast goes to the
+//! sockets of every node on that Redis, in the wire format of
+//! `@socket.io/redis-adapter`, so that Node servers with that adapter and
+//! services with `@socket.io/redis-emitter` share the cluster:
+//!
+//! | JavaScript | stdws |
+//! |------------|-------|
+//! | `io.adapter(createAdapter(pub, sub))` | [`ServerBuilder::redis`]`(url)` on the builder the server is mounted on |
+//! | `createAdapter(pub, sub, { key: "app" })` | [`SocketIoBuilder::redis_key`]`("app")` |
+//! | `io.local.emit(..)` | [`SocketIo::of`]`("/").`[`local()`](Broadcast::local)`.emit(..)` |
+//!
+//! Each node delivers to its own sockets at once and publishes once; the
+//! others decode and encode it once each. Broadcasts of one node keep
+//! their order on every node; two nodes' broadcasts may interleave
+//! differently on different nodes, as with Node's adapter.
+//!
+//! ```no_run
+//! use stdws::socketio::{Namespace, SocketIo};
+//! let io = SocketIo::builder().namespace("/", Namespace::new()).build();
+//! io.mount(stdws::Server::builder(), "/socket.io/")
+//!     .redis("redis://127.0.0.1:6379")
+//!     .bind("127.0.0.1:3000")?
+//!     .spawn()?;
+//! io.to("lobby").emit("news", []); // the lobby's sockets on every node
+//! # Ok::<(), stdws::Error>(())
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
