@@ -186,3 +186,65 @@ fn room_emits_and_broadcasts_reach_the_sockets_of_both_nodes_exactly_once() {
     a.shutdown_now();
     b.shutdown_now();
 }
+
+/// Publishes `payload` on `channel` with a connection of the test's own.
+fn publish(url: &str, channel: &str, payload: &[u8]) {
+    use std::io::Read;
+    let addr = url.trim_start_matches("redis://");
+    let mut redis = std::net::TcpStream::connect(addr).unwrap();
+    redis.set_read_timeout(Some(support::TIMEOUT)).unwrap();
+    let mut command = format!(
+        "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n${}\r\n",
+        channel.len(),
+        payload.len()
+    )
+    .into_bytes();
+    command.extend_from_slice(payload);
+    command.extend_from_slice(b"\r\n");
+    redis.write_all(&command).unwrap();
+    let mut answer = [0u8; 64];
+    let n = redis.read(&mut answer).unwrap();
+    assert!(answer[..n].starts_with(b":"), "{:?}", &answer[..n]);
+}
+
+#[test]
+fn garbage_on_the_socketio_channels_is_ignored_and_delivery_goes_on() {
+    let Some(url) = redis_url("sio_garbage") else {
+        return;
+    };
+    let key = key("garbage");
+    let (a, _io_a) = node(&url, &key);
+    wait_until("the node is on Redis", || a.stats().backplane.connected);
+    let mut c = client(a.local_addr(), "/");
+    let channel = format!("{key}#/#");
+    let mut x: u32 = 0x9e37_79b9;
+    for len in 0..200usize {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        publish(&url, &channel, &bytes);
+    }
+    // A request, an ACK packet, deep nesting, a namespace the node lacks.
+    for payload in [
+        &b"\x81\xa3uid\xa1x"[..],
+        b"\x93\xa1x\x82\xa4type\x03\xa3nsp\xa1/\x80",
+        &[0x91; 1000][..],
+        b"\x93\xa1x\x83\xa4type\x02\xa4data\x91\xa2ev\xa3nsp\xa4/zzz\x80",
+    ] {
+        publish(&url, &channel, payload);
+    }
+    // Then an emitter's message: delivered, the node still whole.
+    publish(
+        &url,
+        &channel,
+        b"\x93\xa7emitter\x83\xa4type\x02\xa4data\x92\xa2ok\x01\xa3nsp\xa1/\x83\xa5rooms\x90\xa5flags\x80\xa6except\x90",
+    );
+    assert_eq!(text(&mut c), r#"42["ok",1]"#);
+    assert_eq!(a.stats().backplane.received, 1, "{:?}", a.stats());
+    a.shutdown_now();
+}
