@@ -248,3 +248,109 @@ fn garbage_on_the_socketio_channels_is_ignored_and_delivery_goes_on() {
     assert_eq!(a.stats().backplane.received, 1, "{:?}", a.stats());
     a.shutdown_now();
 }
+
+/// A redis-server of the test's own (`STDWS_REDIS_SERVER`), to stop and
+/// continue; killed when dropped.
+struct OwnRedis(std::process::Child, u16);
+
+impl OwnRedis {
+    fn start(test: &str) -> Option<OwnRedis> {
+        use std::io::{BufRead, BufReader};
+        let Ok(binary) = std::env::var("STDWS_REDIS_SERVER") else {
+            eprintln!("{test}: skipped, STDWS_REDIS_SERVER is not set (run .ci/redis.sh)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("Ready to accept connections") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        is_ready.recv_timeout(support::TIMEOUT).unwrap();
+        Some(OwnRedis(child, port))
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.0.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn socketio_broadcasts_written_to_a_stalled_redis_are_never_delivered_twice() {
+    let Some(redis) = OwnRedis::start("sio_stalled") else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.1);
+    let key = key("stalled");
+    let (a, io_a) = node(&url, &key);
+    let (b, _io_b) = node(&url, &key);
+    wait_until("both nodes are on Redis", || {
+        a.stats().backplane.connected && b.stats().backplane.connected
+    });
+    let mut on_a = client(a.local_addr(), "/");
+    let mut on_b = client(b.local_addr(), "/");
+    // Redis stops answering but keeps its sockets open (SIGSTOP): what the
+    // publisher wrote waits unanswered, and on its next connection it must
+    // not write the Socket.IO messages again (Redis will run both).
+    redis.signal("-STOP");
+    for k in 0..10u64 {
+        io_a.emit("m", [Data::from(k)]);
+    }
+    for k in 0..10 {
+        assert_eq!(text(&mut on_a), format!(r#"42["m",{k}]"#), "local at once");
+    }
+    wait_until("the publisher gives up and reconnects", || {
+        a.stats().backplane.reconnects >= 1
+    });
+    redis.signal("-CONT");
+    io_a.emit("after", []);
+    let mut got = Vec::new();
+    loop {
+        let t = text(&mut on_b);
+        if t == r#"42["after"]"# {
+            break;
+        }
+        got.push(t);
+    }
+    let mut unique = got.clone();
+    unique.dedup();
+    assert_eq!(got, unique, "a message came twice");
+    assert!(got.len() <= 10, "{got:?}");
+    let stats = a.stats().backplane;
+    // Every message that did not arrive is counted (some that were counted
+    // may have arrived: Redis ran the stalled connection's commands).
+    assert!(10 - got.len() <= stats.lost as usize, "{got:?} {stats:?}");
+    assert!(
+        stats.lost >= 1,
+        "the unanswered messages are counted: {stats:?}"
+    );
+    a.shutdown_now();
+    b.shutdown_now();
+}
