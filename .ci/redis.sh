@@ -30,4 +30,4 @@ echo "redis-server $("$server" --version | awk '{print $3}') on 127.0.0.1:$port"
 
 export STDWS_REDIS_URL="redis://127.0.0.1:$port"
 export STDWS_REDIS_SERVER="$server"
-cargo test --test backplane -- --test-threads 1 "$@"
+cargo test --test backplane --test socketio_redis -- --test-threads 1 "$@"

@@ -4,8 +4,12 @@
 //! loaded from the internet).
 //!
 //! ```text
-//! cargo run --example socketio_chat [-- ADDR] [--client PATH]
+//! cargo run --example socketio_chat [-- ADDR] [--client PATH] [--redis URL]
 //! ```
+//!
+//! With `--redis redis://HOST:PORT`, several chat servers on one Redis are
+//! one chat: a room's messages, notices and typing reach its members on
+//! every node (the member list in the `join` ack is this node's).
 //!
 //! `PATH` is `socket.io.min.js` from the npm package `socket.io-client`
 //! (its `dist/` folder), or a `node_modules` folder that holds the package;
@@ -147,10 +151,12 @@ fn find_client(given: Option<PathBuf>) -> Option<PathBuf> {
 fn main() -> ExitCode {
     let mut addr = "127.0.0.1:8005".to_owned();
     let mut client = None;
+    let mut redis = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--client" => client = args.next().map(PathBuf::from),
+            "--redis" => redis = args.next(),
             _ => addr = arg,
         }
     }
@@ -178,6 +184,10 @@ fn main() -> ExitCode {
             .with_body(script.as_slice()),
         _ => Response::text(404, "not found"),
     });
+    let builder = match &redis {
+        Some(url) => builder.redis(url),
+        None => builder,
+    };
     let server = match io.mount(builder, "/socket.io/").bind(&addr) {
         Ok(server) => server,
         Err(e) => {

@@ -15,7 +15,10 @@
 //! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, and a
 //! 1,000 ms connect timeout, as the suites expect. `--recovery` turns on
 //! connection state recovery (the suites expect it off: it adds a `pid` to
-//! the CONNECT answer).
+//! the CONNECT answer). `--redis redis://HOST:PORT` joins a cluster
+//! through Redis: broadcasts and room emits reach the sockets of every
+//! node on that Redis, stdws's and Node `socket.io`'s with
+//! `@socket.io/redis-adapter` (`.ci/socketio_redis.sh`).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -41,11 +44,13 @@ fn emit_auth(socket: &Socket, auth: &Value) -> Result<(), String> {
 fn main() -> stdws::Result<()> {
     let mut port = 3000u16;
     let mut recovery = false;
+    let mut redis = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
             "--recovery" => recovery = true,
+            "--redis" => redis = args.next(),
             _ => {}
         }
     }
@@ -158,7 +163,11 @@ fn main() -> stdws::Result<()> {
         .namespace("/admin", admin)
         .build();
 
-    let builder = engine.mount(stdws::Server::builder(), "/engine.io/");
+    let mut builder = stdws::Server::builder();
+    if let Some(url) = &redis {
+        builder = builder.redis(url);
+    }
+    let builder = engine.mount(builder, "/engine.io/");
     let builder = io.mount(builder, "/socket.io/");
     let server = builder.bind(("127.0.0.1", port))?;
     println!("socketio_suite listening on http://{}", server.local_addr());

@@ -469,6 +469,7 @@ mod error;
 pub mod guide;
 pub mod json;
 mod message;
+pub mod msgpack;
 mod percent;
 pub mod protocol;
 mod random;

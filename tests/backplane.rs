@@ -291,6 +291,66 @@ fn a_send_by_id_reaches_a_client_of_another_node() {
     b.shutdown_now();
 }
 
+fn node_with_id(url: &str, prefix: &str, id: u16) -> stdws::Result<ServerHandle> {
+    Server::builder()
+        .on_message(|conn, message| {
+            conn.broadcast(message);
+        })
+        .redis(url)
+        .redis_prefix(prefix)
+        .node_id(id)
+        .bind("127.0.0.1:0")?
+        .spawn()
+}
+
+#[test]
+fn an_explicit_node_id_that_another_node_holds_fails_the_start() {
+    let Some(url) = shared_redis("explicit_node_id") else {
+        return;
+    };
+    let prefix = prefix("node_id");
+    let a = node_with_id(&url, &prefix, 7).unwrap();
+    let _client = RawClient::connect(a.local_addr(), "/");
+    wait_until("the client is registered", || a.client_count() == 1);
+    assert_eq!(
+        a.clients()[0].id() >> 37,
+        7,
+        "the node id is in the client id"
+    );
+    let err = node_with_id(&url, &prefix, 7).unwrap_err();
+    assert!(err.to_string().contains("node id 7"), "{err}");
+    // Another prefix is another cluster, with ids of its own.
+    node_with_id(&url, &format!("{prefix}other:"), 7)
+        .unwrap()
+        .shutdown_now();
+    // A node that stops frees its id at once.
+    a.shutdown_now();
+    node_with_id(&url, &prefix, 7).unwrap().shutdown_now();
+}
+
+#[test]
+fn two_nodes_given_one_id_while_redis_was_down_are_told_when_it_comes() {
+    let Some(binary) = OwnRedis::binary("node_id_conflict") else {
+        return;
+    };
+    let mut redis = OwnRedis::new(binary);
+    let prefix = prefix("node_id_conflict");
+    let a = node_with_id(&redis.url(), &prefix, 9).unwrap();
+    let b = node_with_id(&redis.url(), &prefix, 9).unwrap();
+    redis.start();
+    wait_until("both nodes are on Redis", || connected(&[&a, &b]));
+    wait_until("one of them sees the other's claim", || {
+        a.stats().backplane.node_id_conflicts + b.stats().backplane.node_id_conflicts > 0
+    });
+    let conflicts = |n: &ServerHandle| n.stats().backplane.node_id_conflicts > 0;
+    assert!(
+        conflicts(&a) != conflicts(&b),
+        "exactly one node holds the id"
+    );
+    a.shutdown_now();
+    b.shutdown_now();
+}
+
 #[test]
 fn a_node_serves_its_clients_while_redis_is_down_and_joins_when_it_comes() {
     // Nothing listens on this port yet: this half needs no Redis at all.

@@ -27,6 +27,16 @@
 //! it to its members of that room, if any, so that joining a room is never
 //! racing a subscription. Only text and binary messages cross nodes.
 //!
+//! A [Socket.IO server](crate::socketio) mounted on the server rides the
+//! same two connections in the format of Socket.IO's own Redis adapter
+//! (MessagePack on `socket.io#<namespace>#` and
+//! `socket.io#<namespace>#<room>#`, subscribed as `socket.io#<namespace>#*`;
+//! the [Socket.IO module docs](crate::socketio) say more), so that Node
+//! `socket.io` nodes and `@socket.io/redis-emitter` join the cluster. Those
+//! messages keep their order with the node's others; having no sequence
+//! number, one written to a Redis that died before answering is counted in
+//! [`BackplaneStats::lost`] instead of being sent again.
+//!
 //! # The wire format
 //!
 //! Each message is one pub/sub payload, this node's own format (version 1):
@@ -92,11 +102,30 @@
 //!
 //! # Client ids
 //!
-//! With a backplane, a client id is a random 16-bit node id above a 37-bit
+//! With a backplane, a client id is a 16-bit node id above a 37-bit
 //! connection number (below 2^53, so exact as a JavaScript number), unique
 //! across nodes; [`ServerHandle::send_to`](crate::ServerHandle::send_to)
 //! with the id of another node's client publishes to that node. A
 //! local-only server's ids are plain connection numbers, as before.
+//!
+//! # Node ids
+//!
+//! A node's id is random unless
+//! [`ServerBuilder::node_id`](crate::server::ServerBuilder::node_id) sets
+//! it, and each node claims its id in Redis: the key
+//! `<prefix>node-id:<id>` holds the node's random instance number, set with
+//! `SET NX PX 10000` and refreshed every second by the publisher (a node
+//! that dies frees its id 10 s later; one that stops frees it at once).
+//!
+//! - At start, before any client has an id, a node that finds its id taken
+//!   picks another random one (automatic ids), or fails to start with an
+//!   [`Error::Config`](crate::Error::Config) (an id set by the user).
+//! - If Redis is down at start, the claim waits for it; two nodes that
+//!   started meanwhile with one id find out at the first refresh: an
+//!   automatic id moves to a free one for the clients that connect from
+//!   then on (those already connected keep theirs), an explicit one is
+//!   logged loudly (once a minute) and counted in
+//!   [`BackplaneStats::node_id_conflicts`].
 
 pub(crate) mod envelope;
 mod redis;
@@ -106,7 +135,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 pub(crate) use envelope::{Envelope, Target};
-pub(crate) use redis::Redis;
+pub(crate) use redis::{Publisher, Redis};
 
 use crate::resp::RedisUrl;
 
@@ -121,6 +150,44 @@ pub(crate) struct Config {
     pub(crate) max_pending: usize,
     pub(crate) max_pending_bytes: usize,
     pub(crate) max_age: Duration,
+    /// The node id was set with
+    /// [`ServerBuilder::node_id`](crate::server::ServerBuilder::node_id):
+    /// a collision is an error, not a reason to pick another.
+    pub(crate) fixed_node_id: bool,
+    /// Other formats on the same connections (Socket.IO's).
+    pub(crate) listeners: Listeners,
+}
+
+/// A format of messages beside the server's own that rides the
+/// backplane's two connections: Socket.IO's Redis adapter format
+/// ([`crate::socketio`]), so that its nodes and Node's share one cluster.
+/// What it publishes keeps its order with everything else the node
+/// publishes (one publisher connection); its messages carry no sequence
+/// number, so one written to a Redis that died before answering is counted
+/// in [`BackplaneStats::lost`] rather than sent again (it may have been
+/// delivered: sending it again could deliver it twice).
+pub(crate) trait Listener: Send + Sync {
+    /// The Redis patterns to `PSUBSCRIBE` (glob characters escaped).
+    fn patterns(&self) -> Vec<String>;
+    /// The backplane has started: how to publish, for as long as it runs.
+    fn attach(&self, publisher: Publisher);
+    /// A message on a channel of one of the patterns, this node's own
+    /// publications included (the format must tell them apart): `true` if
+    /// it was another node's, delivered here (counted in
+    /// [`BackplaneStats::received`]).
+    fn message(&self, channel: &[u8], payload: &[u8]) -> bool;
+}
+
+/// The [`Listener`]s of a server.
+#[derive(Clone, Default)]
+pub(crate) struct Listeners(pub(crate) Vec<Arc<dyn Listener>>);
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|l| l.patterns()))
+            .finish()
+    }
 }
 
 impl Config {
@@ -132,6 +199,8 @@ impl Config {
             max_pending: 10_000,
             max_pending_bytes: 16 * 1024 * 1024,
             max_age: Duration::from_secs(10),
+            fixed_node_id: false,
+            listeners: Listeners::default(),
         }
     }
 }
@@ -155,6 +224,9 @@ pub struct BackplaneStats {
     pub duplicates: u64,
     /// Connections to Redis made again after one was lost or refused.
     pub reconnects: u64,
+    /// How often Redis showed another node holding this node's id (an
+    /// automatic id then moves to a free one; see [node ids](crate::backplane#node-ids)).
+    pub node_id_conflicts: u64,
     /// Whether both connections are up now.
     pub connected: bool,
 }
@@ -168,6 +240,7 @@ pub(crate) struct Counters {
     pub(crate) missed: AtomicU64,
     pub(crate) duplicates: AtomicU64,
     pub(crate) reconnects: AtomicU64,
+    pub(crate) node_id_conflicts: AtomicU64,
     pub(crate) publisher_up: AtomicBool,
     pub(crate) subscriber_up: AtomicBool,
 }
@@ -186,6 +259,7 @@ impl Counters {
             missed: get(&self.missed),
             duplicates: get(&self.duplicates),
             reconnects: get(&self.reconnects),
+            node_id_conflicts: get(&self.node_id_conflicts),
             connected: self.publisher_up.load(Ordering::Relaxed)
                 && self.subscriber_up.load(Ordering::Relaxed),
         }

@@ -8,13 +8,13 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::envelope::{Envelope, Sequences, Target, Verdict};
-use super::{ClientCount, Config, Counters, Deliver};
+use super::{ClientCount, Config, Counters, Deliver, Listener};
 use crate::resp::{Decoder, Value, command};
 
 const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -27,6 +27,12 @@ const SILENCE: Duration = Duration::from_secs(5);
 /// their answers are read.
 const PIPELINE: usize = 64;
 const PIPELINE_BYTES: usize = 1024 * 1024;
+/// How long a node's claim on its id lives in Redis unless refreshed (the
+/// publisher refreshes it every [`HEARTBEAT`]): a node that died frees its
+/// id this long after.
+const CLAIM_TTL: Duration = Duration::from_secs(10);
+/// How many random ids a node tries at start before it gives up.
+const CLAIM_TRIES: usize = 16;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -41,6 +47,9 @@ struct Pending {
     bytes: Vec<u8>,
     queued_at: Instant,
     heartbeat: bool,
+    /// Sent again on a new connection if Redis did not answer for it: only
+    /// envelopes, whose sequence numbers let receivers drop a duplicate.
+    resend: bool,
 }
 
 #[derive(Default)]
@@ -48,6 +57,9 @@ struct Queue {
     items: VecDeque<Pending>,
     bytes: usize,
     next_seq: u64,
+    /// How many items at the front were written to a connection that has
+    /// not answered for them yet.
+    inflight: usize,
     /// Losses not yet logged, and when the last log line went out: a burst
     /// of losses is one line a second, not one per message.
     unlogged: u64,
@@ -57,7 +69,9 @@ struct Queue {
 struct Shared {
     config: Config,
     instance: u64,
-    node_id: u16,
+    /// The node id in this node's client ids; an automatic one changes if
+    /// Redis shows another node holds it.
+    node_id: AtomicU16,
     queue: Mutex<Queue>,
     /// Signalled when the queue gains a message and when the backplane stops.
     wake: Condvar,
@@ -68,6 +82,8 @@ struct Shared {
     streams: Mutex<Vec<(u8, TcpStream)>>,
     deliver: Deliver,
     clients: ClientCount,
+    /// The other formats, with their patterns.
+    listeners: Vec<(Vec<String>, Arc<dyn Listener>)>,
 }
 
 /// A node's connection to the other nodes through Redis.
@@ -87,10 +103,16 @@ impl Redis {
     ) -> io::Result<Redis> {
         let mut random = [0u8; 8];
         crate::random::fill(&mut random)?;
+        let listeners = config
+            .listeners
+            .0
+            .iter()
+            .map(|l| (l.patterns(), Arc::clone(l)))
+            .collect();
         let shared = Arc::new(Shared {
             config,
             instance: u64::from_be_bytes(random),
-            node_id,
+            node_id: AtomicU16::new(node_id),
             queue: Mutex::new(Queue {
                 next_seq: 1,
                 ..Queue::default()
@@ -102,7 +124,14 @@ impl Redis {
             streams: Mutex::new(Vec::new()),
             deliver,
             clients,
+            listeners,
         });
+        for (_, listener) in &shared.listeners {
+            listener.attach(Publisher {
+                shared: Arc::downgrade(&shared),
+            });
+        }
+        initial_claim(&shared)?;
         let mut threads = Vec::new();
         for (name, run) in [
             ("stdws-redis-pub", publisher as fn(&Shared)),
@@ -122,7 +151,7 @@ impl Redis {
     }
 
     pub(crate) fn node_id(&self) -> u16 {
-        self.shared.node_id
+        self.shared.node_id()
     }
 
     pub(crate) fn counters(&self) -> &Counters {
@@ -147,7 +176,7 @@ impl Redis {
         }
         let channel = shared.channel(&target);
         // Encoded outside the lock; the sequence number goes in under it.
-        let mut bytes = Envelope {
+        let bytes = Envelope {
             instance: shared.instance,
             seq: 1,
             sender,
@@ -156,35 +185,21 @@ impl Redis {
             payload: payload.to_vec(),
         }
         .encode();
-        let mut queue = lock(&shared.queue);
-        let cost = bytes.len() + channel.len();
-        let config = &shared.config;
-        // Expiry is the publisher's alone: the front of the queue may be the
-        // batch it is writing.
-        if queue.items.len() >= config.max_pending
-            || (!queue.items.is_empty()
-                && queue.bytes.saturating_add(cost) > config.max_pending_bytes)
-        {
-            shared.lose(&mut queue, 1, "the queue toward Redis is full");
-            return false;
-        }
-        bytes[12..20].copy_from_slice(&queue.next_seq.to_be_bytes());
-        queue.next_seq += 1;
-        queue.bytes += cost;
-        queue.items.push_back(Pending {
-            channel,
-            bytes,
-            queued_at: Instant::now(),
-            heartbeat: false,
-        });
-        drop(queue);
-        shared.wake.notify_all();
-        true
+        shared.enqueue(channel, bytes, true)
     }
 
     /// Stops both threads and closes the connections.
     pub(crate) fn stop(&self) {
         let shared = &self.shared;
+        // Frees the node id at once rather than when its claim expires, so
+        // that a node restarted with the same explicit id starts.
+        if shared.counters.publisher_up.load(Ordering::Relaxed)
+            && !shared.stopping()
+            && let Ok(mut conn) = Conn::open(shared, 2)
+        {
+            let _ = conn.release_claim(shared, shared.node_id());
+            conn.close(shared);
+        }
         shared.stop.store(true, Ordering::Release);
         {
             let _queue = lock(&shared.queue);
@@ -216,7 +231,94 @@ impl Drop for Redis {
     }
 }
 
+/// Publishes a [`Listener`]'s messages on the backplane's connection,
+/// without waiting on Redis.
+#[derive(Clone)]
+pub(crate) struct Publisher {
+    shared: Weak<Shared>,
+}
+
+impl Publisher {
+    /// Queues `payload` for `channel`; `false` if it was dropped (the
+    /// queue is full, or the server has stopped), counted and logged.
+    pub(crate) fn publish(&self, channel: Vec<u8>, payload: Vec<u8>) -> bool {
+        match self.shared.upgrade() {
+            Some(shared) if !shared.stopping() => shared.enqueue(channel, payload, false),
+            _ => false,
+        }
+    }
+}
+
 impl Shared {
+    /// Queues one message toward Redis; an envelope (`resend`) gets its
+    /// sequence number here, under the lock, so that the queue's order is
+    /// the numbers' order.
+    fn enqueue(&self, channel: Vec<u8>, mut bytes: Vec<u8>, resend: bool) -> bool {
+        let mut queue = lock(&self.queue);
+        let cost = bytes.len() + channel.len();
+        let config = &self.config;
+        // Expiry is the publisher's alone: the front of the queue may be the
+        // batch it is writing.
+        if queue.items.len() >= config.max_pending
+            || (!queue.items.is_empty()
+                && queue.bytes.saturating_add(cost) > config.max_pending_bytes)
+        {
+            self.lose(&mut queue, 1, "the queue toward Redis is full");
+            return false;
+        }
+        if resend {
+            let seq = queue.next_seq.to_be_bytes();
+            if let Some(field) = bytes.get_mut(12..20) {
+                field.copy_from_slice(&seq);
+            }
+            queue.next_seq += 1;
+        }
+        queue.bytes += cost;
+        queue.items.push_back(Pending {
+            channel,
+            bytes,
+            queued_at: Instant::now(),
+            heartbeat: false,
+            resend,
+        });
+        drop(queue);
+        self.wake.notify_all();
+        true
+    }
+
+    /// On a new connection: what the last one wrote without an answer
+    /// goes again if it is an envelope, and is counted lost if not.
+    fn forget_unanswered(&self) {
+        let mut queue = lock(&self.queue);
+        let inflight = std::mem::take(&mut queue.inflight);
+        if inflight == 0 {
+            return;
+        }
+        let mut kept = VecDeque::with_capacity(queue.items.len());
+        let mut dropped = 0;
+        for (i, item) in std::mem::take(&mut queue.items).into_iter().enumerate() {
+            if i < inflight && !item.resend && !item.heartbeat {
+                queue.bytes -= item.bytes.len() + item.channel.len();
+                dropped += 1;
+            } else {
+                kept.push_back(item);
+            }
+        }
+        queue.items = kept;
+        if dropped > 0 {
+            self.lose(
+                &mut queue,
+                dropped,
+                "Redis did not answer for these Socket.IO messages, which cannot be sent again \
+                 without risking a duplicate",
+            );
+        }
+    }
+
+    fn node_id(&self) -> u16 {
+        self.node_id.load(Ordering::Relaxed)
+    }
+
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
@@ -262,6 +364,7 @@ impl Shared {
             }
             if let Some(item) = queue.items.pop_front() {
                 queue.bytes -= item.bytes.len() + item.channel.len();
+                queue.inflight = queue.inflight.saturating_sub(1);
                 expired += u64::from(!item.heartbeat);
             }
         }
@@ -483,8 +586,14 @@ fn publish_until_error(
     conn: &mut Conn,
     last_heartbeat: &mut Option<Instant>,
 ) -> io::Result<()> {
+    shared.forget_unanswered();
     let mut out = Vec::new();
+    let mut claimed_at: Option<Instant> = None;
     loop {
+        if claimed_at.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
+            refresh_claim(shared, conn).map_err(|e| stalled(shared, e))?;
+            claimed_at = Some(Instant::now());
+        }
         let (count, heartbeats) = {
             let mut queue = lock(&shared.queue);
             loop {
@@ -521,6 +630,7 @@ fn publish_until_error(
                 heartbeats += usize::from(item.heartbeat);
                 count += 1;
             }
+            queue.inflight = count;
             (count, heartbeats)
         };
         conn.stream
@@ -548,6 +658,7 @@ fn publish_until_error(
                 queue.bytes -= item.bytes.len() + item.channel.len();
             }
         }
+        queue.inflight = 0;
         let published = (count - heartbeats) as u64;
         Counters::add(
             &shared.counters.published,
@@ -596,6 +707,7 @@ fn push_heartbeat(shared: &Shared, queue: &mut Queue) {
         bytes,
         queued_at: Instant::now(),
         heartbeat: true,
+        resend: true,
     });
 }
 
@@ -655,7 +767,7 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
         &[
             b"SUBSCRIBE",
             format!("{prefix}broadcast").as_bytes(),
-            format!("{prefix}node:{}", shared.node_id).as_bytes(),
+            format!("{prefix}node:{}", shared.node_id()).as_bytes(),
         ],
     );
     command::encode(
@@ -665,10 +777,19 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
             format!("{}room:*", glob_escape(prefix)).as_bytes(),
         ],
     );
+    let mut expected = 3;
+    for (patterns, _) in &shared.listeners {
+        if !patterns.is_empty() {
+            let mut args: Vec<&[u8]> = vec![b"PSUBSCRIBE"];
+            args.extend(patterns.iter().map(|p| p.as_bytes()));
+            command::encode(&mut out, &args);
+            expected += patterns.len();
+        }
+    }
     conn.stream.write_all(&out)?;
-    // Three confirmations: two channels and the pattern.
+    // A confirmation for each channel and pattern.
     let mut confirmed = 0;
-    while confirmed < 3 {
+    while confirmed < expected {
         let value = conn.read_value()?;
         if let Value::Error(e) = &value {
             return Err(io::Error::other(format!(
@@ -734,6 +855,24 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
 /// against its sender's sequence, to deliver.
 fn handle(shared: &Shared, value: Value) -> Option<Envelope> {
     let mut items = value.into_items()?;
+    if items.len() == 4
+        && items.first().and_then(Value::as_bytes) == Some(b"pmessage")
+        && let Some(pattern) = items.get(1).and_then(Value::as_bytes)
+        && let Some((_, listener)) = shared
+            .listeners
+            .iter()
+            .find(|(patterns, _)| patterns.iter().any(|p| p.as_bytes() == pattern))
+    {
+        if let (Some(channel), Some(payload)) = (
+            items.get(2).and_then(Value::as_bytes),
+            items.get(3).and_then(Value::as_bytes),
+        ) {
+            if listener.message(channel, payload) {
+                Counters::add(&shared.counters.received, 1);
+            }
+        }
+        return None;
+    }
     let payload = match items.first().and_then(Value::as_bytes) {
         Some(b"message") if items.len() == 3 => items.pop(),
         Some(b"pmessage") if items.len() == 4 => items.pop(),
@@ -763,5 +902,240 @@ fn handle(shared: &Shared, value: Value) -> Option<Envelope> {
             Counters::add(&shared.counters.received, 1);
             Some(envelope)
         }
+    }
+}
+
+/// Whether Redis shows a node id to be this node's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Ours,
+    Taken,
+}
+
+impl Shared {
+    fn claim_key(&self, id: u16) -> String {
+        format!("{}node-id:{id}", self.config.prefix)
+    }
+
+    fn claim_value(&self) -> String {
+        format!("{:016x}", self.instance)
+    }
+}
+
+impl Conn {
+    /// Claims node id `id` for this node: `SET key instance NX PX ttl`, then
+    /// `GET` tells whose it is; ours already, its expiry is pushed back.
+    fn claim(&mut self, shared: &Shared, id: u16) -> io::Result<Claim> {
+        let key = shared.claim_key(id);
+        let me = shared.claim_value();
+        let ttl = CLAIM_TTL.as_millis().to_string();
+        let mut out = Vec::new();
+        command::encode(
+            &mut out,
+            &[
+                b"SET",
+                key.as_bytes(),
+                me.as_bytes(),
+                b"NX",
+                b"PX",
+                ttl.as_bytes(),
+            ],
+        );
+        command::encode(&mut out, &[b"GET", key.as_bytes()]);
+        self.stream.write_all(&out)?;
+        let set = self.read_value()?;
+        let get = self.read_value()?;
+        for answer in [&set, &get] {
+            if let Value::Error(e) = answer {
+                return Err(io::Error::other(format!(
+                    "Redis refused the claim on node id {id}: {e}"
+                )));
+            }
+        }
+        if get.as_bytes() != Some(me.as_bytes()) {
+            return Ok(Claim::Taken);
+        }
+        if matches!(set, Value::Null) {
+            out.clear();
+            command::encode(&mut out, &[b"PEXPIRE", key.as_bytes(), ttl.as_bytes()]);
+            self.stream.write_all(&out)?;
+            if let Value::Error(e) = self.read_value()? {
+                return Err(io::Error::other(format!(
+                    "Redis refused to refresh the claim on node id {id}: {e}"
+                )));
+            }
+        }
+        Ok(Claim::Ours)
+    }
+
+    /// Deletes the claim on `id` if it is still ours (compare and delete in
+    /// one script, so that another node's claim is never deleted).
+    fn release_claim(&mut self, shared: &Shared, id: u16) -> io::Result<()> {
+        const SCRIPT: &[u8] = b"if redis.call('GET', KEYS[1]) == ARGV[1] then \
+            return redis.call('DEL', KEYS[1]) else return 0 end";
+        let mut out = Vec::new();
+        command::encode(
+            &mut out,
+            &[
+                b"EVAL",
+                SCRIPT,
+                b"1",
+                shared.claim_key(id).as_bytes(),
+                shared.claim_value().as_bytes(),
+            ],
+        );
+        self.stream.write_all(&out)?;
+        self.read_value().map(drop)
+    }
+}
+
+/// Picks this node's id: `first` if `claim` gets it; otherwise, for an id
+/// set by the user (`fixed`), an error of kind `AddrInUse`, and for an
+/// automatic one, the first of `tries` random ids that `claim` gets.
+fn pick_node_id(
+    first: u16,
+    fixed: bool,
+    tries: usize,
+    mut claim: impl FnMut(u16) -> io::Result<Claim>,
+    mut random: impl FnMut() -> io::Result<u16>,
+) -> io::Result<u16> {
+    if claim(first)? == Claim::Ours {
+        return Ok(first);
+    }
+    if fixed {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "node id {first} is held by another node on this Redis (and prefix): give each \
+                 node its own id with ServerBuilder::node_id, or leave it out for an automatic one"
+            ),
+        ));
+    }
+    for _ in 0..tries {
+        let id = random()?;
+        if claim(id)? == Claim::Ours {
+            return Ok(id);
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AddrInUse,
+        format!("no free node id in {tries} random tries: are 65,535 nodes on this Redis?"),
+    ))
+}
+
+/// At start, before any client has an id: claims the node id (see
+/// [`pick_node_id`]). With Redis down, the publisher claims it once
+/// Redis is back.
+fn initial_claim(shared: &Shared) -> io::Result<()> {
+    let mut conn = match Conn::open(shared, 2) {
+        Ok(conn) => conn,
+        Err(_) => return Ok(()), // the publisher logs the outage
+    };
+    let result = pick_node_id(
+        shared.node_id(),
+        shared.config.fixed_node_id,
+        CLAIM_TRIES,
+        |id| conn.claim(shared, id),
+        super::random_node_id,
+    );
+    conn.close(shared);
+    match result {
+        Ok(id) => {
+            shared.node_id.store(id, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => Err(e),
+        Err(e) => {
+            log(&format!(
+                "cannot claim node id {} yet ({e}); the publisher will",
+                shared.node_id()
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// Refreshes the node id's claim, on the publisher's connection; if
+/// another node holds the id (both started while Redis was away, say), an
+/// automatic id moves to a free one, an explicit one is logged loudly.
+fn refresh_claim(shared: &Shared, conn: &mut Conn) -> io::Result<()> {
+    let id = shared.node_id();
+    if conn.claim(shared, id)? == Claim::Ours {
+        return Ok(());
+    }
+    let conflicts = shared
+        .counters
+        .node_id_conflicts
+        .fetch_add(1, Ordering::Relaxed)
+        + 1;
+    if shared.config.fixed_node_id {
+        if conflicts % 60 == 1 {
+            log(&format!(
+                "node id {id} (ServerBuilder::node_id) is held by another node on {}: the two \
+                 nodes' client ids can collide and sends by id reach either; give each node its \
+                 own id",
+                shared.config.url
+            ));
+        }
+        return Ok(());
+    }
+    let new = pick_node_id(
+        super::random_node_id()?,
+        false,
+        CLAIM_TRIES,
+        |id| conn.claim(shared, id),
+        super::random_node_id,
+    )?;
+    shared.node_id.store(new, Ordering::Relaxed);
+    log(&format!(
+        "node id {id} is held by another node too: new clients of this node get node id {new}"
+    ));
+    // The subscriber listens on the old id's channel: it subscribes again.
+    for (role, stream) in lock(&shared.streams).iter() {
+        if *role == 1 {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_automatic_node_id_moves_on_from_a_taken_one() {
+        let mut asked = Vec::new();
+        let mut randoms = [9u16, 8, 7].into_iter();
+        let id = pick_node_id(
+            5,
+            false,
+            4,
+            |id| {
+                asked.push(id);
+                Ok(if id == 8 { Claim::Ours } else { Claim::Taken })
+            },
+            || Ok(randoms.next().unwrap_or(1)),
+        )
+        .unwrap();
+        assert_eq!(id, 8);
+        assert_eq!(asked, [5, 9, 8]);
+    }
+
+    #[test]
+    fn an_explicit_node_id_that_is_taken_fails_loudly() {
+        let err = pick_node_id(5, true, 4, |_| Ok(Claim::Taken), || Ok(6)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert!(err.to_string().contains("node id 5"));
+        assert_eq!(
+            pick_node_id(5, true, 4, |_| Ok(Claim::Ours), || Ok(6)).unwrap(),
+            5
+        );
+    }
+
+    #[test]
+    fn a_cluster_with_no_free_id_is_an_error_not_a_loop() {
+        let err = pick_node_id(5, false, 3, |_| Ok(Claim::Taken), || Ok(6)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
     }
 }

@@ -68,6 +68,9 @@ impl Server {
     /// Runs the server in background threads and returns its handle at once.
     pub fn spawn(self) -> Result<ServerHandle> {
         let hub = self.hub;
+        // First: a node id that another node holds fails the start before
+        // any client is accepted.
+        super::handle::start_backplane(&hub)?;
         let acceptor = {
             let hub = Arc::clone(&hub);
             let listener = self.listener;
@@ -86,7 +89,6 @@ impl Server {
             threads.acceptor = Some(acceptor);
             threads.housekeeper = Some(housekeeper);
         }
-        super::handle::start_backplane(&hub)?;
         Ok(ServerHandle::from_hub(hub))
     }
 
@@ -146,6 +148,8 @@ pub struct ServerBuilder {
     redis_prefix: Option<String>,
     /// Setup mistakes found while building, reported by `bind`.
     problems: Vec<String>,
+    node_id: Option<u16>,
+    listeners: crate::backplane::Listeners,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -549,6 +553,27 @@ impl ServerBuilder {
         self
     }
 
+    /// This node's id in the client ids of a [`redis`](Self::redis)
+    /// cluster (1 to 65,535; 0, the default, picks a free one at random).
+    /// The node claims its id in Redis: if another node holds it, the
+    /// server fails to start ([`crate::backplane#node-ids`] says more).
+    /// Without `redis`, ignored.
+    pub fn node_id(mut self, id: u16) -> Self {
+        self.node_id = (id != 0).then_some(id);
+        self
+    }
+
+    /// Another format on the [`redis`](Self::redis) backplane's
+    /// connections, if the server gets one (Socket.IO's, from
+    /// [`SocketIo::mount`](crate::socketio::SocketIo::mount)).
+    pub(crate) fn backplane_listener(
+        mut self,
+        listener: std::sync::Arc<dyn crate::backplane::Listener>,
+    ) -> Self {
+        self.listeners.0.push(listener);
+        self
+    }
+
     /// Binds the listening socket.
     ///
     /// A port in use, or an address that is not this machine's, is
@@ -571,8 +596,13 @@ impl ServerBuilder {
             if let Some(prefix) = self.redis_prefix.take() {
                 config.prefix = prefix;
             }
+            config.fixed_node_id = self.node_id.is_some();
+            config.listeners = std::mem::take(&mut self.listeners);
             self.settings.backplane = Some(config);
-            self.settings.node_id = crate::backplane::random_node_id()?;
+            self.settings.node_id = match self.node_id {
+                Some(id) => id,
+                None => crate::backplane::random_node_id()?,
+            };
         }
         if let Some(why) = self
             .problems

@@ -178,7 +178,14 @@ pub(crate) fn start_backplane(hub: &Arc<Hub>) -> Result<()> {
     });
     let weak = Arc::downgrade(hub);
     let clients = Arc::new(move || weak.upgrade().map_or(0, |h| h.registry.count() as u64));
-    let redis = Redis::start(config, hub.settings.node_id, deliver, clients)?;
+    // A node id another node holds is a setup mistake, not a network error.
+    let redis = Redis::start(config, hub.settings.node_id, deliver, clients).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            Error::Config(e.to_string())
+        } else {
+            Error::Io(e)
+        }
+    })?;
     let _ = hub.backplane.set(redis);
     Ok(())
 }

@@ -260,7 +260,12 @@ impl Hub {
     /// The id of the connection numbered `local` in this process: unique
     /// across the nodes of a backplane, since each has its node id in it.
     pub(crate) fn client_id(&self, local: u64) -> u64 {
-        crate::backplane::client_id(self.settings.node_id, local)
+        // The backplane's id, which moves if another node holds it.
+        let node = self
+            .backplane
+            .get()
+            .map_or(self.settings.node_id, |redis| redis.node_id());
+        crate::backplane::client_id(node, local)
     }
 
     /// Milliseconds since the server started, never 0 (0 means "never").

@@ -39,7 +39,17 @@
 //!
 //! | connection state recovery (parked sockets, the broadcast log) | `recovery` |
 //!
-//! Not done yet: rooms and recovery carried by a backplane across processes.
+//! | broadcasts across servers through Redis, in `@socket.io/redis-adapter`'s format | `adapter` |
+//!
+//! With [`ServerBuilder::redis`](crate::server::ServerBuilder::redis), every
+//! broadcast (`io.emit`, `to(room).emit`, `socket.broadcast().emit`) reaches
+//! the sockets of every node that shares the Redis, stdws's or Node's
+//! `socket.io` with `@socket.io/redis-adapter`, and a Node service with
+//! `@socket.io/redis-emitter` reaches stdws's sockets; a node delivers to
+//! its own sockets at once and ignores its own publications. Not carried
+//! across nodes: the adapter's requests (`fetchSockets`, `serverSideEmit`,
+//! `socketsJoin`, broadcasts with acks) and recovery of a socket that
+//! reconnects to another node.
 //!
 //! The specifications, read for this module:
 //!
@@ -55,6 +65,7 @@
 //! choices follow the official server and are documented where they are
 //! made. JSON is [`crate::json`].
 
+mod adapter;
 pub mod engine;
 pub mod engineio;
 pub mod namespace;

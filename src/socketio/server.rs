@@ -43,6 +43,34 @@
 //! no WebSocket connection at all; output to a socket on the WebSocket
 //! transport goes through that connection's outbound queue, and a
 //! broadcast is encoded once for all its receivers.
+//!
+//! **Several servers as one.** Give the [`ServerBuilder`] a
+//! [`redis`](ServerBuilder::redis) URL and every broadcast goes to the
+//! sockets of every node on that Redis, in the wire format of
+//! `@socket.io/redis-adapter`, so that Node servers with that adapter and
+//! services with `@socket.io/redis-emitter` share the cluster:
+//!
+//! | JavaScript | stdws |
+//! |------------|-------|
+//! | `io.adapter(createAdapter(pub, sub))` | [`ServerBuilder::redis`]`(url)` on the builder the server is mounted on |
+//! | `createAdapter(pub, sub, { key: "app" })` | [`SocketIoBuilder::redis_key`]`("app")` |
+//! | `io.local.emit(..)` | [`SocketIo::of`]`("/").`[`local()`](Broadcast::local)`.emit(..)` |
+//!
+//! Each node delivers to its own sockets at once and publishes once; the
+//! others decode and encode it once each. Broadcasts of one node keep
+//! their order on every node; two nodes' broadcasts may interleave
+//! differently on different nodes, as with Node's adapter.
+//!
+//! ```no_run
+//! use stdws::socketio::{Namespace, SocketIo};
+//! let io = SocketIo::builder().namespace("/", Namespace::new()).build();
+//! io.mount(stdws::Server::builder(), "/socket.io/")
+//!     .redis("redis://127.0.0.1:6379")
+//!     .bind("127.0.0.1:3000")?
+//!     .spawn()?;
+//! io.to("lobby").emit("news", []); // the lobby's sockets on every node
+//! # Ok::<(), stdws::Error>(())
+//! ```
 
 use std::collections::HashMap;
 use std::fmt;
@@ -53,6 +81,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::adapter;
 use super::engine::{App, Core, EngineConn, Settings};
 use super::engineio::{self, PayloadLimits};
 use super::namespace::{Members, Namespace};
@@ -60,6 +89,7 @@ use super::packet::{self, Data, Decoder, Packet};
 use super::recovery::{self, Recovery};
 use super::session::{CloseReason, Config};
 use super::socket::{Ack, Broadcast, DisconnectReason, Socket};
+use crate::backplane::{Listener, Publisher};
 use crate::json::Value;
 use crate::server::ServerBuilder;
 
@@ -85,6 +115,11 @@ pub(crate) struct Shared {
     /// Sockets whose connect handler's emits wait for their turn.
     releases: Mutex<Vec<(Instant, Socket)>>,
     recovery: Option<Mutex<Recovery>>,
+    /// The Redis adapter's key (`socket.io`), this node's uid in its
+    /// messages, and the backplane's publisher once the server runs.
+    redis_key: String,
+    uid: String,
+    publisher: OnceLock<Publisher>,
 }
 
 /// How long after the CONNECT answer what the connect handler emitted goes.
@@ -96,6 +131,36 @@ pub(crate) struct Shared {
 const HELD_EMITS_DELAY: Duration = Duration::from_millis(30);
 
 impl Shared {
+    /// Hands a broadcast to the other nodes, if there is a backplane. The
+    /// namespace must be one of this server's (a node listens to its own).
+    pub(crate) fn publish(
+        &self,
+        namespace: &str,
+        rooms: &[String],
+        except: &[String],
+        name: &str,
+        args: &[Data],
+    ) {
+        let Some(publisher) = self.publisher.get() else {
+            return;
+        };
+        if !self.namespaces.contains_key(namespace) {
+            return;
+        }
+        let remote = adapter::Remote {
+            uid: self.uid.clone(),
+            namespace: namespace.to_owned(),
+            rooms: rooms.to_vec(),
+            except: except.to_vec(),
+            name: name.to_owned(),
+            args: args.to_vec(),
+        };
+        publisher.publish(
+            adapter::channel(&self.redis_key, namespace, rooms).into_bytes(),
+            adapter::encode(&remote),
+        );
+    }
+
     pub(crate) fn with_members<R>(
         &self,
         namespace: &str,
@@ -414,6 +479,53 @@ impl App for SioApp {
     }
 }
 
+/// The Socket.IO side of a server's Redis backplane: its namespaces'
+/// channels in the Redis adapter's format (see [`adapter`]).
+struct RedisAdapter {
+    shared: Arc<Shared>,
+    /// Only the first mount of a server listens (a server mounted on two
+    /// paths would deliver each broadcast twice).
+    primary: std::sync::atomic::AtomicBool,
+}
+
+impl Listener for RedisAdapter {
+    fn patterns(&self) -> Vec<String> {
+        let mut names: Vec<&String> = self.shared.namespaces.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| adapter::pattern(&self.shared.redis_key, n))
+            .collect()
+    }
+
+    fn attach(&self, publisher: Publisher) {
+        let first = self.shared.publisher.set(publisher).is_ok();
+        self.primary
+            .store(first, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn message(&self, _channel: &[u8], payload: &[u8]) -> bool {
+        if !self.primary.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        let Ok(remote) = adapter::decode(payload) else {
+            return false; // a request, or another application's message
+        };
+        let shared = &self.shared;
+        if remote.uid == shared.uid || !shared.namespaces.contains_key(&remote.namespace) {
+            return false; // ours, delivered when it was sent; or not our namespace
+        }
+        Broadcast::remote(
+            Arc::clone(shared),
+            &remote.namespace,
+            remote.rooms,
+            remote.except,
+        )
+        .emit(&remote.name, remote.args);
+        true
+    }
+}
+
 /// A socket id: 15 random bytes in URL-safe base64.
 fn new_id() -> String {
     let mut bytes = [0u8; 15];
@@ -452,10 +564,20 @@ impl SocketIo {
     }
 
     /// Puts the server on `path` (the clients' default is `/socket.io/`)
-    /// of `builder`: WebSocket and long-polling both.
+    /// of `builder`: WebSocket and long-polling both. If the server has a
+    /// [Redis backplane](ServerBuilder::redis), broadcasts go through it to
+    /// every node, in the format of Socket.IO's Redis adapter (see
+    /// the [module docs](super)).
     pub fn mount(&self, builder: ServerBuilder, path: &str) -> ServerBuilder {
         match &self.core {
-            Some(core) => super::engine::mount(core, builder, path),
+            Some(core) => super::engine::mount(
+                core,
+                builder.backplane_listener(Arc::new(RedisAdapter {
+                    shared: Arc::clone(&self.shared),
+                    primary: std::sync::atomic::AtomicBool::new(false),
+                })),
+                path,
+            ),
             None => builder,
         }
     }
@@ -495,6 +617,7 @@ pub struct SocketIoBuilder {
     limits: packet::Limits,
     namespaces: HashMap<String, Namespace>,
     recovery: Option<recovery::Settings>,
+    redis_key: String,
 }
 
 impl Default for SocketIoBuilder {
@@ -505,6 +628,7 @@ impl Default for SocketIoBuilder {
             limits: packet::Limits::default(),
             namespaces: HashMap::new(),
             recovery: None,
+            redis_key: "socket.io".to_owned(),
         }
     }
 }
@@ -563,6 +687,16 @@ impl SocketIoBuilder {
         self
     }
 
+    /// The prefix of the Redis channels when the server has a
+    /// [Redis backplane](ServerBuilder::redis): `socket.io` by default, as
+    /// the `key` option of `@socket.io/redis-adapter` and
+    /// `@socket.io/redis-emitter`, which must say the same to share the
+    /// cluster.
+    pub fn redis_key(mut self, key: &str) -> Self {
+        self.redis_key = key.to_owned();
+        self
+    }
+
     /// The bounds on received packets (attachments, JSON depth and size).
     pub fn packet_limits(mut self, limits: packet::Limits) -> Self {
         self.limits = limits;
@@ -579,6 +713,9 @@ impl SocketIoBuilder {
             core: OnceLock::new(),
             releases: Mutex::new(Vec::new()),
             recovery: self.recovery.map(|r| Mutex::new(Recovery::new(r))),
+            redis_key: self.redis_key,
+            uid: new_id(),
+            publisher: OnceLock::new(),
         });
         let settings = Settings {
             session: self.config,

@@ -457,6 +457,7 @@ pub struct Broadcast {
     namespace: String,
     rooms: Vec<String>,
     except: Vec<String>,
+    local: bool,
 }
 
 impl fmt::Debug for Broadcast {
@@ -465,6 +466,7 @@ impl fmt::Debug for Broadcast {
             .field("namespace", &self.namespace)
             .field("rooms", &self.rooms)
             .field("except", &self.except)
+            .field("local", &self.local)
             .finish()
     }
 }
@@ -476,7 +478,32 @@ impl Broadcast {
             namespace: namespace.to_owned(),
             rooms: Vec::new(),
             except: Vec::new(),
+            local: false,
         }
+    }
+
+    /// A broadcast that other servers sent through Redis, for this one's
+    /// sockets only.
+    pub(crate) fn remote(
+        shared: Arc<Shared>,
+        namespace: &str,
+        rooms: Vec<String>,
+        except: Vec<String>,
+    ) -> Broadcast {
+        Broadcast {
+            shared,
+            namespace: namespace.to_owned(),
+            rooms,
+            except,
+            local: true,
+        }
+    }
+
+    /// Only the sockets of this server, not those of the other nodes of
+    /// its Redis cluster (`io.local.emit(...)` in JavaScript).
+    pub fn local(mut self) -> Broadcast {
+        self.local = true;
+        self
     }
 
     /// Narrows to the sockets in `room` (several calls: in any of them).
@@ -498,13 +525,24 @@ impl Broadcast {
             .unwrap_or_default()
     }
 
-    /// Sends the event `name` with `args` to each socket; returns how many
-    /// it was given to.
+    /// Sends the event `name` with `args` to each socket, of this server
+    /// and, if it has a [Redis backplane](crate::server::ServerBuilder::redis), of every node
+    /// that shares it; returns how many sockets of this server it was given
+    /// to. The packet is encoded once here and once on each other node.
     pub fn emit(&self, name: &str, args: impl IntoIterator<Item = Data>) -> usize {
+        let args: Vec<Data> = args.into_iter().collect();
+        if !self.local {
+            self.shared
+                .publish(&self.namespace, &self.rooms, &self.except, name, &args);
+        }
+        self.emit_here(name, args)
+    }
+
+    /// Sends to this server's sockets only.
+    fn emit_here(&self, name: &str, mut args: Vec<Data>) -> usize {
         let Ok(namespace) = NamespaceName::new(&self.namespace) else {
             return 0;
         };
-        let mut args: Vec<Data> = args.into_iter().collect();
         // With recovery on, each broadcast carries its offset last, as from
         // the official server, and is logged for replay.
         let offset = self.shared.next_offset();

@@ -1,0 +1,356 @@
+//! Socket.IO across two stdws nodes through a real Redis, in the format of
+//! `@socket.io/redis-adapter` (the Node side of the same cluster is tested
+//! by `.ci/socketio_redis.sh`). `.ci/redis.sh` starts a `redis-server` and
+//! sets `STDWS_REDIS_URL`; without it the tests print a note and pass.
+
+mod support;
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use stdws::socketio::{Data, Namespace, SocketIo};
+use stdws::{Server, ServerHandle};
+use support::{RawClient, handshake_request, read_http_reply, tcp, wait_until};
+
+const PATH: &str = "/socket.io/";
+
+fn redis_url(test: &str) -> Option<String> {
+    let url = std::env::var("STDWS_REDIS_URL").ok();
+    if url.is_none() {
+        eprintln!("{test}: skipped, STDWS_REDIS_URL is not set (run .ci/redis.sh)");
+    }
+    url
+}
+
+/// A node of the socketio_suite's room events: `join`(room) acks the room,
+/// `to-room`(room, x) sends `room-message`(x) to the room but the sender,
+/// `broadcast`(x) sends `broadcast-message`(x) to everyone but the sender.
+fn node(url: &str, key: &str) -> (ServerHandle, SocketIo) {
+    let main = Namespace::new()
+        .on("join", |socket, args, ack| {
+            if let Some(room) = args.first().and_then(Data::as_str) {
+                socket.join(room);
+            }
+            ack.send(args);
+        })
+        .on("to-room", |socket, args, ack| {
+            if let [room, payload] = &args[..]
+                && let Some(room) = room.as_str()
+            {
+                socket.to(room).emit("room-message", [payload.clone()]);
+            }
+            ack.send([Data::from(true)]);
+        })
+        .on("broadcast", |socket, args, ack| {
+            socket.broadcast().emit("broadcast-message", args);
+            ack.send([Data::from(true)]);
+        });
+    let io = SocketIo::builder()
+        .namespace("/", main)
+        .namespace("/other", Namespace::new())
+        .redis_key(key)
+        .build();
+    let server = io
+        .mount(Server::builder().workers(16), PATH)
+        .redis(url)
+        .redis_prefix(&format!("{key}:stdws:"))
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    (server, io)
+}
+
+fn text(client: &mut RawClient) -> String {
+    let frame = client.read_frame().expect("a frame");
+    assert_eq!(frame.opcode, 1, "{frame:?}");
+    String::from_utf8(frame.payload).unwrap()
+}
+
+/// A WebSocket session joined to `namespace`.
+fn client(addr: SocketAddr, namespace: &str) -> RawClient {
+    let mut stream = tcp(addr);
+    stream
+        .write_all(handshake_request(&format!("{PATH}?EIO=4&transport=websocket"), "").as_bytes())
+        .unwrap();
+    assert_eq!(read_http_reply(&mut stream).status, 101);
+    let mut client = RawClient::from_stream(stream);
+    assert!(text(&mut client).starts_with("0{"));
+    if namespace == "/" {
+        client.send_text("40");
+        assert!(text(&mut client).starts_with("40{"));
+    } else {
+        client.send_text(&format!("40{namespace},"));
+        assert!(text(&mut client).starts_with(&format!("40{namespace},{{")));
+    }
+    client
+}
+
+/// Everything the client gets until it has had each of `ends` (each
+/// node's last emit: what a node sent before its last arrives before it),
+/// sorted; binary frames as `bin:` and their bytes.
+fn until(client: &mut RawClient, ends: &[&str]) -> Vec<String> {
+    let mut got = Vec::new();
+    let mut seen = 0;
+    while seen < ends.len() {
+        let frame = client.read_frame().expect("a frame");
+        let t = match frame.opcode {
+            1 => String::from_utf8(frame.payload).unwrap(),
+            _ => format!("bin:{:?}", frame.payload),
+        };
+        seen += usize::from(ends.contains(&t.as_str()));
+        got.push(t);
+    }
+    got.sort();
+    got
+}
+
+fn sorted(items: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn key(test: &str) -> String {
+    format!("sio-test-{}-{test}", std::process::id())
+}
+
+#[test]
+fn room_emits_and_broadcasts_reach_the_sockets_of_both_nodes_exactly_once() {
+    let Some(url) = redis_url("sio_two_nodes") else {
+        return;
+    };
+    let key = key("two_nodes");
+    let (a, io_a) = node(&url, &key);
+    let (b, io_b) = node(&url, &key);
+    wait_until("both nodes are on Redis", || {
+        a.stats().backplane.connected && b.stats().backplane.connected
+    });
+    let mut a1 = client(a.local_addr(), "/");
+    let mut a2 = client(a.local_addr(), "/");
+    let mut b1 = client(b.local_addr(), "/");
+    let mut b_other = client(b.local_addr(), "/other");
+    for c in [&mut a1, &mut b1] {
+        c.send_text(r#"421["join","r"]"#);
+        assert_eq!(text(c), r#"431["r"]"#);
+    }
+    // A room emit from a socket of node A: its room's members on both
+    // nodes. The handlers ack once they have emitted.
+    a2.send_text(r#"421["to-room","r","x"]"#);
+    assert_eq!(text(&mut a2), r#"431[true]"#);
+    // A broadcast from node B: everyone of `/` but the sender.
+    b1.send_text(r#"421["broadcast",{"k":[1,-2,1.5,null,"é"]}]"#);
+    assert_eq!(text(&mut b1), r#"431[true]"#);
+    // The whole namespace, from the server, with a binary argument.
+    io_b.emit("bin", [Data::binary([1, 2, 3])]);
+    io_a.emit("end-a", []);
+    io_b.emit("end-b", []);
+
+    let ends = [r#"42["end-a"]"#, r#"42["end-b"]"#];
+    let room = r#"42["room-message","x"]"#;
+    let broadcast = r#"42["broadcast-message",{"k":[1,-2,1.5,null,"é"]}]"#;
+    let bin = r#"451-["bin",{"_placeholder":true,"num":0}]"#;
+    let bytes = "bin:[1, 2, 3]";
+    assert_eq!(
+        until(&mut a1, &ends),
+        sorted(&[room, broadcast, bin, bytes, ends[0], ends[1]]),
+        "a1: in the room, on the sender's node"
+    );
+    assert_eq!(
+        until(&mut a2, &ends),
+        sorted(&[broadcast, bin, bytes, ends[0], ends[1]]),
+        "a2: the sender of the room emit"
+    );
+    assert_eq!(
+        until(&mut b1, &ends),
+        sorted(&[room, bin, bytes, ends[0], ends[1]]),
+        "b1: in the room, on the other node; not its own broadcast"
+    );
+    // Another namespace hears nothing of `/`.
+    io_a.of("/other").emit("other-end", []);
+    assert_eq!(text(&mut b_other), r#"42/other,["other-end"]"#);
+    // Nothing came twice: one more broadcast is the next frame everywhere
+    // (the other namespace's emit above went first in A's order).
+    io_a.emit("last", []);
+    for c in [&mut a1, &mut a2, &mut b1] {
+        assert_eq!(text(c), r#"42["last"]"#);
+    }
+    // A local broadcast stays on its node.
+    io_a.of("/").local().emit("local", []);
+    io_a.emit("after-local", []);
+    assert_eq!(text(&mut a1), r#"42["local"]"#);
+    assert_eq!(text(&mut a1), r#"42["after-local"]"#);
+    assert_eq!(text(&mut b1), r#"42["after-local"]"#);
+    let stats = a.stats().backplane;
+    assert!(stats.published >= 3 && stats.received >= 3, "{stats:?}");
+    a.shutdown_now();
+    b.shutdown_now();
+}
+
+/// Publishes `payload` on `channel` with a connection of the test's own.
+fn publish(url: &str, channel: &str, payload: &[u8]) {
+    use std::io::Read;
+    let addr = url.trim_start_matches("redis://");
+    let mut redis = std::net::TcpStream::connect(addr).unwrap();
+    redis.set_read_timeout(Some(support::TIMEOUT)).unwrap();
+    let mut command = format!(
+        "*3\r\n$7\r\nPUBLISH\r\n${}\r\n{channel}\r\n${}\r\n",
+        channel.len(),
+        payload.len()
+    )
+    .into_bytes();
+    command.extend_from_slice(payload);
+    command.extend_from_slice(b"\r\n");
+    redis.write_all(&command).unwrap();
+    let mut answer = [0u8; 64];
+    let n = redis.read(&mut answer).unwrap();
+    assert!(answer[..n].starts_with(b":"), "{:?}", &answer[..n]);
+}
+
+#[test]
+fn garbage_on_the_socketio_channels_is_ignored_and_delivery_goes_on() {
+    let Some(url) = redis_url("sio_garbage") else {
+        return;
+    };
+    let key = key("garbage");
+    let (a, _io_a) = node(&url, &key);
+    wait_until("the node is on Redis", || a.stats().backplane.connected);
+    let mut c = client(a.local_addr(), "/");
+    let channel = format!("{key}#/#");
+    let mut x: u32 = 0x9e37_79b9;
+    for len in 0..200usize {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        publish(&url, &channel, &bytes);
+    }
+    // A request, an ACK packet, deep nesting, a namespace the node lacks.
+    for payload in [
+        &b"\x81\xa3uid\xa1x"[..],
+        b"\x93\xa1x\x82\xa4type\x03\xa3nsp\xa1/\x80",
+        &[0x91; 1000][..],
+        b"\x93\xa1x\x83\xa4type\x02\xa4data\x91\xa2ev\xa3nsp\xa4/zzz\x80",
+    ] {
+        publish(&url, &channel, payload);
+    }
+    // Then an emitter's message: delivered, the node still whole.
+    publish(
+        &url,
+        &channel,
+        b"\x93\xa7emitter\x83\xa4type\x02\xa4data\x92\xa2ok\x01\xa3nsp\xa1/\x83\xa5rooms\x90\xa5flags\x80\xa6except\x90",
+    );
+    assert_eq!(text(&mut c), r#"42["ok",1]"#);
+    assert_eq!(a.stats().backplane.received, 1, "{:?}", a.stats());
+    a.shutdown_now();
+}
+
+/// A redis-server of the test's own (`STDWS_REDIS_SERVER`), to stop and
+/// continue; killed when dropped.
+struct OwnRedis(std::process::Child, u16);
+
+impl OwnRedis {
+    fn start(test: &str) -> Option<OwnRedis> {
+        use std::io::{BufRead, BufReader};
+        let Ok(binary) = std::env::var("STDWS_REDIS_SERVER") else {
+            eprintln!("{test}: skipped, STDWS_REDIS_SERVER is not set (run .ci/redis.sh)");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("Ready to accept connections") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        is_ready.recv_timeout(support::TIMEOUT).unwrap();
+        Some(OwnRedis(child, port))
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.0.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn socketio_broadcasts_written_to_a_stalled_redis_are_never_delivered_twice() {
+    let Some(redis) = OwnRedis::start("sio_stalled") else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}", redis.1);
+    let key = key("stalled");
+    let (a, io_a) = node(&url, &key);
+    let (b, _io_b) = node(&url, &key);
+    wait_until("both nodes are on Redis", || {
+        a.stats().backplane.connected && b.stats().backplane.connected
+    });
+    let mut on_a = client(a.local_addr(), "/");
+    let mut on_b = client(b.local_addr(), "/");
+    // Redis stops answering but keeps its sockets open (SIGSTOP): what the
+    // publisher wrote waits unanswered, and on its next connection it must
+    // not write the Socket.IO messages again (Redis will run both).
+    redis.signal("-STOP");
+    for k in 0..10u64 {
+        io_a.emit("m", [Data::from(k)]);
+    }
+    for k in 0..10 {
+        assert_eq!(text(&mut on_a), format!(r#"42["m",{k}]"#), "local at once");
+    }
+    wait_until("the publisher gives up and reconnects", || {
+        a.stats().backplane.reconnects >= 1
+    });
+    redis.signal("-CONT");
+    io_a.emit("after", []);
+    let mut got = Vec::new();
+    loop {
+        let t = text(&mut on_b);
+        if t == r#"42["after"]"# {
+            break;
+        }
+        got.push(t);
+    }
+    let mut unique = got.clone();
+    unique.dedup();
+    assert_eq!(got, unique, "a message came twice");
+    assert!(got.len() <= 10, "{got:?}");
+    let stats = a.stats().backplane;
+    // Every message that did not arrive is counted (some that were counted
+    // may have arrived: Redis ran the stalled connection's commands).
+    assert!(10 - got.len() <= stats.lost as usize, "{got:?} {stats:?}");
+    assert!(
+        stats.lost >= 1,
+        "the unanswered messages are counted: {stats:?}"
+    );
+    a.shutdown_now();
+    b.shutdown_now();
+}
