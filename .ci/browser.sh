@@ -53,7 +53,32 @@ if ! cmp -s .ci/browser/package-lock.json "$DIR/package-lock.json" || [ ! -f "$D
 fi
 
 # Only the examples used here, so that a broken unrelated example cannot hide these results.
-cargo build --release --example chat --example client --quiet
+cargo build --release --example chat --example client --example echo --quiet
+
+# ---- the README's quick tour: the echo example's page, and the snippet the
+# README says to paste into its console
+LOG=$RUN/echo.log
+STDWS_TRACE=1 target/release/examples/echo 127.0.0.1:0 --no-compression 2>"$LOG" &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 100); do
+  URL=$(grep -o -m1 'ws://[0-9.:]*' "$LOG" | head -1 | sed 's|^ws|http|') || true
+  [ -n "$URL" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$URL" ] || { cat "$LOG"; die "the echo example did not start"; }
+CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 90 \
+  node .ci/browser/quick_tour_test.js "$URL/" README.md "$DIR/quick_tour.png" \
+  || { sed 's/^/    /' "$LOG"; die "the quick tour failed"; }
+# Step 3: the server printed the handshake and the frames, as the README shows.
+for line in 'handshake request  GET / HTTP/1.1' 'op=0x1 TEXT   MASK=1 key=' '"Hello"' 'code=1000 (normal closure) reason="bye"'; do
+  grep -qF -- "$line" "$LOG" || { sed 's/^/    /' "$LOG"; die "the echo's trace lacks: $line"; }
+done
+kill "$SERVER_PID" 2>/dev/null || true
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+echo "browser: the README's quick tour OK"
 
 # ---- the chat server, every frame traced to its log
 LOG=$RUN/chat.log
@@ -79,4 +104,9 @@ if [ "$status" != 0 ]; then
   die "the Chromium chat test failed ($((SECONDS - STARTED)) s)"
 fi
 echo "browser: Chromium chat test OK ($((SECONDS - STARTED)) s)"
+# The page itself: the room follows /join, long words wrap, own lines stand out.
+CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 120 \
+  node .ci/browser/chat_page_test.js "$URL" \
+  || { sed 's/^/    /' "$LOG"; die "the chat page test failed"; }
+echo "browser: chat page test OK ($((SECONDS - STARTED)) s)"
 rm -rf "$RUN"

@@ -23,6 +23,7 @@ mod common;
 
 use std::process::ExitCode;
 
+use stdws::protocol::http::Response;
 use stdws::{Compression, Server};
 
 /// Messages from this size on are echoed in parts.
@@ -43,6 +44,14 @@ fn main() -> ExitCode {
         false => Compression::default(),
     };
     let echo = Server::builder()
+        // A browser refuses ws://127.0.0.1 from a page of another site (its
+        // local network access checks), so the echo serves a page of its own.
+        .http(|request| match request.path() {
+            "/" => Response::new(200)
+                .with_header("Content-Type", "text/html; charset=utf-8")
+                .with_body(PAGE),
+            _ => Response::text(404, "not found: the echo's page is at /, its WebSocket too"),
+        })
         .compression(compression)
         .max_message_size(MAX_MESSAGE_SIZE)
         .max_frame_size(MAX_MESSAGE_SIZE)
@@ -57,3 +66,27 @@ fn main() -> ExitCode {
         });
     args.run("echo", echo)
 }
+
+/// What the README's quick tour has the reader paste into this page's
+/// console (`.ci/browser/quick_tour_test.js` checks that they agree).
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>stdws echo</title><link rel="icon" href="data:,">
+<style>body { font: 16px system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; line-height: 1.5 }
+pre { background: #f4f4f4; padding: .75rem; overflow-x: auto }</style></head>
+<body>
+<h1>stdws echo server</h1>
+<p>This server sends every WebSocket message back to its sender. Open the
+browser's console (F12, then <em>Console</em>) on this page and paste:</p>
+<pre id="snippet">ws = new WebSocket(`ws://${location.host}/`);
+ws.onopen = () =&gt; ws.send("Hello");
+ws.onmessage = (e) =&gt; { console.log("echo:", e.data); ws.close(1000, "bye"); };
+ws.onclose = (e) =&gt; console.log("closed", e.code, e.wasClean);</pre>
+<p>The console shows <code>echo: Hello</code>, then <code>closed 1000 true</code>.
+Started with <code>STDWS_TRACE=1</code>, the server prints the handshake and
+every frame. A socket sends only once it is open (hence <code>onopen</code>),
+and a browser drops what arrives after it has begun to close (hence the close
+after the echo).</p>
+</body>
+</html>
+"#;

@@ -215,10 +215,11 @@
 //! code that implements each step. Run the echo server with tracing on,
 //!
 //! ```text
-//! STDWS_TRACE=1 cargo run --release --example echo
+//! STDWS_TRACE=1 cargo run --release --example echo -- --no-compression
 //! ```
 //!
-//! then open a browser's console on any page and type
+//! then open `http://127.0.0.1:8000/` (the echo's own page: browsers refuse
+//! `ws://127.0.0.1` from pages of other sites), open the console and type
 //! `ws = new WebSocket("ws://127.0.0.1:8000/"); ws.onmessage = e => console.log(e.data)`,
 //! then `ws.send("Hello")`, then `ws.close()`: the server prints each step
 //! below as it happens, one line per handshake and per frame.
