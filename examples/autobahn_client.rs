@@ -141,7 +141,7 @@ fn run_case(url: &str) -> Outcome {
 }
 
 fn open(url: &str) -> Result<WebSocket<TcpStream>, Error> {
-    let (ws, _) = ClientBuilder::new(url)
+    let ws = ClientBuilder::new(url)
         .connect_timeout(IO_TIMEOUT)
         .read_timeout(IO_TIMEOUT)
         .write_timeout(IO_TIMEOUT)

@@ -75,7 +75,7 @@ fn main() -> ExitCode {
     if trace {
         builder = builder.trace(Tracer::to_writer(io::stderr()));
     }
-    let (ws, accepted) = match builder.connect() {
+    let ws = match builder.connect() {
         Ok(connected) => connected,
         Err(e) => return fail(&format!("cannot connect to {url}: {e}")),
     };
@@ -83,7 +83,7 @@ fn main() -> ExitCode {
     if let Err(e) = ws.get_ref().set_read_timeout(None) {
         return fail(&format!("cannot configure the socket: {e}"));
     }
-    match accepted.subprotocol() {
+    match ws.response().and_then(|r| r.subprotocol()) {
         Some(protocol) => eprintln!("client: connected to {url}, subprotocol {protocol}"),
         None => eprintln!("client: connected to {url}"),
     }

@@ -73,6 +73,13 @@ pub enum Error {
     /// A [`MessagePart`](crate::MessagePart) was sent out of order, or a
     /// whole message was sent while a message in parts was unfinished.
     PartOutOfOrder(&'static str),
+    /// The client could not go through its proxy: the proxy refused (its
+    /// status and reason, or the SOCKS reply in words), or its URL is bad.
+    Proxy(crate::client::ProxyError),
+    /// The peer did not answer a keepalive ping within this time: the
+    /// connection was closed with 1011 (see
+    /// [`ClientBuilder::ping_timeout`](crate::ClientBuilder::ping_timeout)).
+    PingTimeout(std::time::Duration),
 }
 
 impl fmt::Display for Error {
@@ -118,6 +125,11 @@ impl fmt::Display for Error {
                 "the client's outbound queue was full, so the message was dropped (raise max_queued_bytes to keep more)",
             ),
             Error::NoSuchClient(id) => write!(f, "no client with id {id} is connected"),
+            Error::Proxy(e) => e.fmt(f),
+            Error::PingTimeout(after) => write!(
+                f,
+                "the peer did not answer a keepalive ping within {after:?}: it is gone or its network failed, so the connection was closed"
+            ),
             Error::RoomRefused(why) => write!(f, "cannot join the room: {why}; raise the limit on ServerBuilder if clients need more"),
             Error::ServerStopped => f.write_str("the server is shutting down or has stopped"),
             Error::PartOutOfOrder(what) => write!(

@@ -345,6 +345,9 @@ pub struct WebSocket<S> {
     close_returned: bool,
     tracer: Tracer,
     id: u64,
+    /// What a client connection adds: its handshake's response, keepalive
+    /// pings, timeouts (see [`crate::client`]).
+    client: Option<Box<crate::client::Attached>>,
 }
 
 impl<S: Read + Write> WebSocket<S> {
@@ -375,6 +378,7 @@ impl<S: Read + Write> WebSocket<S> {
             close_returned: false,
             tracer: config.tracer.clone(),
             id: crate::trace::next_connection_id(),
+            client: None,
         }
     }
 
@@ -423,7 +427,44 @@ impl<S: Read + Write> WebSocket<S> {
     /// `WebSocket` then, which closes the TCP connection, as RFC 6455 section
     /// 7.1.1 asks of servers). A peer that breaks a rule gets a close frame
     /// with the rule's code, and the call returns [`Error::Protocol`].
+    ///
+    /// On a client connection, keepalive pings go out while this call waits
+    /// (see [`ClientBuilder::ping_interval`](crate::ClientBuilder::ping_interval)).
     pub fn read(&mut self) -> Result<Message> {
+        use crate::client::Next;
+        loop {
+            let open = self.session.state() == State::Open;
+            match self.client.as_deref_mut().map(|c| c.before_wait(open)) {
+                Some(Next::Ping(payload)) => self.ping(&payload)?,
+                Some(Next::Dead(e)) => return Err(self.keepalive_failed(e)),
+                _ => {}
+            }
+            let result = self.read_message();
+            match self.client.as_deref_mut().map(|c| c.after_read(&result)) {
+                Some(Next::Again) => continue,
+                Some(Next::Dead(e)) => return Err(self.keepalive_failed(e)),
+                _ => return result,
+            }
+        }
+    }
+
+    /// Ends a connection whose peer stopped answering pings: close 1011,
+    /// best effort, then the socket is shut.
+    fn keepalive_failed(&mut self, e: Error) -> Error {
+        if self.session.state() == State::Open {
+            if let Some(client) = self.client.as_deref() {
+                client.bound_last_write();
+            }
+            let _ = self.close(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
+        }
+        self.close_returned = true;
+        if let Some(client) = self.client.as_deref_mut() {
+            client.shut();
+        }
+        e
+    }
+
+    fn read_message(&mut self) -> Result<Message> {
         if self.close_returned {
             return Err(Error::ConnectionClosed);
         }
@@ -553,8 +594,10 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// Starts the closing handshake with `code` and `reason` (at most 123
-    /// bytes). Keep reading until [`Message::Close`] or
-    /// [`Error::ConnectionClosed`] to complete it.
+    /// bytes) and returns at once. Keep reading until [`Message::Close`] or
+    /// [`Error::ConnectionClosed`] to complete it, or call
+    /// [`close_and_wait`](Self::close_and_wait), which does that within the
+    /// close timeout and then shuts the socket.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
         if !code.is_sendable() {
             return Err(Error::InvalidCloseCode(code));
@@ -690,6 +733,20 @@ impl<S> WebSocket<S> {
     pub(crate) fn with_trace_id(mut self, id: u64) -> Self {
         self.id = id;
         self
+    }
+
+    /// Attaches what the client adds (its response, keepalive, timeouts).
+    pub(crate) fn with_client(mut self, client: crate::client::Attached) -> Self {
+        self.client = Some(Box::new(client));
+        self
+    }
+
+    pub(crate) fn client(&self) -> Option<&crate::client::Attached> {
+        self.client.as_deref()
+    }
+
+    pub(crate) fn client_mut(&mut self) -> Option<&mut crate::client::Attached> {
+        self.client.as_deref_mut()
     }
 
     /// Takes the WebSocket apart, for [`split`](WebSocket::split).

@@ -114,7 +114,7 @@ fn the_length_encoding_is_shown() {
 fn the_client_traces_its_masked_frames() {
     let captured = Captured::default();
     let server = echo_server();
-    let (mut ws, _) = stdws::ClientBuilder::new(format!("ws://{}/", server.local_addr()))
+    let mut ws = stdws::ClientBuilder::new(format!("ws://{}/", server.local_addr()))
         .trace(Tracer::to_writer(captured.clone()))
         .connect()
         .unwrap();
