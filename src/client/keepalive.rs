@@ -110,9 +110,12 @@ pub(crate) struct Attached {
     /// The application's read timeout.
     pub(crate) read_timeout: Option<Duration>,
     pub(crate) close_timeout: Duration,
-    /// When the current wait began, to tell the application's timeout from
-    /// ours.
+    /// When the current `read()` call began, to tell the application's
+    /// timeout from ours.
     wait_began: Instant,
+    /// Whether a `read()` call is under way (its wake-ups for keepalive do
+    /// not restart the application's timeout).
+    in_read: bool,
 }
 
 impl Attached {
@@ -130,6 +133,7 @@ impl Attached {
             read_timeout,
             close_timeout,
             wait_began: Instant::now(),
+            in_read: false,
         }
     }
 
@@ -138,16 +142,23 @@ impl Attached {
     /// the next keepalive event and the application's timeout.
     pub(crate) fn before_wait(&mut self, open: bool) -> Next {
         let now = Instant::now();
-        self.wait_began = now;
+        if !self.in_read {
+            self.wait_began = now;
+            self.in_read = true;
+        }
         let (next, due) = match (&mut self.keepalive, &self.socket) {
             (Some(keepalive), Some(_)) if open => (keepalive.poll(now), Some(keepalive.due())),
             _ => (Next::Proceed, None),
         };
         if let Next::Dead(_) = next {
+            self.in_read = false;
             return next;
         }
         let ours = due.map(|due| due.saturating_duration_since(now));
-        let timeout = match (ours, self.read_timeout) {
+        let left = self
+            .read_timeout
+            .map(|t| t.saturating_sub(now.duration_since(self.wait_began)));
+        let timeout = match (ours, left) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -161,6 +172,14 @@ impl Attached {
     /// After `read` read: hides the pong to our ping, and turns a timeout
     /// the application did not ask for into another wait.
     pub(crate) fn after_read(&mut self, result: &Result<Message>) -> Next {
+        let next = self.classify(result);
+        if !matches!(next, Next::Again) {
+            self.in_read = false;
+        }
+        next
+    }
+
+    fn classify(&mut self, result: &Result<Message>) -> Next {
         match result {
             Ok(Message::Pong(payload)) => {
                 let ours = self.keepalive.as_mut().is_some_and(|k| k.pong(payload));
