@@ -187,7 +187,7 @@ impl fmt::Display for ProxyError {
             ProxyError::Url(why) => write!(f, "cannot use the proxy {why}"),
             ProxyError::Refused { status, reason } => {
                 write!(f, "the HTTP proxy refused the tunnel: {status} {reason}")?;
-                if *status == 407 {
+                if *status == 407 || *status == 401 {
                     f.write_str(
                         " (give the user and password in the proxy URL: http://user:password@host:port)",
                     )?;
