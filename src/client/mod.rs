@@ -379,14 +379,15 @@ impl ClientBuilder {
     /// socket's timeouts are set to the time left before it is called.
     ///
     /// ```no_run
-    /// use std::io::{Read, Write};
     /// use std::net::TcpStream;
     /// use stdws::ClientBuilder;
     ///
-    /// // Stands in for your TLS crate (rustls's `StreamOwned`, native-tls's
-    /// // `TlsConnector::connect`...): any Read + Write + Send stream works.
-    /// fn tls_connect(_host: &str, tcp: TcpStream) -> std::io::Result<impl Read + Write + Send> {
-    ///     Ok(tcp) // a real one returns a TLS session over `tcp`
+    /// // Stands in for your TLS crate: a real one returns a TLS session over
+    /// // `tcp` for `host` (rustls's `StreamOwned<ClientConnection, TcpStream>`,
+    /// // native-tls's `TlsStream<TcpStream>`...); any owned
+    /// // Read + Write + Send stream works.
+    /// fn tls_connect(_host: &str, tcp: TcpStream) -> std::io::Result<TcpStream> {
+    ///     Ok(tcp)
     /// }
     ///
     /// let mut ws = ClientBuilder::new("wss://example.com/feed")
