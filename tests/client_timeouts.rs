@@ -294,3 +294,19 @@ fn set_read_timeout_on_the_websocket_bounds_reads() {
     release.send(()).unwrap();
     server.join().unwrap();
 }
+
+#[test]
+fn the_read_timeout_bounds_each_read_of_the_handshake_too() {
+    let (release, released) = mpsc::channel::<()>();
+    let (url, server) = server(move |_stream, _| {
+        let _ = released.recv_timeout(TIMEOUT);
+    });
+    let start = Instant::now();
+    let result = ClientBuilder::new(&url)
+        .read_timeout(Duration::from_millis(200))
+        .connect();
+    assert!(matches!(result, Err(Error::HandshakeTimeout)), "{result:?}");
+    assert_within(start, Duration::from_millis(200), Duration::from_secs(3));
+    release.send(()).unwrap();
+    server.join().unwrap();
+}

@@ -10,27 +10,44 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// When the time is up, if ever.
+/// When the time is up, if ever, and the application's timeouts per read
+/// and per write, which bound each one further.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline(Option<Instant>);
+pub(crate) struct Deadline {
+    at: Option<Instant>,
+    read_cap: Option<Duration>,
+    write_cap: Option<Duration>,
+}
 
 impl Deadline {
     pub(crate) fn after(timeout: Option<Duration>) -> Deadline {
-        Deadline(timeout.and_then(|t| Instant::now().checked_add(t)))
+        Deadline {
+            at: timeout.and_then(|t| Instant::now().checked_add(t)),
+            read_cap: None,
+            write_cap: None,
+        }
+    }
+
+    /// Bounds each read and each write by these timeouts too.
+    pub(crate) fn per_io(mut self, read: Option<Duration>, write: Option<Duration>) -> Deadline {
+        self.read_cap = read;
+        self.write_cap = write;
+        self
     }
 
     /// The earlier of this deadline and `timeout` from now.
-    pub(crate) fn capped(self, timeout: Duration) -> Deadline {
+    pub(crate) fn capped(mut self, timeout: Duration) -> Deadline {
         let other = Instant::now().checked_add(timeout);
-        Deadline(match (self.0, other) {
+        self.at = match (self.at, other) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
-        })
+        };
+        self
     }
 
     /// The time left (`None`: no deadline), or `TimedOut` once it is gone.
     pub(crate) fn remaining(self) -> io::Result<Option<Duration>> {
-        let Some(at) = self.0 else { return Ok(None) };
+        let Some(at) = self.at else { return Ok(None) };
         let left = at.saturating_duration_since(Instant::now());
         if left.is_zero() {
             Err(io::Error::new(
@@ -43,12 +60,17 @@ impl Deadline {
         }
     }
 
-    /// Bounds the socket's next read and write by the time left.
+    /// Bounds the socket's next read and write by the time left (and the
+    /// timeouts per read and per write).
     pub(crate) fn arm(self, socket: Option<&TcpStream>) -> io::Result<()> {
         let left = self.remaining()?;
-        if let (Some(socket), Some(left)) = (socket, left) {
-            socket.set_read_timeout(Some(left))?;
-            socket.set_write_timeout(Some(left))?;
+        let min = |cap: Option<Duration>| match (left, cap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(socket) = socket {
+            socket.set_read_timeout(min(self.read_cap))?;
+            socket.set_write_timeout(min(self.write_cap))?;
         }
         Ok(())
     }

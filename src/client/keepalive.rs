@@ -109,6 +109,9 @@ pub(crate) struct Attached {
     pub(crate) keepalive: Option<Keepalive>,
     /// The application's read timeout.
     pub(crate) read_timeout: Option<Duration>,
+    /// The application's write timeout, put back after a keepalive ping's
+    /// write (which waits at most the ping timeout).
+    pub(crate) write_timeout: Option<Duration>,
     pub(crate) close_timeout: Duration,
     /// When the current `read()` call began, to tell the application's
     /// timeout from ours.
@@ -124,6 +127,7 @@ impl Attached {
         socket: Option<TcpStream>,
         keepalive: Option<Keepalive>,
         read_timeout: Option<Duration>,
+        write_timeout: Option<Duration>,
         close_timeout: Duration,
     ) -> Attached {
         Attached {
@@ -131,6 +135,7 @@ impl Attached {
             socket,
             keepalive,
             read_timeout,
+            write_timeout,
             close_timeout,
             wait_began: Instant::now(),
             in_read: false,
@@ -165,6 +170,14 @@ impl Attached {
         if let Some(socket) = &self.socket {
             // Best effort: a socket that refuses its timeout fails the read.
             let _ = socket.set_read_timeout(timeout.map(|t| t.max(Duration::from_millis(1))));
+            if let (Next::Ping(_), Some(keepalive)) = (&next, &self.keepalive) {
+                // A peer that stopped reading must not hold the ping's write
+                // longer than its pong may take.
+                let bound = self
+                    .write_timeout
+                    .map_or(keepalive.timeout, |w| w.min(keepalive.timeout));
+                let _ = socket.set_write_timeout(Some(bound));
+            }
         }
         next
     }
@@ -172,6 +185,9 @@ impl Attached {
     /// After `read` read: hides the pong to our ping, and turns a timeout
     /// the application did not ask for into another wait.
     pub(crate) fn after_read(&mut self, result: &Result<Message>) -> Next {
+        if let (Some(socket), Some(_)) = (&self.socket, &self.keepalive) {
+            let _ = socket.set_write_timeout(self.write_timeout);
+        }
         let next = self.classify(result);
         if !matches!(next, Next::Again) {
             self.in_read = false;

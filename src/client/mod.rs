@@ -284,8 +284,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long a read may wait once the connection is open (default: no
-    /// limit; keepalive pings detect a server that is gone). A read that
+    /// How long a read may wait (default: no limit; keepalive pings detect a
+    /// server that is gone): each read of the opening handshake too, within
+    /// the open timeout, and each call to `read()` after it. A read that
     /// times out fails with an [`Error::Io`] for which [`Error::is_timeout`]
     /// holds, and the connection stays usable. Change it later with
     /// [`WebSocket::set_read_timeout`]. With [`connect_on`](Self::connect_on),
@@ -295,8 +296,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How long any write may wait for the server to take the bytes once
-    /// the connection is open (default: no limit). A write that times out
+    /// How long any write may wait for the server to take the bytes
+    /// (default: no limit; during the opening, the open timeout bounds it).
+    /// A write that times out
     /// may have sent part of a frame, after which the connection can only be
     /// dropped.
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
@@ -494,7 +496,10 @@ impl ClientBuilder {
     /// the deadline that bounds the rest of the opening.
     fn open(&self, url: &Url) -> Result<(TcpStream, Deadline, u64)> {
         self.check_request_fields()?;
-        let deadline = Deadline::after(self.open_timeout);
+        // The read and write timeouts bound each read and write of the
+        // opening too, as they bound those after it.
+        let deadline =
+            Deadline::after(self.open_timeout).per_io(self.read_timeout, self.write_timeout);
         let id = next_connection_id();
         let proxy = match &self.proxy {
             ProxyChoice::Direct => None,
@@ -626,6 +631,7 @@ impl ClientBuilder {
             socket,
             keepalive,
             self.read_timeout,
+            self.write_timeout,
             self.close_timeout,
         )))
     }

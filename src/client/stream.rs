@@ -147,6 +147,9 @@ impl<S: Socket> WebSocket<S> {
     /// forever). A write that timed out may have sent part of a frame, after
     /// which the connection can only be dropped.
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        if let Some(client) = self.client_mut() {
+            client.write_timeout = timeout;
+        }
         self.get_ref().socket().set_write_timeout(timeout)?;
         Ok(())
     }
