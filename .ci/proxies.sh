@@ -122,6 +122,38 @@ check "HTTP_PROXY with a wrong password, --no-proxy: direct, exit 0" 0 "$ECHOES"
 check "HTTP_PROXY with a wrong password, used: refused, exit 3" 3 "" "refused the tunnel: 401" \
     "HTTP_PROXY=http://user:wrong@127.0.0.1:$HTTP" -- "ws://127.0.0.1:$ECHO/"
 
+# Not proxies, but the client example's other ends (issue 12, item 1):
+# a refused handshake (tinyproxy answers a plain GET with an error page), and
+# a server that stops answering while the client's input is still open (the
+# echo example, stopped with SIGSTOP), found by the keepalive ping.
+check "a refused handshake: exit 4" 4 "" "opening handshake failed" \
+    -- --no-proxy "ws://127.0.0.1:$HTTP/"
+STOPPED=$(free_port)
+"$BIN/echo" "127.0.0.1:$STOPPED" --quiet >"$DIR/stopped.log" 2>&1 &
+STOPPED_PID=$!
+PIDS+=($STOPPED_PID)
+wait_port "$STOPPED"
+mkfifo "$DIR/input"
+exec 8<>"$DIR/input"  # held open: the client's input never ends
+"$BIN/client" --ping-interval 1 --no-proxy "ws://127.0.0.1:$STOPPED/" <"$DIR/input" >"$DIR/dead.out" 2>"$DIR/dead.err" 8>&- &
+CLIENT=$!
+for _ in $(seq 50); do grep -q connected "$DIR/dead.err" && break; sleep 0.1; done
+kill -STOP "$STOPPED_PID"
+START=$SECONDS
+status=0
+for _ in $(seq 100); do kill -0 "$CLIENT" 2>/dev/null || break; sleep 0.1; done
+kill "$CLIENT" 2>/dev/null || true
+wait "$CLIENT" || status=$?
+exec 8>&-
+kill -CONT "$STOPPED_PID"
+if [ "$status" = 6 ] && grep -q "did not answer a ping" "$DIR/dead.err"; then
+    echo "proxies: a server that stops answering, input open: exit 6 after $((SECONDS - START)) s (ping interval 1 s) OK"
+else
+    echo "proxies: a server that stops answering, input open: FAILED (status $status)"
+    sed 's/^/    err: /' "$DIR/dead.err"
+    FAILED=1
+fi
+
 # The tunnels went through the proxies, not around them.
 grep -q "CONNECT" "$DIR/tinyproxy.log" 2>/dev/null || { echo "proxies: tinyproxy logged no CONNECT"; FAILED=1; }
 exit $FAILED
