@@ -347,7 +347,37 @@ pub struct WebSocket<S> {
     id: u64,
     /// What a client connection adds: its handshake's response, keepalive
     /// pings, timeouts (see [`crate::client`]).
-    client: Option<Box<crate::client::Attached>>,
+    client: Option<Box<dyn ReadCompanion>>,
+}
+
+/// What drives a WebSocket's reads beside the protocol: the client's
+/// keepalive and timeouts (`client::keepalive`), behind a trait so that
+/// this module does not depend on the client's.
+pub(crate) trait ReadCompanion: std::fmt::Debug + Send + Sync + std::any::Any {
+    /// Before each wait for the stream; `open`: whether messages may be sent.
+    fn before_wait(&mut self, open: bool) -> ReadStep;
+    /// After each attempt to read a message.
+    fn after_read(&mut self, result: &Result<Message>) -> ReadStep;
+    /// Bounds the write of a last close frame to a peer that may not read.
+    fn bound_last_write(&self);
+    /// Shuts the connection of a peer found dead.
+    fn shut(&mut self);
+    fn as_any(&self) -> &dyn std::any::Any;
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
+/// What `read` does next, as its [`ReadCompanion`] decides.
+#[derive(Debug)]
+pub(crate) enum ReadStep {
+    /// Go on: read, or return what was read.
+    Proceed,
+    /// Send a ping with this payload, then read.
+    Ping(Vec<u8>),
+    /// Read again: a wake-up the application did not ask for, or a pong
+    /// that is not the application's business.
+    Again,
+    /// The peer stopped answering: fail with this error.
+    Dead(Error),
 }
 
 impl<S: Read + Write> WebSocket<S> {
@@ -431,18 +461,17 @@ impl<S: Read + Write> WebSocket<S> {
     /// On a client connection, keepalive pings go out while this call waits
     /// (see [`ClientBuilder::ping_interval`](crate::ClientBuilder::ping_interval)).
     pub fn read(&mut self) -> Result<Message> {
-        use crate::client::Next;
         loop {
             let open = self.session.state() == State::Open;
             match self.client.as_deref_mut().map(|c| c.before_wait(open)) {
-                Some(Next::Ping(payload)) => self.ping(&payload)?,
-                Some(Next::Dead(e)) => return Err(self.keepalive_failed(e)),
+                Some(ReadStep::Ping(payload)) => self.ping(&payload)?,
+                Some(ReadStep::Dead(e)) => return Err(self.keepalive_failed(e)),
                 _ => {}
             }
             let result = self.read_message();
             match self.client.as_deref_mut().map(|c| c.after_read(&result)) {
-                Some(Next::Again) => continue,
-                Some(Next::Dead(e)) => return Err(self.keepalive_failed(e)),
+                Some(ReadStep::Again) => continue,
+                Some(ReadStep::Dead(e)) => return Err(self.keepalive_failed(e)),
                 _ => return result,
             }
         }
@@ -736,16 +765,16 @@ impl<S> WebSocket<S> {
     }
 
     /// Attaches what the client adds (its response, keepalive, timeouts).
-    pub(crate) fn with_client(mut self, client: crate::client::Attached) -> Self {
-        self.client = Some(Box::new(client));
+    pub(crate) fn with_companion(mut self, companion: Box<dyn ReadCompanion>) -> Self {
+        self.client = Some(companion);
         self
     }
 
-    pub(crate) fn client(&self) -> Option<&crate::client::Attached> {
+    pub(crate) fn companion(&self) -> Option<&dyn ReadCompanion> {
         self.client.as_deref()
     }
 
-    pub(crate) fn client_mut(&mut self) -> Option<&mut crate::client::Attached> {
+    pub(crate) fn companion_mut(&mut self) -> Option<&mut dyn ReadCompanion> {
         self.client.as_deref_mut()
     }
 

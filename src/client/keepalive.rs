@@ -24,20 +24,7 @@ use std::time::{Duration, Instant};
 use super::Response;
 use crate::error::{Error, Result};
 use crate::message::Message;
-
-/// What `WebSocket::read` does next, as the client's side decides.
-#[derive(Debug)]
-pub(crate) enum Next {
-    /// Go on: read, or return what was read.
-    Proceed,
-    /// Send a ping with this payload, then read.
-    Ping(Vec<u8>),
-    /// Read again: a timeout the application did not ask for, or the pong
-    /// to our own ping (not the application's business).
-    Again,
-    /// The peer stopped answering: fail with this error.
-    Dead(Error),
-}
+use crate::websocket::{ReadCompanion, ReadStep as Next, WebSocket};
 
 /// The keepalive timers, without a socket.
 #[derive(Debug, Clone)]
@@ -145,7 +132,7 @@ impl Attached {
     /// Before `read` waits: sends a ping that is due, fails a connection
     /// whose pong is late, and sets the socket's timeout to the earlier of
     /// the next keepalive event and the application's timeout.
-    pub(crate) fn before_wait(&mut self, open: bool) -> Next {
+    fn step_before_wait(&mut self, open: bool) -> Next {
         let now = Instant::now();
         if !self.in_read {
             self.wait_began = now;
@@ -184,7 +171,7 @@ impl Attached {
 
     /// After `read` read: hides the pong to our ping, and turns a timeout
     /// the application did not ask for into another wait.
-    pub(crate) fn after_read(&mut self, result: &Result<Message>) -> Next {
+    fn step_after_read(&mut self, result: &Result<Message>) -> Next {
         if let (Some(socket), Some(_)) = (&self.socket, &self.keepalive) {
             let _ = socket.set_write_timeout(self.write_timeout);
         }
@@ -215,21 +202,48 @@ impl Attached {
             _ => Next::Proceed,
         }
     }
+}
 
-    /// Shuts the socket of a dead connection; bounds a last write first.
-    pub(crate) fn shut(&mut self) {
+impl ReadCompanion for Attached {
+    fn before_wait(&mut self, open: bool) -> Next {
+        self.step_before_wait(open)
+    }
+
+    fn after_read(&mut self, result: &Result<Message>) -> Next {
+        self.step_after_read(result)
+    }
+
+    /// The last close frame to a peer that may not read waits a second at
+    /// most.
+    fn bound_last_write(&self) {
+        if let Some(socket) = &self.socket {
+            let _ = socket.set_write_timeout(Some(Duration::from_secs(1)));
+        }
+    }
+
+    fn shut(&mut self) {
         if let Some(socket) = &self.socket {
             let _ = socket.shutdown(Shutdown::Both);
         }
     }
 
-    /// Prepares the last close frame to a peer that may not read: its write
-    /// may wait a second at most.
-    pub(crate) fn bound_last_write(&self) {
-        if let Some(socket) = &self.socket {
-            let _ = socket.set_write_timeout(Some(Duration::from_secs(1)));
-        }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
+
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+/// The client's part of `ws`, if it is a client's WebSocket.
+pub(crate) fn attached<S>(ws: &WebSocket<S>) -> Option<&Attached> {
+    ws.companion()?.as_any().downcast_ref()
+}
+
+/// The client's part of `ws`, mutably.
+pub(crate) fn attached_mut<S>(ws: &mut WebSocket<S>) -> Option<&mut Attached> {
+    ws.companion_mut()?.as_any_mut().downcast_mut()
 }
 
 #[cfg(test)]

@@ -61,8 +61,7 @@ mod socks;
 mod stream;
 
 use deadline::{Deadline, Timed};
-use keepalive::Keepalive;
-pub(crate) use keepalive::{Attached, Next};
+use keepalive::{Attached, Keepalive};
 pub use proxy::{Proxy, ProxyError, ProxyKind};
 pub use socks::SocksError;
 pub use stream::{ClientStream, DEFAULT_CLOSE_TIMEOUT, Socket};
@@ -626,14 +625,14 @@ impl ClientBuilder {
         let mut ws = WebSocket::from_partially_read(stream, &leftover, Role::Client, &self.config)
             .with_trace_id(id);
         ws.set_compression(agreed, &self.compression);
-        Ok(ws.with_client(Attached::new(
+        Ok(ws.with_companion(Box::new(Attached::new(
             response,
             socket,
             keepalive,
             self.read_timeout,
             self.write_timeout,
             self.close_timeout,
-        )))
+        ))))
     }
 
     /// Sends the request, reads and checks the answer, all within

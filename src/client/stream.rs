@@ -8,6 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use super::Response;
+use super::keepalive::{attached, attached_mut};
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::State;
@@ -120,7 +121,7 @@ impl<S> WebSocket<S> {
     /// # Ok::<(), stdws::Error>(())
     /// ```
     pub fn response(&self) -> Option<&Response> {
-        self.client().map(|c| &c.response)
+        attached(self).map(|c| &c.response)
     }
 }
 
@@ -136,7 +137,7 @@ impl<S: Socket> WebSocket<S> {
                 "a zero read timeout: use None for no timeout",
             )));
         }
-        if let Some(client) = self.client_mut() {
+        if let Some(client) = attached_mut(self) {
             client.read_timeout = timeout;
         }
         self.get_ref().socket().set_read_timeout(timeout)?;
@@ -147,7 +148,7 @@ impl<S: Socket> WebSocket<S> {
     /// forever). A write that timed out may have sent part of a frame, after
     /// which the connection can only be dropped.
     pub fn set_write_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
-        if let Some(client) = self.client_mut() {
+        if let Some(client) = attached_mut(self) {
             client.write_timeout = timeout;
         }
         self.get_ref().socket().set_write_timeout(timeout)?;
@@ -171,9 +172,7 @@ impl<S: Socket> WebSocket<S> {
     /// # Ok::<(), stdws::Error>(())
     /// ```
     pub fn close_and_wait(&mut self, code: CloseCode, reason: &str) -> Result<Option<CloseFrame>> {
-        let timeout = self
-            .client()
-            .map_or(DEFAULT_CLOSE_TIMEOUT, |c| c.close_timeout);
+        let timeout = attached(self).map_or(DEFAULT_CLOSE_TIMEOUT, |c| c.close_timeout);
         let outcome = self.finish_close(code, reason, timeout);
         let _ = self.get_ref().socket().shutdown(Shutdown::Both);
         outcome
@@ -186,7 +185,7 @@ impl<S: Socket> WebSocket<S> {
         timeout: Duration,
     ) -> Result<Option<CloseFrame>> {
         let deadline = Instant::now() + timeout;
-        let previous = self.client().map(|c| c.read_timeout);
+        let previous = attached(self).map(|c| c.read_timeout);
         // A peer that does not read must not hold the close frame's write.
         let socket = self.get_ref().socket().try_clone()?;
         let _ = socket.set_write_timeout(Some(timeout));
@@ -198,7 +197,7 @@ impl<S: Socket> WebSocket<S> {
             if left.is_zero() {
                 break Err(close_timed_out(timeout));
             }
-            if let Some(client) = self.client_mut() {
+            if let Some(client) = attached_mut(self) {
                 client.read_timeout = Some(left);
             }
             socket.set_read_timeout(Some(left))?;
@@ -210,7 +209,7 @@ impl<S: Socket> WebSocket<S> {
                 Err(e) => break Err(e),
             }
         };
-        if let (Some(client), Some(previous)) = (self.client_mut(), previous) {
+        if let (Some(client), Some(previous)) = (attached_mut(self), previous) {
             client.read_timeout = previous;
         }
         outcome
