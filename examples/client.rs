@@ -395,8 +395,8 @@ fn parse_args() -> Result<Options, String> {
         value
             .as_deref()
             .and_then(|v| v.parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .filter(|d| *d <= Duration::from_secs(365 * 24 * 3600))
             .ok_or_else(|| format!("{what} needs a number of seconds"))
     };
     let mut args = std::env::args().skip(1);

@@ -39,6 +39,9 @@ pub(crate) struct Keepalive {
 
 impl Keepalive {
     pub(crate) fn new(interval: Duration, timeout: Duration, now: Instant) -> Keepalive {
+        // A century is "never", and keeps every `Instant` sum in range.
+        const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        let (interval, timeout) = (interval.min(NEVER), timeout.min(NEVER));
         Keepalive {
             interval,
             timeout,

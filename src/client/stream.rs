@@ -184,23 +184,24 @@ impl<S: Socket> WebSocket<S> {
         reason: &str,
         timeout: Duration,
     ) -> Result<Option<CloseFrame>> {
-        let deadline = Instant::now() + timeout;
+        // A close timeout too large to add is no deadline at all.
+        let deadline = Instant::now().checked_add(timeout);
         let previous = attached(self).map(|c| c.read_timeout);
         // A peer that does not read must not hold the close frame's write.
         let socket = self.get_ref().socket().try_clone()?;
-        let _ = socket.set_write_timeout(Some(timeout));
+        let _ = socket.set_write_timeout(Some(timeout).filter(|t| !t.is_zero()));
         if self.state() == State::Open {
             self.close(code, reason)?;
         }
         let outcome = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|l| l.is_zero()) {
                 break Err(close_timed_out(timeout));
             }
             if let Some(client) = attached_mut(self) {
-                client.read_timeout = Some(left);
+                client.read_timeout = left;
             }
-            socket.set_read_timeout(Some(left))?;
+            socket.set_read_timeout(left)?;
             match self.read() {
                 Ok(Message::Close(frame)) => break Ok(frame),
                 Ok(_) => {}
