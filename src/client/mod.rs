@@ -842,10 +842,29 @@ mod tests {
 
     #[test]
     fn debug_output_leaves_header_values_out() {
-        let builder = ClientBuilder::new("ws://h/").header("Authorization", "Bearer s3cr3t");
+        let builder = ClientBuilder::new("ws://h/")
+            .header("Authorization", "Bearer s3cr3t")
+            .proxy("http://bob:pr0xypass@proxy:3128");
         let debug = format!("{builder:?}");
         assert!(debug.contains("Authorization"), "{debug}");
         assert!(!debug.contains("s3cr3t"), "{debug}");
+        assert!(!debug.contains("pr0xypass"), "{debug}");
+    }
+
+    #[test]
+    fn proxy_choices_combine_as_documented() {
+        let choice = |b: ClientBuilder| format!("{:?}", b.proxy);
+        assert_eq!(choice(ClientBuilder::new("ws://h/")), "FromEnv");
+        assert_eq!(
+            choice(ClientBuilder::new("ws://h/").proxy_from_env(false)),
+            "Direct"
+        );
+        let given = ClientBuilder::new("ws://h/")
+            .proxy("socks5://p")
+            .proxy_from_env(false);
+        assert_eq!(choice(given), "Url(\"socks5://p\")");
+        let direct = ClientBuilder::new("ws://h/").proxy("socks5://p").no_proxy();
+        assert_eq!(choice(direct.proxy_from_env(true)), "FromEnv");
     }
 
     #[test]
