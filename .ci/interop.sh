@@ -221,6 +221,15 @@ check_client() {
 
 start "the $PY_NAME echo server" "$RUN/py_server.log" "$VENV/bin/python" "$CI_DIR/py_server.py"
 check_client "$PY_NAME" "$URL/" "$RUN/py_server.log"
+# Input from a pipe that ends at once: the client waits for the replies
+# before it closes (that server stops sending once it has a close).
+piped=$(printf 'a\nb\n' | timeout 30 "$BIN/client" "$URL/" 2>"$RUN/piped.err") || true
+if [ "$piped" = $'a\nb' ]; then
+  pass "printf 'a\\nb\\n' | client -> $PY_NAME echo server: both echoes printed OK"
+else
+  fail "printf 'a\\nb\\n' | client -> $PY_NAME echo server: FAILED, printed '$(printf '%s' "$piped" | tr '\n' '|')'"
+  sed 's/^/    /' "$RUN/piped.err"
+fi
 start "the $NODE_NAME echo server" "$RUN/node_server.log" node "$CI_DIR/node_server.js"
 check_client "$NODE_NAME" "$URL/" "$RUN/node_server.log"
 

@@ -88,7 +88,6 @@ fn client(node: &ServerHandle) -> stdws::WebSocket<std::net::TcpStream> {
         .read_timeout(Duration::from_secs(30))
         .connect()
         .unwrap()
-        .0
 }
 
 /// A sender's count of its own messages come back, to bound what it has in flight.

@@ -1252,13 +1252,14 @@ fn difference(want: &Message, got: &Message) -> String {
 fn connect_ws(ctx: &Ctx, path: &str, tally: &mut Tally) -> Result<WebSocket<TcpStream>, String> {
     let builder = ClientBuilder::new(ctx.url(path))
         .connect_timeout(ctx.patience())
+        .open_timeout(None) // the per-read patience bounds the handshake
         .read_timeout(ctx.patience())
         .write_timeout(ctx.patience());
     let give_up = Instant::now() + ctx.patience();
     for _ in 0..1_000 {
         let attempt = Instant::now();
         match builder.connect() {
-            Ok((ws, _)) => return Ok(ws),
+            Ok(ws) => return Ok(ws),
             Err(Error::HandshakeResponse {
                 problem: ResponseProblem::Status(503),
                 ..

@@ -402,6 +402,7 @@ impl Target {
         };
         let client = ClientBuilder::new(url)
             .connect_timeout(CONNECT_TIMEOUT)
+            .open_timeout(CONNECT_TIMEOUT + IO_TIMEOUT)
             .read_timeout(IO_TIMEOUT)
             .write_timeout(IO_TIMEOUT)
             .max_message_size(MAX_SIZE)
@@ -411,7 +412,7 @@ impl Target {
 
     fn connect(&self) -> Result<Conn, String> {
         let Some(addrs) = &self.tcp else {
-            let (ws, _) = self.client.connect().map_err(|e| e.to_string())?;
+            let ws = self.client.connect().map_err(|e| e.to_string())?;
             return Ok(Conn::Ws(Box::new(ws)));
         };
         let mut last = String::from("no address");
@@ -1330,7 +1331,7 @@ fn broadcast(args: &Args) -> Result<(), String> {
     let opened = open_many(&target, receivers, CONNECT_BATCH, relay.deadline);
     let sender = match &opened.first_error {
         None => (target.client.connect())
-            .and_then(|(ws, _)| ws.split())
+            .and_then(|ws| ws.split())
             .map_err(|e| format!("sender: {e}")),
         Some(e) => Err(e.clone()),
     };

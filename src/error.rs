@@ -160,6 +160,13 @@ pub enum Error {
     /// A [`MessagePart`](crate::MessagePart) was sent out of order, or a
     /// whole message was sent while a message in parts was unfinished.
     PartOutOfOrder(&'static str),
+    /// The client could not go through its proxy: the proxy refused (its
+    /// status and reason, or the SOCKS reply in words), or its URL is bad.
+    Proxy(crate::client::ProxyError),
+    /// The peer did not answer a keepalive ping within this time: the
+    /// connection was closed with 1011 (see
+    /// [`ClientBuilder::ping_timeout`](crate::ClientBuilder::ping_timeout)).
+    PingTimeout(std::time::Duration),
 }
 
 impl fmt::Display for Error {
@@ -167,7 +174,14 @@ impl fmt::Display for Error {
         match self {
             Error::Io(e) => write!(f, "I/O error on the connection: {e}"),
             Error::Listen { addr, source } => write!(f, "could not listen on {addr}: {}", io_words(source)),
-            Error::Connect { addr, source } => write!(f, "could not connect to {addr}: {}", io_words(source)),
+            Error::Connect { addr, source } => {
+                write!(f, "could not connect to {addr}: {}", io_words(source))?;
+                // The client's own account: each address tried, and a hint.
+                match source.get_ref() {
+                    Some(detail) => write!(f, "; {detail}"),
+                    None => Ok(()),
+                }
+            }
             Error::Config(why) => write!(f, "the server's setup cannot work: {why}"),
             Error::Protocol(v) => write!(f, "{v}; the connection was closed with code {}", v.close_code()),
             Error::ConnectionClosed => f.write_str("the connection is closed (the closing handshake is complete)"),
@@ -207,6 +221,11 @@ impl fmt::Display for Error {
                 "the client's outbound queue was full, so the message was dropped (raise max_queued_bytes to keep more)",
             ),
             Error::NoSuchClient(id) => write!(f, "no client with id {id} is connected"),
+            Error::Proxy(e) => e.fmt(f),
+            Error::PingTimeout(after) => write!(
+                f,
+                "the peer did not answer a keepalive ping within {after:?}: it is gone or its network failed, so the connection was closed"
+            ),
             Error::RoomRefused(why) => write!(f, "cannot join the room: {why}; raise the limit on ServerBuilder if clients need more"),
             Error::ServerStopped => f.write_str("the server is shutting down or has stopped; nothing more can be sent through it"),
             Error::ControlFrameFragmented => f.write_str(
@@ -272,6 +291,8 @@ impl fmt::Debug for Error {
             Error::ServerStopped => "ServerStopped",
             Error::ControlFrameFragmented => "ControlFrameFragmented",
             Error::PartOutOfOrder(_) => "PartOutOfOrder",
+            Error::Proxy(_) => "Proxy",
+            Error::PingTimeout(_) => "PingTimeout",
         };
         write!(f, "{name}: {self}")
     }

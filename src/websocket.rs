@@ -351,6 +351,39 @@ pub struct WebSocket<S> {
     close_returned: bool,
     tracer: Tracer,
     id: u64,
+    /// What a client connection adds: its handshake's response, keepalive
+    /// pings, timeouts (see [`crate::client`]).
+    client: Option<Box<dyn ReadCompanion>>,
+}
+
+/// What drives a WebSocket's reads beside the protocol: the client's
+/// keepalive and timeouts (`client::keepalive`), behind a trait so that
+/// this module does not depend on the client's.
+pub(crate) trait ReadCompanion: std::fmt::Debug + Send + Sync + std::any::Any {
+    /// Before each wait for the stream; `open`: whether messages may be sent.
+    fn before_wait(&mut self, open: bool) -> ReadStep;
+    /// After each attempt to read a message.
+    fn after_read(&mut self, result: &Result<Message>) -> ReadStep;
+    /// Bounds the write of a last close frame to a peer that may not read.
+    fn bound_last_write(&self);
+    /// Shuts the connection of a peer found dead.
+    fn shut(&mut self);
+    fn as_any(&self) -> &dyn std::any::Any;
+    fn as_any_mut(&mut self) -> &mut dyn std::any::Any;
+}
+
+/// What `read` does next, as its [`ReadCompanion`] decides.
+#[derive(Debug)]
+pub(crate) enum ReadStep {
+    /// Go on: read, or return what was read.
+    Proceed,
+    /// Send a ping with this payload, then read.
+    Ping(Vec<u8>),
+    /// Read again: a wake-up the application did not ask for, or a pong
+    /// that is not the application's business.
+    Again,
+    /// The peer stopped answering: fail with this error.
+    Dead(Error),
 }
 
 impl<S: Read + Write> WebSocket<S> {
@@ -381,6 +414,7 @@ impl<S: Read + Write> WebSocket<S> {
             close_returned: false,
             tracer: config.tracer.clone(),
             id: crate::trace::next_connection_id(),
+            client: None,
         }
     }
 
@@ -429,7 +463,43 @@ impl<S: Read + Write> WebSocket<S> {
     /// `WebSocket` then, which closes the TCP connection, as RFC 6455 section
     /// 7.1.1 asks of servers). A peer that breaks a rule gets a close frame
     /// with the rule's code, and the call returns [`Error::Protocol`].
+    ///
+    /// On a client connection, keepalive pings go out while this call waits
+    /// (see [`ClientBuilder::ping_interval`](crate::ClientBuilder::ping_interval)).
     pub fn read(&mut self) -> Result<Message> {
+        loop {
+            let open = self.session.state() == State::Open;
+            match self.client.as_deref_mut().map(|c| c.before_wait(open)) {
+                Some(ReadStep::Ping(payload)) => self.ping(&payload)?,
+                Some(ReadStep::Dead(e)) => return Err(self.keepalive_failed(e)),
+                _ => {}
+            }
+            let result = self.read_message();
+            match self.client.as_deref_mut().map(|c| c.after_read(&result)) {
+                Some(ReadStep::Again) => continue,
+                Some(ReadStep::Dead(e)) => return Err(self.keepalive_failed(e)),
+                _ => return result,
+            }
+        }
+    }
+
+    /// Ends a connection whose peer stopped answering pings: close 1011,
+    /// best effort, then the socket is shut.
+    fn keepalive_failed(&mut self, e: Error) -> Error {
+        if self.session.state() == State::Open {
+            if let Some(client) = self.client.as_deref() {
+                client.bound_last_write();
+            }
+            let _ = self.close(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
+        }
+        self.close_returned = true;
+        if let Some(client) = self.client.as_deref_mut() {
+            client.shut();
+        }
+        e
+    }
+
+    fn read_message(&mut self) -> Result<Message> {
         if self.close_returned {
             return Err(Error::ConnectionClosed);
         }
@@ -561,8 +631,10 @@ impl<S: Read + Write> WebSocket<S> {
     }
 
     /// Starts the closing handshake with `code` and `reason` (at most 123
-    /// bytes). Keep reading until [`Message::Close`] or
-    /// [`Error::ConnectionClosed`] to complete it.
+    /// bytes) and returns at once. Keep reading until [`Message::Close`] or
+    /// [`Error::ConnectionClosed`] to complete it, or call
+    /// [`close_and_wait`](Self::close_and_wait), which does that within the
+    /// close timeout and then shuts the socket.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<()> {
         if !code.is_sendable() {
             return Err(Error::InvalidCloseCode(code));
@@ -724,6 +796,20 @@ impl<S> WebSocket<S> {
     pub(crate) fn with_trace_id(mut self, id: u64) -> Self {
         self.id = id;
         self
+    }
+
+    /// Attaches what the client adds (its response, keepalive, timeouts).
+    pub(crate) fn with_companion(mut self, companion: Box<dyn ReadCompanion>) -> Self {
+        self.client = Some(companion);
+        self
+    }
+
+    pub(crate) fn companion(&self) -> Option<&dyn ReadCompanion> {
+        self.client.as_deref()
+    }
+
+    pub(crate) fn companion_mut(&mut self) -> Option<&mut dyn ReadCompanion> {
+        self.client.as_deref_mut()
     }
 
     /// Takes the WebSocket apart, for [`split`](WebSocket::split).

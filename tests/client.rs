@@ -135,7 +135,7 @@ fn builder(url: &str) -> ClientBuilder {
 }
 
 fn client(url: &str) -> WebSocket<TcpStream> {
-    builder(url).connect().unwrap().0
+    builder(url).connect().unwrap()
 }
 
 fn handshake_error(url: &str) -> (ResponseProblem, Vec<u8>) {
@@ -283,15 +283,16 @@ fn request_carries_host_resource_headers_and_offered_subprotocols() {
         .next()
         .unwrap()
         .to_owned();
-    let (_ws, accepted) = builder(&format!("{}chat?room=1", url))
+    let ws = builder(&format!("{}chat?room=1", url))
         .header("Authorization", "Bearer 3q2+7w")
         .header("Origin", "https://example.com")
         .subprotocol("chat.v2")
         .subprotocol("chat.v1")
         .connect()
         .unwrap();
-    assert_eq!(accepted.subprotocol(), Some("chat.v1"));
-    assert_eq!(accepted.response().status(), 101);
+    let response = ws.response().unwrap();
+    assert_eq!(response.subprotocol(), Some("chat.v1"));
+    assert_eq!(response.head().status(), 101);
     let head = server.join().unwrap();
     assert!(head.starts_with("GET /chat?room=1 HTTP/1.1\r\n"), "{head}");
     for line in [
@@ -315,11 +316,11 @@ fn host_header_can_be_overridden() {
         stream.write_all(&switching(&key, "")).unwrap();
         head
     });
-    let (_ws, accepted) = builder(&url)
+    let ws = builder(&url)
         .header("Host", "chat.example.com")
         .connect()
         .unwrap();
-    assert_eq!(accepted.subprotocol(), None);
+    assert_eq!(ws.response().unwrap().subprotocol(), None);
     let head = server.join().unwrap();
     assert!(head.contains("\r\nHost: chat.example.com\r\n"), "{head}");
     assert_eq!(head.matches("Host:").count(), 1, "{head}");
@@ -493,7 +494,7 @@ fn client_fails_message_over_its_limit_with_1009() {
         ws.send_binary(&[7u8; 2000]).unwrap();
         ws.read().unwrap()
     });
-    let mut ws = builder(&url).max_message_size(1000).connect().unwrap().0;
+    let mut ws = builder(&url).max_message_size(1000).connect().unwrap();
     let error = ws.read().unwrap_err();
     assert!(
         matches!(error, Error::Protocol(Violation::MessageTooBig { .. })),
@@ -527,7 +528,7 @@ fn silent_server_makes_the_handshake_time_out() {
         let _ = released.recv_timeout(TIMEOUT * 2);
     });
     let result = ClientBuilder::new(&url)
-        .read_timeout(Duration::from_millis(200))
+        .open_timeout(Duration::from_millis(200))
         .connect();
     release.send(()).unwrap();
     match result {
@@ -584,13 +585,25 @@ fn bad_urls_are_refused_before_connecting() {
 }
 
 #[test]
-fn refused_tcp_connection_is_an_io_error_naming_the_address() {
+fn refused_tcp_connection_is_a_connect_error_naming_the_address() {
     let (listener, url) = listen();
     let addr = listener.local_addr().unwrap();
     drop(listener);
     match builder(&url).connect() {
-        Err(Error::Io(e)) => assert!(e.to_string().contains(&addr.to_string()), "{e}"),
-        other => panic!("expected an I/O error, got {:?}", other.map(|_| ())),
+        Err(e @ Error::Connect { .. }) => {
+            let shown = e.to_string();
+            let expected = format!(
+                "could not connect to {} port {}: connection refused",
+                addr.ip(),
+                addr.port()
+            );
+            assert!(shown.starts_with(&expected), "{shown}");
+            let Error::Connect { source, .. } = &e else {
+                unreachable!()
+            };
+            assert!(source.to_string().contains(&addr.to_string()), "{source}");
+        }
+        other => panic!("expected a connect error, got {:?}", other.map(|_| ())),
     }
 }
 
@@ -615,8 +628,7 @@ fn trace_shows_handshake_and_frames_under_one_connection_number() {
     let mut ws = builder(&url)
         .trace(Tracer::to_writer(log.clone()))
         .connect()
-        .unwrap()
-        .0;
+        .unwrap();
     ws.send_text("traced").unwrap();
     assert_eq!(ws.read().unwrap(), Message::text("traced"));
     ws.close(CloseCode::NORMAL, "").unwrap();

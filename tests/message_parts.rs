@@ -268,7 +268,7 @@ fn a_client_that_reads_only_after_sending_gets_a_huge_message_back() {
     // would wait on full socket buffers until the write timeout.
     let server = streaming_echo_with(allow_huge_messages);
     let url = format!("ws://{}/", server.local_addr());
-    let (mut ws, _) = stdws::ClientBuilder::new(url)
+    let mut ws = stdws::ClientBuilder::new(url)
         .max_message_size(16 << 20)
         .max_frame_size(16 << 20)
         .connect()

@@ -207,8 +207,7 @@ fn honest_readers_are_not_cut_as_slow_while_many_clients_flood_a_broadcast() {
             let ws = stdws::ClientBuilder::new(&url)
                 .read_timeout(TIMEOUT)
                 .connect()
-                .unwrap()
-                .0;
+                .unwrap();
             let (mut reader, writer) = ws.split().unwrap();
             start.wait();
             let sender = (index < senders).then(|| {
@@ -295,7 +294,6 @@ fn many_senders_against_fast_slow_and_stalled_readers_keep_every_frame_whole_and
             .max_frame_size(64 << 20)
             .connect()
             .unwrap()
-            .0
     };
     let fast: Vec<_> = (0..3).map(|_| connect()).collect();
     let slow = connect();

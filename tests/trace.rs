@@ -115,7 +115,7 @@ fn the_length_encoding_is_shown() {
 fn the_client_traces_its_masked_frames() {
     let captured = Captured::default();
     let server = echo_server();
-    let (mut ws, _) = stdws::ClientBuilder::new(format!("ws://{}/", server.local_addr()))
+    let mut ws = stdws::ClientBuilder::new(format!("ws://{}/", server.local_addr()))
         .trace(Tracer::to_writer(captured.clone()))
         .connect()
         .unwrap();
@@ -230,7 +230,7 @@ fn with_compression_the_trace_shows_compressed_and_inflated_sizes() {
         .spawn()
         .unwrap();
     let client_trace = Captured::default();
-    let (mut ws, _) = stdws::ClientBuilder::new(format!("ws://{}/", server.local_addr()))
+    let mut ws = stdws::ClientBuilder::new(format!("ws://{}/", server.local_addr()))
         .compression(Compression::new().threshold(0))
         .trace(Tracer::to_writer(client_trace.clone()))
         .connect()
