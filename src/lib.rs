@@ -50,7 +50,7 @@
 //! server.broadcast(format!("{} clients here", server.client_count()));
 //! # use std::time::{Duration, Instant};
 //! # let url = format!("ws://{}/", server.local_addr());
-//! # let client = || stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect().map(|(ws, _)| ws);
+//! # let client = || stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect();
 //! # let (mut a, mut b) = (client()?, client()?);
 //! # let deadline = Instant::now() + Duration::from_secs(10);
 //! # while server.client_count() < 2 { assert!(Instant::now() < deadline); std::thread::yield_now(); }
@@ -98,7 +98,7 @@
 //! println!("listening on ws://{}/websocket", server.local_addr());
 //! # use std::time::Duration;
 //! # let url = format!("ws://{}/websocket", server.local_addr());
-//! # let (mut ws, _) = stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect()?;
+//! # let mut ws = stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect()?;
 //! # ws.send_text("hi")?;
 //! # assert_eq!(ws.read()?, Message::text("You said: hi"));
 //! # drop(ws);
@@ -125,7 +125,7 @@
 //!     .spawn()?;
 //! let url = format!("ws://{}/", server.local_addr());
 //!
-//! let (mut ws, _) = ClientBuilder::new(&url)
+//! let mut ws = ClientBuilder::new(&url)
 //!     .connect_timeout(Duration::from_secs(5))
 //!     .read_timeout(Duration::from_secs(5))
 //!     .connect()?;
@@ -176,7 +176,7 @@
 //! println!("listening on ws://{}/events", server.local_addr());
 //! # use std::time::Duration;
 //! # let url = format!("ws://{}/events", server.local_addr());
-//! # let (mut ws, _) = stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect()?;
+//! # let mut ws = stdws::ClientBuilder::new(&url).read_timeout(Duration::from_secs(10)).connect()?;
 //! # ws.send_text(r#"["join", "lobby"]"#)?;
 //! # let joined = ws.read()?;
 //! # assert!(joined.as_text().is_some_and(|t| t.starts_with(r#"["joined","#)), "{joined:?}");
