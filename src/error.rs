@@ -154,6 +154,10 @@ pub enum Error {
     /// The server is shutting down or stopped: nothing can be sent through
     /// its handle any more.
     ServerStopped,
+    /// The server's memory budget is spent: a large message was refused and
+    /// its connection closed with 1013 (try again later). See
+    /// [`ServerBuilder::memory_budget`](crate::server::ServerBuilder::memory_budget).
+    MemoryBudget,
     /// A control frame (ping, pong, close) was sent with FIN unset: control
     /// frames are never fragmented (RFC 6455 section 5.5).
     ControlFrameFragmented,
@@ -228,6 +232,9 @@ impl fmt::Display for Error {
             ),
             Error::RoomRefused(why) => write!(f, "cannot join the room: {why}; raise the limit on ServerBuilder if clients need more"),
             Error::ServerStopped => f.write_str("the server is shutting down or has stopped; nothing more can be sent through it"),
+            Error::MemoryBudget => f.write_str(
+                "the server's memory budget is spent: a large message was refused with close 1013 (try again later); raise ServerBuilder::memory_budget if the machine has room",
+            ),
             Error::ControlFrameFragmented => f.write_str(
                 "control frames (ping, pong, close) cannot be sent in fragments (RFC 6455 section 5.5); send them with FIN set",
             ),
@@ -290,6 +297,7 @@ impl fmt::Debug for Error {
             Error::RoomRefused(_) => "RoomRefused",
             Error::ServerStopped => "ServerStopped",
             Error::ControlFrameFragmented => "ControlFrameFragmented",
+            Error::MemoryBudget => "MemoryBudget",
             Error::PartOutOfOrder(_) => "PartOutOfOrder",
             Error::Proxy(_) => "Proxy",
             Error::PingTimeout(_) => "PingTimeout",

@@ -34,7 +34,7 @@ use crate::protocol::extension::{Agreed, Compression};
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
 use crate::protocol::http::{HeadLimits, HeadReader, Request};
-use crate::protocol::{Event, Limits, Role, Sender, Session, State};
+use crate::protocol::{Event, Limits, Receiver, Role, Sender, Session, State};
 use crate::trace::Tracer;
 
 /// Settings of a [`WebSocket`]: the limits on what the peer may send.
@@ -171,7 +171,7 @@ impl ReadBuffer {
         conn: u64,
     ) -> Result<Option<Message>> {
         loop {
-            match self.next_event(reader, session, tracer, conn, || {})? {
+            match self.next_event(reader, session, tracer, conn, |_| Ok(()))? {
                 Some(Event::Message(message)) => return Ok(Some(message)),
                 // Only a session asked for parts makes them, and these never are.
                 Some(Event::Part(_)) => {}
@@ -190,7 +190,7 @@ impl ReadBuffer {
         session: &mut Session,
         tracer: &Tracer,
         conn: u64,
-        mut before_blocking: impl FnMut(),
+        mut before_blocking: impl FnMut(&Receiver) -> Result<()>,
     ) -> Result<Option<Event>> {
         loop {
             if self.start < self.end {
@@ -204,7 +204,7 @@ impl ReadBuffer {
                     return Ok(event);
                 }
             }
-            before_blocking();
+            before_blocking(session.receiver())?;
             let remaining = session.receiver_mut().payload_remaining();
             if remaining >= Self::DIRECT_MIN {
                 if let Some((data, needed)) = session.receiver_mut().payload_buffer() {

@@ -15,6 +15,7 @@
 //! | [`allowed_origins`](crate::server::ServerBuilder::allowed_origins) | the server's own origin, and clients that send no `Origin` | cross-site WebSocket hijacking by other web pages: `403` |
 //! | [`max_message_size`](crate::server::ServerBuilder::max_message_size) / [`max_frame_size`](crate::server::ServerBuilder::max_frame_size) | 1 MiB | huge messages: close 1009 as soon as a header announces too much, before any of it is buffered |
 //! | [`max_queued_bytes`](crate::server::ServerBuilder::max_queued_bytes) / [`slow_client_policy`](crate::server::ServerBuilder::slow_client_policy) | 1 MiB / disconnect | slow consumers: close 1008, or the message dropped for that client ([`backpressure`](super::backpressure)) |
+//! | [`memory_budget`](crate::server::ServerBuilder::memory_budget) | a quarter of the machine's memory | all clients together at their limits: a large message arriving refused with 1013, the largest queues cut with 1013 ([`memory`](super::memory)) |
 //! | [`write_timeout`](crate::server::ServerBuilder::write_timeout) | 5 s | a client that stops reading holding a worker or a queue |
 //! | [`ping_interval`](crate::server::ServerBuilder::ping_interval) / [`ping_timeout`](crate::server::ServerBuilder::ping_timeout) | 20 s / 20 s | dead peers holding workers: close 1011 ([`keepalive`](super::keepalive)) |
 //! | [`idle_timeout`](crate::server::ServerBuilder::idle_timeout) | off | clients that send no message (off: a push-only page is idle by design): close 1001 |

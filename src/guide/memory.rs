@@ -52,6 +52,23 @@
 //!   it) is kept between messages up to 4 MiB, and released after a larger
 //!   message.
 //!
+//! # All connections together: the memory budget
+//!
+//! The limits above bound one client; thousands of workers multiply them
+//! (1,024 workers x 1 MiB arriving + 1 MiB queued is 2 GiB). One setting
+//! bounds the sum:
+//! [`memory_budget`](crate::server::ServerBuilder::memory_budget), by
+//! default a quarter of the machine's memory (`/proc/meminfo`), at least
+//! 64 MiB. Messages still arriving and outbound queues are charged to it
+//! as they grow (the queue's own count, bookkeeping included; a message's
+//! buffer by its capacity). Past it, a message of 64 KiB or more still
+//! arriving is refused with close 1013 (try again later: the message is
+//! fine, the server is full), smaller ones pass, and the housekeeper cuts
+//! the largest outbound queues, with 1013, until what remains fits.
+//! [`ServerStats::memory_held`](crate::server::ServerStats::memory_held)
+//! is the count now, [`ServerStats::over_budget`](crate::server::ServerStats::over_budget)
+//! the connections it closed; `tests/memory_budget.rs` drives both rules.
+//!
 //! `tests/send_path.rs` checks these bounds under attack (a flood of pings
 //! in the middle of a message, a message echoed in one-byte parts, clients
 //! that stop reading), by the server's own count of the bytes it holds.

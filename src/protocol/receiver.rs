@@ -297,6 +297,12 @@ impl Receiver {
         self.frame.map(|f| f.header)
     }
 
+    /// The bytes this receiver holds for a message still arriving (the
+    /// buffer's capacity): what a server counts against its memory budget.
+    pub fn buffered_bytes(&self) -> usize {
+        self.message.as_ref().map_or(0, |m| m.data.capacity())
+    }
+
     /// How many payload bytes of the current frame are still to come: a hint
     /// for how much to read next.
     pub fn payload_remaining(&self) -> usize {

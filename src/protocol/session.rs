@@ -186,6 +186,11 @@ impl Session {
         &mut self.receiver
     }
 
+    /// The receiving half, to read its state.
+    pub fn receiver(&self) -> &Receiver {
+        &self.receiver
+    }
+
     /// Whether the receiver is between messages (see [`Receiver::is_idle`]).
     pub fn is_idle(&self) -> bool {
         self.receiver.is_idle()

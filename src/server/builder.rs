@@ -112,6 +112,7 @@ impl Server {
 /// | [`ping_interval`](Self::ping_interval) / [`ping_timeout`](Self::ping_timeout) | 20 s / 20 s | dead peers (no FIN, no RST) holding workers |
 /// | [`idle_timeout`](Self::idle_timeout) | off | clients that send nothing (off: a push-only page is idle by design) |
 /// | [`max_queued_bytes`](Self::max_queued_bytes) | 1 MiB | slow consumers growing memory without bound |
+/// | [`memory_budget`](Self::memory_budget) | a quarter of the machine's memory | many clients at their per-connection limits at once (1013) |
 /// | [`max_message_size`](Self::max_message_size) / [`max_frame_size`](Self::max_frame_size) | 1 MiB | huge messages exhausting memory (1009) |
 /// | [`max_head_size`](Self::max_head_size) / [`max_headers`](Self::max_headers) | 8 KiB / 100 | oversized handshakes (431) |
 /// | [`max_connections_per_ip`](Self::max_connections_per_ip) | a quarter of the workers; loopback exempt | one address taking every worker (429) |
@@ -242,6 +243,21 @@ impl ServerBuilder {
     /// to a flood of pings are merged (RFC 6455 section 5.5.3).
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.settings.max_queued_bytes = bytes;
+        self
+    }
+
+    /// The most bytes the server holds for all its clients together, in
+    /// messages still arriving and in outbound queues (default: a quarter
+    /// of the machine's memory, at least 64 MiB; 1 GiB where `/proc/meminfo`
+    /// cannot be read). Per-connection limits bound one client; this bounds
+    /// their sum, which they would otherwise multiply by the number of
+    /// workers. Past it, a message of 64 KiB or more still arriving is
+    /// refused (the connection is closed with 1013, try again later; smaller
+    /// ones pass) and the housekeeper cuts the largest queues, with 1013,
+    /// until what remains fits. [`ServerStats::over_budget`](super::ServerStats::over_budget)
+    /// counts the connections closed so.
+    pub fn memory_budget(mut self, bytes: usize) -> Self {
+        self.settings.memory_budget = bytes;
         self
     }
 

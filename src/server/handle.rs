@@ -566,6 +566,8 @@ impl ServerHandle {
             refused_handshake: get(&c.refused_handshake),
             refused_origin: get(&c.refused_origin),
             refused_by_hook: get(&c.refused_by_hook),
+            over_budget: get(&c.over_budget),
+            memory_held: self.hub.memory.held(),
             http_requests: get(&c.http_requests),
             opened: get(&c.opened),
             closed: get(&c.closed),
@@ -715,6 +717,13 @@ pub struct ServerStats {
     pub refused_origin: u64,
     /// Handshakes a hook refused (logged).
     pub refused_by_hook: u64,
+    /// Connections closed with 1013 because the
+    /// [memory budget](super::ServerBuilder::memory_budget) was spent: a
+    /// large message refused, or a large queue cut (logged).
+    pub over_budget: u64,
+    /// Bytes held for clients now, in messages still arriving and outbound
+    /// queues: what the memory budget bounds.
+    pub memory_held: usize,
     /// Plain HTTP requests answered (pages; not upgrades).
     pub http_requests: u64,
     /// WebSocket connections opened (handshakes completed).

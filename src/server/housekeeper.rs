@@ -25,7 +25,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::batch;
-use super::hub::Hub;
+use super::hub::{Counters, Hub};
 use super::outbound::Drained;
 use super::queue::{Ended, Frame, Origin};
 use super::shared::{ConnShared, load};
@@ -121,6 +121,38 @@ fn check_timers(hub: &Hub) {
     let now = Instant::now();
     for conn in hub.registry.all().iter() {
         guarded(conn, "the timers", || check_conn(hub, conn, now, now_ms));
+    }
+    if hub.memory.is_over() {
+        cut_largest_queues(hub);
+    }
+}
+
+/// Over the memory budget: the largest outbound queues are cut (close
+/// 1013) until what remains fits. The largest first, because they hold
+/// the most for the fewest clients: usually the slowest readers.
+fn cut_largest_queues(hub: &Hub) {
+    let mut excess = hub.memory.excess();
+    let all = hub.registry.all();
+    let mut queues: Vec<(usize, &std::sync::Arc<ConnShared>)> = all
+        .iter()
+        .map(|conn| (conn.outbound.charged(), conn))
+        .filter(|(charged, _)| *charged > 0)
+        .collect();
+    queues.sort_by_key(|(charged, _)| std::cmp::Reverse(*charged));
+    for (_, conn) in queues {
+        if excess == 0 {
+            break;
+        }
+        let freed = conn.outbound.cut_for_budget();
+        if freed > 0 {
+            Counters::add(&hub.counters.over_budget);
+            hub.log(format_args!(
+                "closed #{} with 1013: its outbound queue held {freed} bytes while the memory budget of {} bytes was spent",
+                conn.id,
+                hub.memory.limit()
+            ));
+        }
+        excess = excess.saturating_sub(freed);
     }
 }
 

@@ -49,6 +49,8 @@ pub(crate) struct Settings {
     pub(crate) compression: Compression,
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed.
     pub(crate) trusted_proxies: TrustedProxies,
+    /// The server-wide bound on bytes held for clients (see `budget`).
+    pub(crate) memory_budget: usize,
 }
 
 impl Default for Settings {
@@ -73,6 +75,7 @@ impl Default for Settings {
             node_id: 0,
             compression: Compression::disabled(),
             trusted_proxies: TrustedProxies::default(),
+            memory_budget: super::budget::default_limit(),
         }
     }
 }
@@ -137,6 +140,7 @@ pub(crate) struct Counters {
     pub(crate) refused_handshake: AtomicU64,
     pub(crate) refused_origin: AtomicU64,
     pub(crate) refused_by_hook: AtomicU64,
+    pub(crate) over_budget: AtomicU64,
     pub(crate) http_requests: AtomicU64,
     pub(crate) opened: AtomicU64,
     pub(crate) closed: AtomicU64,
@@ -216,6 +220,8 @@ pub(crate) struct Hub {
     pub(crate) threads: Mutex<Threads>,
     pub(crate) counters: Counters,
     pub(crate) log_budget: LogBudget,
+    /// Bytes held for clients, server-wide, against `memory_budget`.
+    pub(crate) memory: Arc<super::budget::Budget>,
     /// Connections that have left the registry and are waiting for their
     /// peer's FIN (see `worker::finish_tcp`): a shutdown cuts them short.
     pub(crate) finishing: Mutex<HashMap<u64, Arc<ConnShared>>>,
@@ -236,6 +242,7 @@ impl Hub {
         local_addr: SocketAddr,
         pool: WorkerPool<Accepted>,
     ) -> Hub {
+        let memory = Arc::new(super::budget::Budget::new(settings.memory_budget));
         Hub {
             settings,
             router,
@@ -251,6 +258,7 @@ impl Hub {
             threads: Mutex::new(Threads::default()),
             counters: Counters::default(),
             log_budget: LogBudget::default(),
+            memory,
             finishing: Mutex::new(HashMap::new()),
             serving: Mutex::new(HashMap::new()),
             backplane: OnceLock::new(),

@@ -82,6 +82,7 @@
 mod acceptor;
 mod backlog;
 mod batch;
+mod budget;
 mod builder;
 mod connection;
 mod descriptors;

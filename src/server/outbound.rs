@@ -173,6 +173,17 @@ impl<W: Wire> Outbound<W> {
         }
     }
 
+    /// The same, its queue's charges counted in the server's memory budget.
+    pub(crate) fn with_budget(mut self, budget: std::sync::Arc<super::budget::Budget>) -> Self {
+        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        let queue = std::mem::replace(
+            &mut state.queue,
+            Queue::new(self.id, 0, 0, SlowClientPolicy::Disconnect, Instant::now()),
+        );
+        state.queue = queue.with_budget(budget);
+        self
+    }
+
     fn lock(&self) -> Guard<'_> {
         lock(&self.state)
     }
@@ -475,6 +486,28 @@ impl<W: Wire> Outbound<W> {
                 Error::QueueFull { disconnected: true }
             }
         }
+    }
+
+    /// Cuts this queue for the server's memory budget: what is queued is
+    /// dropped (a frame already begun is finished), a close with 1013 goes
+    /// out if the socket takes it, and the connection ends. Returns the
+    /// bytes let go.
+    pub(crate) fn cut_for_budget(&self) -> usize {
+        let mut g = self.lock();
+        if g.queue.is_dead() {
+            return 0;
+        }
+        let before = g.queue.charged();
+        let close = g.queue.cut_with(CloseFrame::new(
+            CloseCode::TRY_AGAIN_LATER,
+            "the server is short of memory: try again later",
+        ));
+        self.trace(Frame::close(Some(&close)).parts());
+        if g.queue.turn() == Turn::Free {
+            g = self.write_what_fits(g).0;
+        }
+        self.kill_locked(&mut g, None);
+        before
     }
 
     /// Writes what `worker` deferred for this connection, without blocking

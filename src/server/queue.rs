@@ -54,6 +54,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::budget::Budget;
 use crate::error::Error;
 use crate::protocol::close::{CloseCode, CloseFrame};
 use crate::protocol::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
@@ -376,6 +377,9 @@ pub(crate) struct Queue {
     parked: VecDeque<Queued>,
     owner_charge: usize,
     others_charge: usize,
+    /// The server-wide count the charges also go to (see
+    /// [`budget`](super::budget)); `None` in unit tests of the queue alone.
+    budget: Option<Arc<Budget>>,
     /// The charges of the batch taken out, by origin.
     in_flight: (usize, usize),
     turn: Turn,
@@ -418,6 +422,15 @@ fn discharge(charge: &mut usize, cost: usize) {
     *charge = charge.saturating_sub(cost);
 }
 
+/// A queue that ends gives back to the budget what it still held.
+impl Drop for Queue {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.discharge(self.charged());
+        }
+    }
+}
+
 impl Queue {
     /// An empty queue for connection `id`.
     pub(crate) fn new(
@@ -432,6 +445,7 @@ impl Queue {
             parked: VecDeque::new(),
             owner_charge: 0,
             others_charge: 0,
+            budget: None,
             in_flight: (0, 0),
             turn: Turn::Free,
             owed_by: None,
@@ -450,18 +464,32 @@ impl Queue {
         }
     }
 
+    /// The same queue, its charges counted in the server's `budget` too.
+    pub(crate) fn with_budget(mut self, budget: Arc<Budget>) -> Queue {
+        self.budget = Some(budget);
+        self
+    }
+
     fn charge(&mut self, origin: Origin, cost: usize) {
         let charge = match origin {
             Origin::Owner => &mut self.owner_charge,
             Origin::Other => &mut self.others_charge,
         };
         *charge = charge.saturating_add(cost);
+        if let Some(budget) = &self.budget {
+            budget.charge(cost);
+        }
     }
 
     fn discharge(&mut self, origin: Origin, cost: usize) {
-        match origin {
-            Origin::Owner => discharge(&mut self.owner_charge, cost),
-            Origin::Other => discharge(&mut self.others_charge, cost),
+        let charge = match origin {
+            Origin::Owner => &mut self.owner_charge,
+            Origin::Other => &mut self.others_charge,
+        };
+        let before = *charge;
+        discharge(charge, cost);
+        if let Some(budget) = &self.budget {
+            budget.discharge(before - *charge);
         }
     }
 
@@ -724,8 +752,8 @@ impl Queue {
     /// flight is discharged. Returns whether the socket must be shut down.
     pub(crate) fn abandon_turn(&mut self) -> bool {
         let (owner, others) = std::mem::take(&mut self.in_flight);
-        discharge(&mut self.owner_charge, owner);
-        discharge(&mut self.others_charge, others);
+        self.discharge(Origin::Owner, owner);
+        self.discharge(Origin::Other, others);
         self.turn = Turn::Free;
         self.kill(None)
     }
@@ -853,10 +881,15 @@ impl Queue {
     /// frame already begun and queues a close with 1008. The caller writes
     /// what it can and kills the connection.
     pub(crate) fn cut(&mut self) -> CloseFrame {
-        let close = CloseFrame::new(
+        self.cut_with(CloseFrame::new(
             CloseCode::POLICY_VIOLATION,
             "client too slow: outbound queue full",
-        );
+        ))
+    }
+
+    /// [`cut`](Self::cut), with another close: the memory budget's cut of
+    /// the largest queues sends 1013 (try again later).
+    pub(crate) fn cut_with(&mut self, close: CloseFrame) -> CloseFrame {
         let keep = usize::from(self.frames.front().is_some_and(|q| q.written > 0));
         for item in self.frames.drain(keep..).collect::<Vec<_>>() {
             self.discharge(item.origin, item.frame.cost());
@@ -1061,6 +1094,27 @@ mod tests {
         let mut q = queue(1000);
         q.push_owner(text(5000), false).unwrap();
         assert_eq!(q.admit(text(10).cost()), Admit::Yes);
+    }
+
+    #[test]
+    fn the_server_budget_sees_every_charge_and_gets_all_back() {
+        let budget = Arc::new(Budget::new(1 << 20));
+        let mut q = queue(1 << 20).with_budget(Arc::clone(&budget));
+        q.push_owner(text(5000), false).unwrap();
+        q.push_other(text(1000), None);
+        assert_eq!(budget.held(), q.charged());
+        q.take_turn(Turn::Blocking);
+        let written = write_all(&mut q);
+        assert!(!written.is_empty());
+        assert_eq!(budget.held(), 0, "written frames are discharged");
+        q.push_other(text(1000), None);
+        assert_eq!(budget.held(), text(1000).cost());
+        drop(q);
+        assert_eq!(
+            budget.held(),
+            0,
+            "a queue that ends gives back what it held"
+        );
     }
 
     #[test]

@@ -190,7 +190,8 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         settings.slow_client_policy,
         settings.tracer.clone(),
         trace_id,
-    );
+    )
+    .with_budget(Arc::clone(&hub.memory));
     let shared = Arc::new(
         ConnShared::new(
             hub.client_id(trace_id),
@@ -437,15 +438,27 @@ fn run_session(
     session.deliver_parts_from(handler.message_parts_from());
     // Whether the peer is in the middle of a message taken in parts.
     let mut peer_sending = false;
+    // What the message still arriving holds, as charged to the budget.
+    let mut held_in = 0;
     let why = loop {
         // Replies and broadcasts made while more input is already buffered
         // are held back and written together before the worker next waits
         // for input: one system call for a burst instead of one per frame.
-        let next = inbound.next_event(&mut reader, &mut session, tracer, shared.id, || {
+        let next = inbound.next_event(&mut reader, &mut session, tracer, shared.id, |receiver| {
             uncork(hub, shared);
             if peer_sending {
                 write_without_blocking(hub, shared);
             }
+            // A message still arriving holds memory: charged to the server's
+            // budget before each read, and refused when large and the budget
+            // is spent (see `budget`).
+            let held = receiver.buffered_bytes();
+            hub.memory.adjust(held_in, held);
+            held_in = held;
+            if hub.memory.refuses(held) {
+                return Err(Error::MemoryBudget);
+            }
+            Ok(())
         });
         batch::set_corked(inbound.has_pending());
         if !inbound.has_pending() {
@@ -508,9 +521,26 @@ fn run_session(
                 send_answers(hub, shared, &mut session);
                 break Disconnect::new(violation.close_code(), violation.to_string(), false, false);
             }
+            Err(Error::MemoryBudget) => {
+                uncork(hub, shared);
+                Counters::add(&hub.counters.over_budget);
+                hub.log(format_args!(
+                    "closed #{} with 1013: a message of {held_in} bytes while the memory budget of {} bytes is spent",
+                    shared.id,
+                    hub.memory.limit()
+                ));
+                let why = CloseFrame::new(
+                    CloseCode::TRY_AGAIN_LATER,
+                    "the server is short of memory: try again later",
+                );
+                let _ = conn.close(why.code, &why.reason);
+                break Disconnect::new(why.code, why.reason, false, false);
+            }
             Err(e) => break ended_or(shared, &e.to_string()),
         }
     };
+    // The message that was arriving is let go with the session.
+    hub.memory.discharge(held_in);
     uncork(hub, shared);
     why
 }
