@@ -101,7 +101,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 cat "$CERT" "$KEY" >"$PEM"
 
 # ---- the servers: pings every 2 s; the control pings never
-cargo build --release --example echo --example chat --quiet
+cargo build --release --example echo --example chat --example wss_openssl --quiet
 BIN=$ROOT/target/release/examples
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -182,6 +182,17 @@ failed=0
 IDLE=$!
 timeout 60 "$VENV/bin/python" .ci/tls/wss_client.py exchange "$CERT" \
   "nginx=wss://127.0.0.1:$N_ECHO/" "haproxy=wss://127.0.0.1:$H_ECHO/" || failed=1
+# The stdws client over wss://, its TLS an `openssl s_client` child (the
+# README's "any stream" example), the certificate checked against the CA.
+for proxy in "nginx=$N_ECHO" "haproxy=$H_ECHO"; do
+  if timeout 30 target/release/examples/wss_openssl "wss://localhost:${proxy#*=}/" --cafile "$CERT" \
+    "hello through ${proxy%%=*}" >"$RUN/wss_openssl.out" 2>&1 \
+    && grep -q "hello through ${proxy%%=*}" "$RUN/wss_openssl.out"; then
+    echo "tls: the stdws client (examples/wss_openssl) over wss:// through ${proxy%%=*} OK"
+  else
+    echo "tls: the stdws client over wss:// through ${proxy%%=*}: FAILED"; sed 's/^/    /' "$RUN/wss_openssl.out"; failed=1
+  fi
+done
 CHROMIUM=$CHROMIUM NODE_PATH=$BROWSER_DIR/node_modules timeout 90 \
   node .ci/tls/chat_tls.js "nginx=https://127.0.0.1:$N_CHAT/" "haproxy=https://127.0.0.1:$H_CHAT/" || failed=1
 wait "$IDLE" || failed=1
