@@ -39,7 +39,7 @@ use std::sync::{Arc, Mutex};
 
 use stdws::protocol::http::Response;
 use stdws::server::{Connection, Disconnect, Endpoint, Handler};
-use stdws::{Message, Server};
+use stdws::{DataMessage, Server};
 
 /// Every nickname in use, lowercased: a nickname is claimed under this lock,
 /// so two clients cannot take the same one at once.
@@ -124,8 +124,8 @@ impl Handler for ChatUser {
         self.enter(conn, &room);
     }
 
-    fn on_message(&mut self, conn: &Connection, message: Message) {
-        let Message::Text(text) = message else {
+    fn on_message(&mut self, conn: &Connection, message: DataMessage) {
+        let DataMessage::Text(text) = message else {
             let _ = conn.send_text("* only text is spoken here");
             return;
         };

@@ -70,7 +70,7 @@
 //!
 //! ```
 //! use stdws::server::{Connection, Disconnect, Endpoint, Handler};
-//! use stdws::{Message, Server};
+//! use stdws::{DataMessage, Message, Server};
 //!
 //! struct EchoHandler {
 //!     messages: usize,
@@ -80,9 +80,9 @@
 //!     fn on_open(&mut self, conn: &Connection) {
 //!         println!("WebSocket opened from {}", conn.peer_addr());
 //!     }
-//!     fn on_message(&mut self, conn: &Connection, message: Message) {
+//!     fn on_message(&mut self, conn: &Connection, message: DataMessage) {
 //!         self.messages += 1;
-//!         if let Message::Text(text) = message {
+//!         if let DataMessage::Text(text) = message {
 //!             let _ = conn.send_text(&format!("You said: {text}"));
 //!         }
 //!     }
@@ -484,7 +484,7 @@ mod websocket;
 
 pub use client::{ClientBuilder, connect};
 pub use error::{Error, Result};
-pub use message::{Message, MessagePart};
+pub use message::{DataMessage, Message, MessagePart};
 pub use protocol::Role;
 pub use protocol::close::{CloseCode, CloseFrame};
 pub use protocol::extension::Compression;

@@ -239,6 +239,166 @@ impl From<&[u8]> for Message {
     }
 }
 
+/// A text or binary message: what a server's handlers and callbacks
+/// receive. Pings, pongs and the close are the library's business (it
+/// answers them, and reports the close as the
+/// [`Disconnect`](crate::server::Disconnect)), so a `match` on what a
+/// handler gets has two arms, not five.
+///
+/// ```
+/// use stdws::DataMessage;
+///
+/// fn describe(message: &DataMessage) -> String {
+///     match message {
+///         DataMessage::Text(text) => format!("text: {text}"),
+///         DataMessage::Binary(data) => format!("{} bytes", data.len()),
+///     }
+/// }
+/// assert_eq!(describe(&"hello".into()), "text: hello");
+/// // It converts into a Message, so a handler sends it on as it came.
+/// let echo: stdws::Message = DataMessage::from(vec![1, 2, 3]).into();
+/// assert!(echo.is_binary());
+/// ```
+///
+/// A handler is never given a ping: there is no such arm to write.
+///
+/// ```compile_fail
+/// fn on_message(message: stdws::DataMessage) {
+///     match message {
+///         stdws::DataMessage::Ping(_) => {}
+///         _ => {}
+///     }
+/// }
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub enum DataMessage {
+    /// A text message: always valid UTF-8.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+impl DataMessage {
+    /// Whether this is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, DataMessage::Text(_))
+    }
+
+    /// Whether this is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, DataMessage::Binary(_))
+    }
+
+    /// The text, if this is a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            DataMessage::Text(text) => Some(text),
+            DataMessage::Binary(_) => None,
+        }
+    }
+
+    /// The payload's bytes (a text's UTF-8).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            DataMessage::Text(text) => text.as_bytes(),
+            DataMessage::Binary(data) => data,
+        }
+    }
+
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text, consumed: a text message's own, or a binary message's
+    /// bytes if they are valid UTF-8.
+    pub fn into_text(self) -> Option<String> {
+        Message::from(self).into_text()
+    }
+
+    /// The payload, consumed: text as its UTF-8 bytes.
+    pub fn into_data(self) -> Vec<u8> {
+        match self {
+            DataMessage::Text(text) => text.into_bytes(),
+            DataMessage::Binary(data) => data,
+        }
+    }
+}
+
+impl fmt::Debug for DataMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&Message::from(self.clone()), f)
+    }
+}
+
+/// As [`Message`]'s: the text itself, or `binary message of N bytes`.
+impl fmt::Display for DataMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataMessage::Text(text) => f.write_str(text),
+            DataMessage::Binary(data) => write!(f, "binary message of {} bytes", data.len()),
+        }
+    }
+}
+
+impl From<DataMessage> for Message {
+    fn from(message: DataMessage) -> Message {
+        match message {
+            DataMessage::Text(text) => Message::Text(text),
+            DataMessage::Binary(data) => Message::Binary(data),
+        }
+    }
+}
+
+/// A text or binary [`Message`] converts; a control frame comes back as
+/// the error.
+impl TryFrom<Message> for DataMessage {
+    type Error = Message;
+
+    fn try_from(message: Message) -> Result<DataMessage, Message> {
+        match message {
+            Message::Text(text) => Ok(DataMessage::Text(text)),
+            Message::Binary(data) => Ok(DataMessage::Binary(data)),
+            other => Err(other),
+        }
+    }
+}
+
+impl From<String> for DataMessage {
+    fn from(text: String) -> DataMessage {
+        DataMessage::Text(text)
+    }
+}
+
+impl From<&str> for DataMessage {
+    fn from(text: &str) -> DataMessage {
+        DataMessage::Text(text.to_owned())
+    }
+}
+
+impl From<Vec<u8>> for DataMessage {
+    fn from(data: Vec<u8>) -> DataMessage {
+        DataMessage::Binary(data)
+    }
+}
+
+impl From<&[u8]> for DataMessage {
+    fn from(data: &[u8]) -> DataMessage {
+        DataMessage::Binary(data.to_vec())
+    }
+}
+
+impl From<DataMessage> for Vec<u8> {
+    fn from(message: DataMessage) -> Vec<u8> {
+        message.into_data()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

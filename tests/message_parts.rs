@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use stdws::server::{Connection, Handler, ServerBuilder};
-use stdws::{Error, Message, MessagePart, Server, ServerHandle};
+use stdws::{DataMessage, Error, Message, MessagePart, Server, ServerHandle};
 use support::*;
 
 /// Parts from this size on, in these tests.
@@ -202,7 +202,7 @@ struct Misuser {
 }
 
 impl Handler for Misuser {
-    fn on_message(&mut self, conn: &Connection, _: Message) {
+    fn on_message(&mut self, conn: &Connection, _: DataMessage) {
         let outcome = |r: Result<(), Error>| match r {
             Ok(()) => "ok".to_string(),
             Err(Error::PartOutOfOrder(_)) => "out of order".to_string(),

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use stdws::server::{Endpoint, Handler, Server};
-use stdws::{Connection, Error, Message};
+use stdws::{Connection, DataMessage, Error};
 use support::*;
 
 #[test]
@@ -81,7 +81,7 @@ fn setup_mistakes_fail_bind_with_what_to_change() {
 
     struct Quiet;
     impl Handler for Quiet {
-        fn on_message(&mut self, _: &Connection, _: Message) {}
+        fn on_message(&mut self, _: &Connection, _: DataMessage) {}
     }
     let why = config_error(Server::builder().handler(|| Quiet).on_message(|_, _| {}));
     assert!(why.contains("Handler"), "{why}");

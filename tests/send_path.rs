@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use stdws::server::Connection;
-use stdws::{Message, MessagePart, Server, ServerHandle};
+use stdws::{DataMessage, Message, MessagePart, Server, ServerHandle};
 use support::*;
 
 /// A server that echoes messages, and messages of 64 KiB or more in parts.
@@ -275,7 +275,7 @@ fn many_senders_against_fast_slow_and_stalled_readers_keep_every_frame_whole_and
         .max_queued_bytes(4 << 20)
         .on_message(|conn: &Connection, message| {
             // An owner's reply, in the middle of everyone else's sends.
-            if let Message::Binary(data) = message {
+            if let DataMessage::Binary(data) = message {
                 let _ = conn.send(Message::Binary(data));
             }
         })

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use stdws::protocol::http::Response;
 use stdws::server::{Connection, Disconnect, Endpoint, Handler, SlowClientPolicy};
-use stdws::{CloseCode, Message, Server};
+use stdws::{CloseCode, DataMessage, Server};
 use support::*;
 
 fn recv<T>(rx: &mpsc::Receiver<T>) -> T {
@@ -31,7 +31,7 @@ impl Handler for Recorder {
     fn on_open(&mut self, conn: &Connection) {
         self.events.send(format!("open {}", conn.path())).unwrap();
     }
-    fn on_message(&mut self, conn: &Connection, message: Message) {
+    fn on_message(&mut self, conn: &Connection, message: DataMessage) {
         self.events
             .send(format!(
                 "message {:?}",
@@ -761,7 +761,7 @@ fn rooms_a_client_names_are_capped_in_count_and_length() {
         .max_rooms_per_connection(3)
         .max_room_name_len(8)
         .on_message(move |conn, message| {
-            if let Message::Text(room) = message {
+            if let DataMessage::Text(room) = message {
                 let outcome = conn.join(&room).map_err(|e| e.to_string());
                 let _ = tx.lock().unwrap().send(outcome);
             }

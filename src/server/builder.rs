@@ -16,7 +16,7 @@ use super::queue::SlowClientPolicy;
 use super::router::{Endpoint, Handshake, Router};
 use super::sync::lock;
 use crate::error::{Error, Result};
-use crate::message::{Message, MessagePart};
+use crate::message::{DataMessage, MessagePart};
 use crate::protocol::http::{Request, Response};
 use crate::trace::Tracer;
 
@@ -377,7 +377,10 @@ impl ServerBuilder {
     }
 
     /// Called for each message from a client on a path without a route of its own.
-    pub fn on_message(mut self, f: impl Fn(&Connection, Message) + Send + Sync + 'static) -> Self {
+    pub fn on_message(
+        mut self,
+        f: impl Fn(&Connection, DataMessage) + Send + Sync + 'static,
+    ) -> Self {
         self.router.fallback = Some(self.fallback_callbacks().on_message(f));
         self
     }

@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use super::Connection;
-use crate::message::Message;
+use crate::message::DataMessage;
 
 type EventHandler = Arc<dyn Fn(&Connection, &str) + Send + Sync>;
-type OtherHandler = Arc<dyn Fn(&Connection, Message) + Send + Sync>;
+type OtherHandler = Arc<dyn Fn(&Connection, DataMessage) + Send + Sync>;
 
 /// Handlers by event name.
 ///
@@ -80,15 +80,15 @@ impl Events {
     /// Calls `handler` for every message that is not an event with a handler.
     pub fn otherwise(
         mut self,
-        handler: impl Fn(&Connection, Message) + Send + Sync + 'static,
+        handler: impl Fn(&Connection, DataMessage) + Send + Sync + 'static,
     ) -> Events {
         self.other = Some(Arc::new(handler));
         self
     }
 
     /// Routes one message to its handler.
-    pub(crate) fn dispatch(&self, conn: &Connection, message: Message) {
-        if let Message::Text(text) = &message {
+    pub(crate) fn dispatch(&self, conn: &Connection, message: DataMessage) {
+        if let DataMessage::Text(text) = &message {
             if let Some((name, data)) = parse_event(text) {
                 if let Some(handler) = self.handlers.get(&name) {
                     handler(conn, data);

@@ -698,7 +698,12 @@ struct Farewell {
     reason: &'static str,
 }
 
-/// Running totals of a server, from [`ServerHandle::stats`].
+/// Running totals of a server, from [`ServerHandle::stats`]. It grows as
+/// the server counts more, so it is read, never built, outside the crate:
+///
+/// ```compile_fail
+/// let stats = stdws::server::ServerStats { accepted: 0, ..Default::default() };
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerStats {

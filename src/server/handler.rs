@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::Connection;
-use crate::message::{Message, MessagePart};
+use crate::message::{DataMessage, MessagePart};
 use crate::protocol::close::CloseCode;
 
 /// Why and how a connection ended, as passed to [`Handler::on_close`].
@@ -54,7 +54,7 @@ impl Disconnect {
 ///
 /// ```
 /// use stdws::server::{Connection, Disconnect, Handler};
-/// use stdws::Message;
+/// use stdws::DataMessage;
 ///
 /// /// Echoes messages and counts them.
 /// struct Counter {
@@ -65,7 +65,7 @@ impl Disconnect {
 ///     fn on_open(&mut self, conn: &Connection) {
 ///         let _ = conn.send_text("welcome");
 ///     }
-///     fn on_message(&mut self, conn: &Connection, message: Message) {
+///     fn on_message(&mut self, conn: &Connection, message: DataMessage) {
 ///         self.seen += 1;
 ///         let _ = conn.send(message);
 ///     }
@@ -84,7 +84,7 @@ pub trait Handler {
     }
 
     /// A text or binary message arrived.
-    fn on_message(&mut self, conn: &Connection, message: Message);
+    fn on_message(&mut self, conn: &Connection, message: DataMessage);
 
     /// The size from which this handler takes a message in parts, as its
     /// bytes arrive, at [`on_message_part`](Self::on_message_part) instead of
@@ -132,7 +132,7 @@ where
 }
 
 type OnConnect = dyn Fn(&Connection) + Send + Sync;
-type OnMessage = dyn Fn(&Connection, Message) + Send + Sync;
+type OnMessage = dyn Fn(&Connection, DataMessage) + Send + Sync;
 type OnDisconnect = dyn Fn(&Connection, &Disconnect) + Send + Sync;
 type OnMessagePart = dyn Fn(&Connection, MessagePart) + Send + Sync;
 
@@ -157,7 +157,7 @@ impl Callbacks {
 
     pub(crate) fn set_on_message(
         &mut self,
-        f: impl Fn(&Connection, Message) + Send + Sync + 'static,
+        f: impl Fn(&Connection, DataMessage) + Send + Sync + 'static,
     ) -> bool {
         self.on_message.replace(Arc::new(f)).is_some()
     }
@@ -192,7 +192,7 @@ impl Handler for CallbackHandler {
         }
     }
 
-    fn on_message(&mut self, conn: &Connection, message: Message) {
+    fn on_message(&mut self, conn: &Connection, message: DataMessage) {
         if let Some(f) = &self.0.on_message {
             f(conn, message);
         }

@@ -78,6 +78,12 @@
 //! | `deny_new_connections()`, `allow_new_connections()` | | | [`ServerHandle::deny_new_connections`], [`ServerHandle::allow_new_connections`] |
 //! | `shutdown_gracefully()`, `shutdown_abruptly()` | | `close()` | [`ServerHandle::shutdown`], [`ServerHandle::shutdown_now`], [`ServerHandle::drain`] (1012, for restarts behind a balancer) |
 //! | | | `io.adapter(createAdapter(pub, sub))` (Redis adapter) | [`redis(url)`](ServerBuilder::redis): see [`crate::backplane`] |
+//!
+//! Each item has one public path: the modules behind them are private.
+//!
+//! ```compile_fail
+//! let _ = stdws::server::builder::Server::builder();
+//! ```
 
 mod acceptor;
 mod backlog;

@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use super::Connection;
 use super::handler::{Callbacks, Disconnect, Handler, HandlerFactory, factory};
-use crate::message::{Message, MessagePart};
+use crate::message::{DataMessage, MessagePart};
 use crate::percent::{self, Plus};
 use crate::protocol::http::{Headers, Request, Response};
 
@@ -257,7 +257,7 @@ impl Endpoint {
     /// Called for every text or binary message received.
     pub fn on_message(
         mut self,
-        f: impl Fn(&Connection, Message) + Send + Sync + 'static,
+        f: impl Fn(&Connection, DataMessage) + Send + Sync + 'static,
     ) -> Endpoint {
         let replaced = self.callbacks_mut("on_message").set_on_message(f);
         self.replaced(replaced, "on_message");
@@ -333,7 +333,7 @@ impl Endpoint {
 struct Ignore;
 
 impl Handler for Ignore {
-    fn on_message(&mut self, _: &Connection, _: Message) {}
+    fn on_message(&mut self, _: &Connection, _: DataMessage) {}
 }
 
 /// A route's path: literal segments and `{name}` parameters, each a whole
@@ -623,7 +623,7 @@ mod tests {
     fn setup_mistakes_are_recorded_for_bind() {
         struct Quiet;
         impl Handler for Quiet {
-            fn on_message(&mut self, _: &Connection, _: Message) {}
+            fn on_message(&mut self, _: &Connection, _: DataMessage) {}
         }
         let handler_given_a_callback = Endpoint::handler(|| Quiet).on_message(|_, _| {});
         assert!(

@@ -33,7 +33,7 @@ use super::router::{Endpoint, Handshake, PathParams};
 use super::shared::{ConnShared, Millis};
 use super::sync::lock;
 use crate::error::Error;
-use crate::message::Message;
+use crate::message::{DataMessage, Message};
 use crate::protocol::close::{CloseCode, CloseFrame};
 use crate::protocol::extension::answer_offers;
 use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
@@ -486,12 +486,21 @@ fn run_session(
             }
             Ok(Some(Event::Message(message))) => {
                 match message {
-                    Message::Text(_) | Message::Binary(_) => {
+                    Message::Text(text) => {
                         shared.last_message_ms.store(now, Ordering::Relaxed);
                         if shared.outbound.is_closing() {
                             continue; // closing: the handler has said its last word
                         }
-                        if !guarded(|| handler.on_message(conn, message)) {
+                        if !guarded(|| handler.on_message(conn, DataMessage::Text(text))) {
+                            break handler_failed(shared);
+                        }
+                    }
+                    Message::Binary(data) => {
+                        shared.last_message_ms.store(now, Ordering::Relaxed);
+                        if shared.outbound.is_closing() {
+                            continue;
+                        }
+                        if !guarded(|| handler.on_message(conn, DataMessage::Binary(data))) {
                             break handler_failed(shared);
                         }
                     }

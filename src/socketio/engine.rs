@@ -52,7 +52,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::engineio::{self, EngineError, Packet, PayloadLimits, Transport};
 use super::session::{CloseReason, Config, SendError, Session, State};
-use crate::message::Message;
+use crate::message::DataMessage;
 use crate::protocol::close::CloseCode;
 use crate::protocol::http::{Request, Response};
 use crate::server::{Connection, Disconnect, Endpoint, Handler, ServerBuilder};
@@ -463,11 +463,11 @@ impl Handler for WsTransport {
         }
     }
 
-    fn on_message(&mut self, ws: &Connection, message: Message) {
+    fn on_message(&mut self, ws: &Connection, message: DataMessage) {
         let Some(conn) = self.conn.clone() else {
             return;
         };
-        let packet = match Packet::from_message(message) {
+        let packet = match Packet::from_message(message.into()) {
             Ok(packet) => packet,
             Err(error) => {
                 self.fail(ws, &conn, error.to_string());
