@@ -154,6 +154,11 @@ pub enum Error {
     /// The server is shutting down or stopped: nothing can be sent through
     /// its handle any more.
     ServerStopped,
+    /// A Socket.IO client did not acknowledge an event within the timeout
+    /// given to [`Socket::emit_with_ack`](crate::socketio::Socket::emit_with_ack).
+    AckTimeout,
+    /// Socket.IO could not carry this (the message says why).
+    SocketIo(&'static str),
     /// The server's memory budget is spent: a large message was refused and
     /// its connection closed with 1013 (try again later). See
     /// [`ServerBuilder::memory_budget`](crate::server::ServerBuilder::memory_budget).
@@ -232,6 +237,10 @@ impl fmt::Display for Error {
             ),
             Error::RoomRefused(why) => write!(f, "cannot join the room: {why}; raise the limit on ServerBuilder if clients need more"),
             Error::ServerStopped => f.write_str("the server is shutting down or has stopped; nothing more can be sent through it"),
+            Error::AckTimeout => f.write_str(
+                "the Socket.IO client did not acknowledge the event in time; give emit_with_ack a longer timeout if it is slow",
+            ),
+            Error::SocketIo(why) => write!(f, "Socket.IO cannot send this: {why}"),
             Error::MemoryBudget => f.write_str(
                 "the server's memory budget is spent: a large message was refused with close 1013 (try again later); raise ServerBuilder::memory_budget if the machine has room",
             ),
@@ -298,6 +307,8 @@ impl fmt::Debug for Error {
             Error::ServerStopped => "ServerStopped",
             Error::ControlFrameFragmented => "ControlFrameFragmented",
             Error::MemoryBudget => "MemoryBudget",
+            Error::AckTimeout => "AckTimeout",
+            Error::SocketIo(_) => "SocketIo",
             Error::PartOutOfOrder(_) => "PartOutOfOrder",
             Error::Proxy(_) => "Proxy",
             Error::PingTimeout(_) => "PingTimeout",

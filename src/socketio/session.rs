@@ -190,6 +190,21 @@ impl fmt::Display for SendError {
 
 impl std::error::Error for SendError {}
 
+/// What a send refused means to a user of the crate's API.
+impl From<SendError> for crate::Error {
+    fn from(error: SendError) -> crate::Error {
+        match error {
+            SendError::Closed => crate::Error::ConnectionClosed,
+            SendError::BufferFull => crate::Error::QueueFull {
+                disconnected: false,
+            },
+            SendError::SeparatorInText => crate::Error::SocketIo(
+                "text with the record separator \\x1e cannot be sent while the client may poll",
+            ),
+        }
+    }
+}
+
 /// What a packet on the WebSocket did to the session, when it is not a
 /// message for the application.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,6 +84,20 @@ impl fmt::Display for AckError {
 
 impl std::error::Error for AckError {}
 
+/// An acknowledgement that did not come, as the crate's error (for `?` in
+/// code that returns [`crate::Result`]).
+impl From<AckError> for crate::Error {
+    fn from(error: AckError) -> crate::Error {
+        match error {
+            AckError::Timeout => crate::Error::AckTimeout,
+            AckError::Disconnected => crate::Error::ConnectionClosed,
+            AckError::NotSent => crate::Error::QueueFull {
+                disconnected: false,
+            },
+        }
+    }
+}
+
 type AckCallback = Box<dyn FnOnce(Result<Vec<Data>, AckError>) + Send>;
 
 #[derive(Default)]
@@ -240,14 +254,19 @@ impl Socket {
         data.downcast::<T>().ok()
     }
 
-    /// Sends the event `name` with `args` to this client.
-    pub fn emit(&self, name: &str, args: impl IntoIterator<Item = Data>) -> Result<(), SendError> {
+    /// Sends the event `name` with `args` to this client. Fails with
+    /// [`Error::ConnectionClosed`](crate::Error::ConnectionClosed) once the
+    /// session has ended, and with
+    /// [`Error::QueueFull`](crate::Error::QueueFull) when the client has
+    /// not taken what was sent before.
+    pub fn emit(&self, name: &str, args: impl IntoIterator<Item = Data>) -> crate::Result<()> {
         self.send_packet(&Packet::Event {
             namespace: self.inner.namespace.clone(),
             name: name.to_owned(),
             args: args.into_iter().collect(),
             id: None,
         })
+        .map_err(crate::Error::from)
     }
 
     /// Sends the event `name` with `args` and asks for an answer:
