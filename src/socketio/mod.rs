@@ -36,9 +36,7 @@
 //! | Socket.IO namespaces, connect, dispatch, [`SocketIo`] | [`server`] |
 //! | a namespace's handlers and rooms                | [`namespace`] |
 //! | one socket, acks, broadcasts                    | [`socket`]    |
-//!
 //! | connection state recovery (parked sockets, the broadcast log) | `recovery` |
-//!
 //! | broadcasts across servers through Redis, in `@socket.io/redis-adapter`'s format | `adapter` |
 //!
 //! With [`ServerBuilder::redis`](crate::server::ServerBuilder::redis), every
