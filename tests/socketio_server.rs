@@ -563,3 +563,28 @@ fn connection_state_recovery_restores_id_rooms_data_and_missed_broadcasts() {
     let answer = json::parse(text(&mut other).strip_prefix("40").unwrap()).unwrap();
     assert_ne!(answer["sid"].as_str(), Some(id.as_str()));
 }
+
+#[test]
+fn a_held_poll_is_answered_with_a_close_when_the_server_stops() {
+    // A 25 s ping interval: without the stop ending the session, the held
+    // GET would wait for the next ping, or be cut with no answer.
+    let fixture = default_fixture();
+    let mut stream = tcp(fixture.server.local_addr());
+    let sid = open_polling(&mut stream);
+    post(&mut stream, &sid, "40");
+    assert!(poll(&mut stream, &sid).1.starts_with("40"));
+    let _socket = fixture.sockets.recv_timeout(TIMEOUT).unwrap();
+    let held = std::thread::spawn(move || poll(&mut stream, &sid));
+    let stopper = {
+        let server = fixture.server.clone();
+        std::thread::spawn(move || server.shutdown(Duration::from_secs(10)))
+    };
+    // Whether the GET was held when the stop began or came after it, it is
+    // answered: with the close packet, or (the session gone) a 400.
+    let (status, body) = held.join().unwrap();
+    assert!(
+        (status, body.as_str()) == (200, "1") || status == 400,
+        "the poll got {status} {body:?}"
+    );
+    stopper.join().unwrap();
+}

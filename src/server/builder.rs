@@ -585,6 +585,14 @@ impl ServerBuilder {
     /// Another format on the [`redis`](Self::redis) backplane's
     /// connections, if the server gets one (Socket.IO's, from
     /// [`SocketIo::mount`](crate::socketio::SocketIo::mount)).
+    /// Runs `hook` when the server begins to stop (a shutdown or a drain),
+    /// before it waits for its clients: for services whose requests a
+    /// WebSocket close does not reach (a held long-poll).
+    pub(crate) fn on_stop(mut self, hook: Arc<dyn Fn() + Send + Sync>) -> Self {
+        self.settings.stop_hooks.0.push(hook);
+        self
+    }
+
     pub(crate) fn backplane_listener(
         mut self,
         listener: std::sync::Arc<dyn crate::backplane::Listener>,

@@ -493,6 +493,19 @@ impl ServerHandle {
         if let Some(redis) = hub.backplane.get() {
             redis.stop();
         }
+        for hook in &hub.settings.stop_hooks.0 {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook())).is_err() {
+                eprintln!("stdws: a stop hook panicked");
+            }
+        }
+        // Services the hooks woke (a held long-poll) write their answers
+        // within the grace, before their sockets are cut below.
+        if let Some(farewell) = &farewell {
+            let deadline = started + farewell.grace;
+            while hub.in_service.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
         let unclean_before = hub.counters.unclean_in_shutdown.load(Ordering::Relaxed);
         let clients = hub.registry.count();
         let mut report = DrainReport {

@@ -51,6 +51,18 @@ pub(crate) struct Settings {
     pub(crate) trusted_proxies: TrustedProxies,
     /// The server-wide bound on bytes held for clients (see `budget`).
     pub(crate) memory_budget: usize,
+    /// Run when the server begins to stop (see `ServerBuilder::on_stop`).
+    pub(crate) stop_hooks: StopHooks,
+}
+
+/// What runs when the server begins to stop.
+#[derive(Clone, Default)]
+pub(crate) struct StopHooks(pub(crate) Vec<Arc<dyn Fn() + Send + Sync>>);
+
+impl std::fmt::Debug for StopHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} stop hooks", self.0.len())
+    }
 }
 
 impl Default for Settings {
@@ -76,6 +88,7 @@ impl Default for Settings {
             compression: Compression::disabled(),
             trusted_proxies: TrustedProxies::default(),
             memory_budget: super::budget::default_limit(),
+            stop_hooks: StopHooks::default(),
         }
     }
 }
@@ -230,6 +243,8 @@ pub(crate) struct Hub {
     /// such as a handshake that is still arriving, which would otherwise
     /// hold its worker, and the stop, until the handshake timeout.
     pub(crate) serving: Mutex<HashMap<usize, Arc<TcpStream>>>,
+    /// Requests inside an HTTP service now (see `keepalive`).
+    pub(crate) in_service: std::sync::atomic::AtomicUsize,
     /// The Redis backplane, once started (never, for a local-only server).
     pub(crate) backplane: OnceLock<crate::backplane::Redis>,
 }
@@ -261,6 +276,7 @@ impl Hub {
             memory,
             finishing: Mutex::new(HashMap::new()),
             serving: Mutex::new(HashMap::new()),
+            in_service: std::sync::atomic::AtomicUsize::new(0),
             backplane: OnceLock::new(),
         }
     }

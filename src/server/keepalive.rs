@@ -48,6 +48,9 @@ pub(crate) fn serve_services(
             buffer: leftover,
             deadline,
         };
+        // Counted from the body to the answer written: a stop waits (within
+        // its grace) for services it has woken to answer.
+        let in_service = InService::enter(hub);
         let (response, body_ok) = match read_body(&request, route, &mut io) {
             Ok(body) => {
                 let service = &route.service;
@@ -70,6 +73,7 @@ pub(crate) fn serve_services(
         if io.write_all(&response.to_bytes()).is_err() || !keep_alive {
             return None;
         }
+        drop(in_service);
         io.deadline = Instant::now() + hub.settings.handshake_timeout;
         let (next, rest) = read_request(&mut io, hub.settings.head_limits).ok()?;
         // What `read_request` read past the head follows what was buffered.
@@ -146,5 +150,25 @@ impl Write for Buffered<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A request inside an HTTP service, counted in `Hub::in_service` while it
+/// lasts.
+struct InService<'a>(&'a Hub);
+
+impl<'a> InService<'a> {
+    fn enter(hub: &'a Hub) -> Self {
+        hub.in_service
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        InService(hub)
+    }
+}
+
+impl Drop for InService<'_> {
+    fn drop(&mut self) {
+        self.0
+            .in_service
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }

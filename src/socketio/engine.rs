@@ -568,7 +568,18 @@ pub(crate) fn mount(core: &Arc<Core>, builder: ServerBuilder, path: &str) -> Ser
     });
     // A POST body is at most the payload announced in the handshake.
     let max_body = core.settings.session.payload.max_payload;
+    // A stopping server ends every session: a held long-poll answers at
+    // once with a close, so the client reconnects (elsewhere, behind a
+    // balancer) instead of holding a worker for a ping interval.
+    let for_stop = Arc::downgrade(core);
     builder
+        .on_stop(Arc::new(move || {
+            if let Some(core) = for_stop.upgrade() {
+                for conn in core.sessions() {
+                    core.end(&conn, CloseReason::ServerClose);
+                }
+            }
+        }))
         .route(path, endpoint)
         .http_service(path, max_body, move |request, body, peer| {
             super::polling::serve(&for_polling, request, body, peer)
