@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# A real browser against the chat example: Debian's Chromium, driven by
-# playwright-core (.ci/browser/chat_test.js), loads the page the example
-# serves, connects, sends two messages with the page's form, which a second
-# client (the client example) must receive, and leaves: the page must then
-# show "closed code=1000 clean=true". A screenshot goes to
-# target/browser/chat.png.
+# A real browser against the examples, driven by playwright-core:
+# - the README's quick tour (.ci/browser/quick_tour_test.js): the echo's
+#   page, the README's own snippet run in it, and the server's trace;
+# - the chat example (.ci/browser/chat_test.js): the page connects, sends
+#   two messages with its form, which a second client (the client example)
+#   must receive, and leaves: the page must then show "closed code=1000
+#   clean=true"; then the page's own behaviour (chat_page_test.js);
+# - the inspector (.ci/browser/inspector_test.js): the page draws its own
+#   connection, handshake, frames, ping, close and a failed connection.
+# Screenshots go to target/browser/.
 #
 # Installs what is missing: the chromium Debian package (when /usr/bin/chromium
 # is absent; needs root, as CI has) and playwright-core, pinned by
@@ -53,7 +57,7 @@ if ! cmp -s .ci/browser/package-lock.json "$DIR/package-lock.json" || [ ! -f "$D
 fi
 
 # Only the examples used here, so that a broken unrelated example cannot hide these results.
-cargo build --release --example chat --example client --example echo --quiet
+cargo build --release --example chat --example client --example echo --example inspector --quiet
 
 # ---- the README's quick tour: the echo example's page, and the snippet the
 # README says to paste into its console
@@ -109,4 +113,32 @@ CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 120 \
   node .ci/browser/chat_page_test.js "$URL" \
   || { sed 's/^/    /' "$LOG"; die "the chat page test failed"; }
 echo "browser: chat page test OK ($((SECONDS - STARTED)) s)"
+kill "$SERVER_PID" 2>/dev/null || true
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+
+# ---- the README's quick tour, step 4: the inspector draws the page's own
+# connection (.ci/browser/inspector_test.js checks the DOM)
+LOG=$RUN/inspector.log
+target/release/examples/inspector --port 0 >"$LOG" 2>&1 &
+SERVER_PID=$!
+URL=""
+for _ in $(seq 100); do
+  URL=$(grep -o -m1 'http://[0-9.:]*/' "$LOG" | head -1) || true
+  [ -n "$URL" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$URL" ] || { cat "$LOG"; die "the inspector example did not start"; }
+rm -f "$DIR/inspector.png"
+status=0
+CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 60 \
+  node .ci/browser/inspector_test.js "$URL" "$DIR/inspector.png" || status=$?
+if [ "$status" != 0 ]; then
+  [ "$status" = 124 ] && echo "browser: the inspector test was killed after 60 s"
+  echo "browser: the inspector's log:"
+  sed 's/^/    /' "$LOG"
+  die "the Chromium inspector test failed ($((SECONDS - STARTED)) s)"
+fi
+echo "browser: Chromium inspector test OK ($((SECONDS - STARTED)) s)"
 rm -rf "$RUN"
