@@ -143,7 +143,10 @@ fn cut_largest_queues(hub: &Hub) {
         if excess == 0 {
             break;
         }
-        let freed = conn.outbound.cut_for_budget();
+        let freed = conn.outbound.cut(CloseFrame::new(
+            CloseCode::TRY_AGAIN_LATER,
+            "the server is short of memory: try again later",
+        ));
         if freed > 0 {
             Counters::add(&hub.counters.over_budget);
             hub.log(format_args!(
@@ -177,12 +180,12 @@ fn check_conn(hub: &Hub, conn: &std::sync::Arc<ConnShared>, now: Instant, now_ms
                 // if its pong is still behind a long frame.
                 conn.ping_sent_ms.store(0, Ordering::Relaxed);
             } else if now_ms.saturating_sub(ping_sent) >= s.ping_timeout.as_millis() as u64 {
-                let why = CloseFrame::new(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
-                let _ = conn.outbound.close(&why, Origin::Other, None);
-                conn.outbound.kill(Some(Ended {
-                    code: why.code,
-                    reason: why.reason,
-                }));
+                // Written at once if the socket takes it, ahead of what was
+                // queued (a peer that does not answer will not read it).
+                conn.outbound.cut(CloseFrame::new(
+                    CloseCode::INTERNAL_ERROR,
+                    "keepalive ping timeout",
+                ));
                 return;
             }
         } else if now_ms.saturating_sub(heard) >= interval.as_millis() as u64 {

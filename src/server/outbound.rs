@@ -488,20 +488,19 @@ impl<W: Wire> Outbound<W> {
         }
     }
 
-    /// Cuts this queue for the server's memory budget: what is queued is
-    /// dropped (a frame already begun is finished), a close with 1013 goes
-    /// out if the socket takes it, and the connection ends. Returns the
-    /// bytes let go.
-    pub(crate) fn cut_for_budget(&self) -> usize {
+    /// Ends the connection from outside with `close`: what is queued is
+    /// dropped (a frame already begun is finished), the close goes out at
+    /// once if the socket takes it, and the connection is killed. For a
+    /// peer that is not worth waiting for: one that stopped answering
+    /// pings, or whose queue the memory budget cuts. Returns the bytes let
+    /// go.
+    pub(crate) fn cut(&self, close: CloseFrame) -> usize {
         let mut g = self.lock();
         if g.queue.is_dead() {
             return 0;
         }
         let before = g.queue.charged();
-        let close = g.queue.cut_with(CloseFrame::new(
-            CloseCode::TRY_AGAIN_LATER,
-            "the server is short of memory: try again later",
-        ));
+        let close = g.queue.cut_with(close);
         self.trace(Frame::close(Some(&close)).parts());
         if g.queue.turn() == Turn::Free {
             g = self.write_what_fits(g).0;
