@@ -73,7 +73,7 @@ use crate::deflate::Level;
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 
 /// Settings for `permessage-deflate` (RFC 7692), for a server
-/// ([`ServerBuilder::compression`](crate::server::ServerBuilder::compression))
+/// ([`ServerBuilder::compression`](crate::server::ServerBuilder::compression)),
 /// a client ([`ClientBuilder::compression`](crate::client::ClientBuilder::compression)),
 /// or [`accept_with_config`](crate::accept_with_config) ([`WebSocketConfig::compression`](crate::WebSocketConfig::compression)).
 ///
