@@ -15,7 +15,8 @@ pub struct ServerArgs {
     pub quiet: bool,
     /// Joins the servers that share this Redis (see `stdws::backplane`).
     pub redis: Option<String>,
-    /// Decline `permessage-deflate` (the echo example accepts it otherwise).
+    /// Decline `permessage-deflate` (the echo and broadcast examples accept
+    /// it otherwise).
     pub no_compression: bool,
     /// The keepalive ping interval (default 20 s): behind a proxy, shorter
     /// than its read timeout.
