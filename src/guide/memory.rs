@@ -78,6 +78,16 @@
 //! cargo test --lib an_idle_connection_holds_one_small_window -- --nocapture
 //! ```
 //!
+//! Measured from outside, with the shared harness's `deflate_idle_1000`
+//! (1,000 connections, each after one 4 KiB JSON message each way), the
+//! echo example's resident memory is 58.6 KB per connection, against
+//! 25.9 KB uncompressed (26.0 KB after the same exchange): compression adds
+//! 32.7 KB,
+//! of which the decompressor is the 9.8 KB above and the rest is not yet
+//! attributed. Python `websockets` 73.2 KB (60.3 added), Node `ws` 267.4 KB
+//! (258.2 added), Tornado 205.4 KB (190.9 added), in the same run; see
+//! [`performance`](super::performance#compression).
+//!
 //! # How many connections fit in one process
 //!
 //! A thread per connection means the system's limits on threads apply. On
