@@ -183,12 +183,25 @@ impl Connection {
         if opcode.is_control() && payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::ControlFrameTooLong(payload.len()));
         }
-        let deflated = self
-            .shared
-            .deflate
-            .as_ref()
-            .and_then(|d| d.compress(opcode, &payload));
+        let owner = self.on_owner_thread();
+        let deflate = self.shared.deflate.as_ref();
+        // A connection with a context of its own: compressed and queued
+        // under the context's lock, which only the owner waits for (see
+        // ConnDeflate); held until the frame is queued.
+        let mut context = match deflate {
+            Some(d) if d.keeps_context() && d.wants(opcode, payload.len()) => match owner {
+                true => d.lock_context(),
+                false => d.try_context(),
+            },
+            _ => None,
+        };
+        let deflated = match (context.as_mut(), deflate) {
+            (Some(context), _) => context.compress(opcode, &payload),
+            (None, Some(d)) => d.compress(opcode, &payload),
+            (None, None) => None,
+        };
         let compressed = deflated.is_some();
+        let in_history = compressed && context.is_some();
         if let Some(deflated) = &deflated {
             let tracer = &self.hub.settings.tracer;
             if tracer.is_on() {
@@ -196,14 +209,25 @@ impl Connection {
             }
         }
         let payload = deflated.map_or(payload, Cow::Owned);
-        if !self.on_owner_thread() {
+        if !owner {
             let frame = Frame::new(opcode, payload.into_owned());
             let frame = if compressed {
                 frame.compressed()
             } else {
                 frame
             };
-            return batch::deliver(&self.hub, &self.shared, frame);
+            let delivered = batch::deliver(&self.hub, &self.shared, frame);
+            return match delivered {
+                // Compressed with the context, it cannot be dropped: the
+                // client's window would miss it.
+                Err(Error::QueueFull {
+                    disconnected: false,
+                }) if in_history => {
+                    self.shared.outbound.cut_slow_client();
+                    Err(Error::QueueFull { disconnected: true })
+                }
+                other => other,
+            };
         }
         let mut header = FrameHeader::new(opcode, payload.len() as u64, None);
         if compressed {
@@ -214,6 +238,7 @@ impl Connection {
             [header.encode().as_bytes(), &payload],
             batch::is_corked(),
         )?;
+        drop(context);
         self.after_owner_send(sent)
     }
 
@@ -280,7 +305,28 @@ impl Connection {
             (true, true) => OpCode::Text,
             (true, false) => OpCode::Binary,
         };
+        // With a context of its own, the parts are compressed with it, and
+        // each is queued under its lock (see ConnDeflate).
+        let mut context = self.shared.deflate.as_ref().and_then(|d| d.lock_context());
         let frame = match &self.shared.deflate {
+            Some(deflate) if deflate.keeps_context() => {
+                let data = context
+                    .as_mut()
+                    .and_then(|c| c.compress_part(&part.data, part.first, part.last));
+                match data {
+                    Some(data) => {
+                        let frame = Frame::fragment(opcode, data, part.last);
+                        if part.first {
+                            frame.compressed()
+                        } else {
+                            frame
+                        }
+                    }
+                    // Out of order (the queue refuses it) or a broken
+                    // context: as it is.
+                    None => Frame::fragment(opcode, part.data, part.last),
+                }
+            }
             // Parts of the inflated data: compressed as they come, RSV1 on
             // the first frame only (RFC 7692 section 6.1).
             Some(deflate) => {
@@ -300,6 +346,7 @@ impl Connection {
             part.last,
             batch::is_corked(),
         )?;
+        drop(context);
         self.after_owner_send(sent)
     }
 

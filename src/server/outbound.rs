@@ -477,6 +477,23 @@ impl<W: Wire> Outbound<W> {
         }
     }
 
+    /// Closes the connection as [`SlowClientPolicy::Disconnect`] does, for a
+    /// frame from others that found the queue full and cannot be dropped
+    /// whatever the policy: one compressed with the connection's own
+    /// context, which the client's decompressor must see.
+    pub(crate) fn cut_slow_client(&self) {
+        let mut g = self.lock();
+        if g.queue.check_open().is_err() {
+            return;
+        }
+        let close = g.queue.cut();
+        self.trace(Frame::close(Some(&close)).parts());
+        if g.queue.turn() == Turn::Free {
+            g = self.write_what_fits(g).0;
+        }
+        self.kill_locked(&mut g, None);
+    }
+
     /// Writes what `worker` deferred for this connection, without blocking
     /// (nothing, if another writer has done it meanwhile).
     pub(crate) fn flush_deferred(&self, worker: u64) -> Sent {
