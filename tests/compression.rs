@@ -486,7 +486,7 @@ fn a_context_stays_in_step_with_the_wire_under_concurrent_senders_and_parts() {
     );
     wait_until("the client is registered", || server.client_count() == 1);
     let id = server.clients()[0].id();
-    const EACH: usize = 200;
+    const EACH: usize = 1000;
     let senders: Vec<_> = (0..3)
         .map(|t| {
             let server = server.clone();
@@ -508,7 +508,7 @@ fn a_context_stays_in_step_with_the_wire_under_concurrent_senders_and_parts() {
     let big: String = (0..40_000).map(|i| format!("{i},")).collect();
     let mut echoes = 0;
     let mut others = [0usize; 3];
-    for round in 0..6 {
+    for round in 0..10 {
         let mine = if round % 2 == 0 {
             big.clone()
         } else {
@@ -541,6 +541,69 @@ fn a_context_stays_in_step_with_the_wire_under_concurrent_senders_and_parts() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!((echoes, others), (6, [EACH; 3]));
+    assert_eq!((echoes, others), (10, [EACH; 3]));
+    server.shutdown_now();
+}
+
+#[test]
+fn a_message_sent_while_the_context_compresses_parts_goes_uncompressed_after_them() {
+    // On a message's first part, another thread sends to the same client:
+    // the queue holds that message back until the last part, so it must not
+    // enter the context's history before the parts.
+    const OTHER: &str = "{\"from\":\"another thread\",\"while\":\"parts\"}";
+    let server = Server::builder()
+        .workers(4)
+        .compression(Compression::default().server_context_takeover(true))
+        .on_message_part(1, |conn, part| {
+            let first = part.first && !part.last;
+            let _ = conn.send_part(part);
+            if first {
+                let other = conn.clone();
+                let _ = std::thread::spawn(move || other.send(OTHER)).join();
+            }
+        })
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let (mut client, answer) = raw_offer(&server, "permessage-deflate");
+    assert_eq!(answer.as_deref(), Some("permessage-deflate"));
+    let (one, two) = (JSON.repeat(40), JSON.repeat(30));
+    let mut inflater = Inflater::new(15).unwrap();
+    let mut message = Vec::new();
+    client.send(false, 0x1, one.as_bytes());
+    let first = client.read_frame().unwrap();
+    assert_eq!((first.fin, first.rsv, first.opcode), (false, 0b100, 0x1));
+    inflater
+        .inflate(&first.payload, &mut message, 1 << 20)
+        .unwrap();
+    client.send(true, 0x0, two.as_bytes());
+    let last = client.read_frame().unwrap();
+    assert_eq!((last.fin, last.rsv, last.opcode), (true, 0, 0x0));
+    inflater
+        .inflate(&last.payload, &mut message, 1 << 20)
+        .unwrap();
+    inflater.finish_message(&mut message, 1 << 20).unwrap();
+    assert!(
+        message == format!("{one}{two}").as_bytes(),
+        "the parts inflate to the message"
+    );
+    // The other thread's message, after the parts and outside the history.
+    let other = client.read_frame().unwrap();
+    assert_eq!((other.rsv, other.payload.as_slice()), (0, OTHER.as_bytes()));
+    // And the next compressed message still inflates in the same window.
+    client.send_text(&one);
+    let again = client.read_frame().unwrap();
+    assert_eq!(again.rsv, 0b100);
+    let mut out = Vec::new();
+    inflater.inflate(&again.payload, &mut out, 1 << 20).unwrap();
+    inflater.finish_message(&mut out, 1 << 20).unwrap();
+    assert!(out == one.as_bytes(), "the next message inflates");
+    // Matches of at most 258 bytes into the earlier copy.
+    assert!(
+        again.payload.len() < 64,
+        "a reference back: {}",
+        again.payload.len()
+    );
     server.shutdown_now();
 }
