@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example broadcast [-- ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT]
-//!     [--no-compression]
+//!     [--no-compression] [--context-takeover BITS]
 //! ```
 //!
 //! It listens on 127.0.0.1:8001 by default. A client on `/` (or any path but
@@ -21,13 +21,14 @@
 //! As the echo example, it accepts `permessage-deflate` (RFC 7692) at the
 //! default settings (`--no-compression` declines it): a message is
 //! compressed once, and the same frame goes to every client that agreed the
-//! same window.
+//! same window; with `--context-takeover BITS`, once per client that lets
+//! the server keep its context.
 
 mod common;
 
 use std::process::ExitCode;
 
-use stdws::{Compression, Connection, Server};
+use stdws::{Connection, Server};
 
 /// The room a path puts its client in: `room:NAME` for `/room/NAME`, and
 /// `/` for the default group (no path's room name can be `/`).
@@ -43,12 +44,8 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(exit) => return exit,
     };
-    let compression = match args.no_compression {
-        true => Compression::disabled(),
-        false => Compression::default(),
-    };
     let broadcast = Server::builder()
-        .compression(compression)
+        .compression(args.compression())
         .on_message(|conn, message| {
             // Encoded once, written to every client without waiting on any.
             let report = conn.broadcast_room(&group(conn), message);
