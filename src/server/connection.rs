@@ -183,25 +183,65 @@ impl Connection {
         if opcode.is_control() && payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::ControlFrameTooLong(payload.len()));
         }
+        if self
+            .shared
+            .deflate
+            .as_ref()
+            .is_some_and(|d| d.keeps_context())
+        {
+            return self.send_frame_with_context(opcode, payload);
+        }
+        let deflated = self
+            .shared
+            .deflate
+            .as_ref()
+            .and_then(|d| d.compress(opcode, &payload));
+        let compressed = deflated.is_some();
+        if let Some(deflated) = &deflated {
+            let tracer = &self.hub.settings.tracer;
+            if tracer.is_on() {
+                tracer.deflated(self.shared.id, payload.len(), deflated.len());
+            }
+        }
+        let payload = deflated.map_or(payload, Cow::Owned);
+        if !self.on_owner_thread() {
+            let frame = Frame::new(opcode, payload.into_owned());
+            let frame = if compressed {
+                frame.compressed()
+            } else {
+                frame
+            };
+            return batch::deliver(&self.hub, &self.shared, frame);
+        }
+        let mut header = FrameHeader::new(opcode, payload.len() as u64, None);
+        if compressed {
+            header.rsv = RSV1;
+        }
+        let sent = self.shared.outbound.send_from_owner(
+            opcode,
+            [header.encode().as_bytes(), &payload],
+            batch::is_corked(),
+        )?;
+        self.after_owner_send(sent)
+    }
+
+    /// [`send_frame`](Self::send_frame) for a connection with a compression
+    /// context of its own: the message is compressed and queued under the
+    /// context's lock, which only the owner waits for; another thread that
+    /// finds it busy sends the message uncompressed (see `ConnDeflate`).
+    /// Kept out of line, so that the common send's stack frame stays small.
+    #[inline(never)]
+    fn send_frame_with_context(&self, opcode: OpCode, payload: Cow<'_, [u8]>) -> Result<()> {
         let owner = self.on_owner_thread();
-        let deflate = self.shared.deflate.as_ref();
-        // A connection with a context of its own: compressed and queued
-        // under the context's lock, which only the owner waits for (see
-        // ConnDeflate); held until the frame is queued.
-        let mut context = match deflate {
-            Some(d) if d.keeps_context() && d.wants(opcode, payload.len()) => match owner {
+        let mut context = match self.shared.deflate.as_ref() {
+            Some(d) if d.wants(opcode, payload.len()) => match owner {
                 true => d.lock_context(),
                 false => d.try_context(),
             },
             _ => None,
         };
-        let deflated = match (context.as_mut(), deflate) {
-            (Some(context), _) => context.compress(opcode, &payload),
-            (None, Some(d)) => d.compress(opcode, &payload),
-            (None, None) => None,
-        };
+        let deflated = context.as_mut().and_then(|c| c.compress(opcode, &payload));
         let compressed = deflated.is_some();
-        let in_history = compressed && context.is_some();
         if let Some(deflated) = &deflated {
             let tracer = &self.hub.settings.tracer;
             if tracer.is_on() {
@@ -216,13 +256,12 @@ impl Connection {
             } else {
                 frame
             };
-            let delivered = batch::deliver(&self.hub, &self.shared, frame);
-            return match delivered {
-                // Compressed with the context, it cannot be dropped: the
+            return match batch::deliver(&self.hub, &self.shared, frame) {
+                // In the context's history, it cannot be dropped: the
                 // client's window would miss it.
                 Err(Error::QueueFull {
                     disconnected: false,
-                }) if in_history => {
+                }) if compressed => {
                     self.shared.outbound.cut_slow_client();
                     Err(Error::QueueFull { disconnected: true })
                 }

@@ -39,8 +39,10 @@ pub(crate) struct ConnDeflate {
     pub(crate) agreed: Agreed,
     pub(crate) settings: Compression,
     pub(crate) parts: Mutex<Option<Compressor>>,
-    /// `Some` when the server keeps a context for this connection.
-    context: Option<Mutex<Context>>,
+    /// `Some` when the server keeps a context for this connection; boxed,
+    /// since a compressor is kilobytes and every connection holds this
+    /// struct (moved on the worker's stack as it is built).
+    context: Option<Box<Mutex<Context>>>,
 }
 
 /// A connection's own compression context (see [`ConnDeflate`]).
@@ -53,8 +55,28 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// A context for the server's side of `agreed`. Out of line: a
+    /// compressor is kilobytes, and built inline it would widen the stack
+    /// frame of every worker's handshake, whose pages each worker keeps
+    /// (about 4 KB more per connection, measured).
+    #[inline(never)]
+    fn boxed(agreed: &Agreed, settings: &Compression) -> Box<Mutex<Context>> {
+        let mut direction = agreed.outbound(Role::Server);
+        direction.window_bits = direction.window_bits.min(settings.own_window_bits());
+        Box::new(Mutex::new(Context {
+            compressor: Compressor::new(direction, settings),
+            in_parts: false,
+        }))
+    }
+
     /// A whole message compressed with the context, when it is worth it and
     /// may be (not while a message in parts is unfinished).
+    ///
+    /// Never inlined, nor is [`compress_part`](Self::compress_part): the
+    /// deflater's working arrays must not sit in the frame of every send,
+    /// compressed or not, whose stack pages each worker would then touch
+    /// and keep.
+    #[inline(never)]
     pub(crate) fn compress(&mut self, opcode: OpCode, payload: &[u8]) -> Option<Vec<u8>> {
         if self.in_parts || !matches!(opcode, OpCode::Text | OpCode::Binary) {
             return None;
@@ -68,6 +90,7 @@ impl Context {
     /// One part of the owner's message in parts compressed with the
     /// context; `None` when the part is out of order (the queue refuses
     /// it, and it must not enter the history).
+    #[inline(never)]
     pub(crate) fn compress_part(
         &mut self,
         data: &[u8],
@@ -227,14 +250,8 @@ impl ConnShared {
     /// The same, with `permessage-deflate` as agreed in the handshake.
     pub(crate) fn with_deflate(mut self, agreed: Option<Agreed>, settings: Compression) -> Self {
         self.deflate = agreed.map(|agreed| {
-            let context = (!agreed.server_no_context_takeover).then(|| {
-                let mut direction = agreed.outbound(Role::Server);
-                direction.window_bits = direction.window_bits.min(settings.own_window_bits());
-                Mutex::new(Context {
-                    compressor: Compressor::new(direction, &settings),
-                    in_parts: false,
-                })
-            });
+            let context =
+                (!agreed.server_no_context_takeover).then(|| Context::boxed(&agreed, &settings));
             ConnDeflate {
                 agreed,
                 settings,
