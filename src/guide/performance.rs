@@ -152,7 +152,8 @@
 //!
 //! (`E` is `target/release/examples`.) The Autobahn TestSuite's compression
 //! cases 12.1, 12.2, 13.1 and 13.3 (72 cases) are all OK against the echo
-//! example with `--context-takeover 15`:
+//! example with `--context-takeover 15`, with `--context-takeover 12` and
+//! without the option:
 //! `STDWS_ECHO_ARGS='--context-takeover 15' STDWS_AUTOBAHN_ROLES=server .ci/autobahn.sh '12.1.*,12.2.*,13.1.*,13.3.*'`.
 //!
 //! ## Why the library leaves it off and the echo example turns it on
