@@ -10,6 +10,12 @@
 #   connection, handshake, frames, ping, close and a failed connection.
 # Screenshots go to target/browser/.
 #
+# Then compression (RFC 7692): Chromium connects to the echo example
+# (.ci/browser/deflate_test.js), `ws.extensions` must name permessage-deflate,
+# and a 100 KB JSON-like text and a 64 KiB binary message are echoed byte for
+# byte; the echo server's trace must show both messages compressed (RSV1) in
+# both directions.
+#
 # Installs what is missing: the chromium Debian package (when /usr/bin/chromium
 # is absent; needs root, as CI has) and playwright-core, pinned by
 # .ci/browser/package-lock.json, into target/browser/ (it downloads no
@@ -25,11 +31,13 @@ mkdir -p "$DIR"
 RUN=$(mktemp -d "$DIR/run.XXXXXX")
 
 SERVER_PID=""
+ECHO_PID=""
 cleanup() {
-  if [ -n "$SERVER_PID" ]; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  local pid
+  for pid in $SERVER_PID $ECHO_PID; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 
@@ -141,4 +149,38 @@ if [ "$status" != 0 ]; then
   die "the Chromium inspector test failed ($((SECONDS - STARTED)) s)"
 fi
 echo "browser: Chromium inspector test OK ($((SECONDS - STARTED)) s)"
+
+# ---- compression: Chromium and the echo example, which accepts permessage-deflate
+t=$SECONDS
+ECHO_LOG=$RUN/deflate-echo.log
+STDWS_TRACE=1 target/release/examples/echo 127.0.0.1:0 2>"$ECHO_LOG" &
+ECHO_PID=$!
+ECHO_URL=""
+for _ in $(seq 100); do
+  ECHO_URL=$(grep -o -m1 'ws://[0-9.:]*' "$ECHO_LOG" | head -1) || true
+  [ -n "$ECHO_URL" ] && break
+  kill -0 "$ECHO_PID" 2>/dev/null || break
+  sleep 0.1
+done
+[ -n "$ECHO_URL" ] || { cat "$ECHO_LOG"; die "the echo example did not start"; }
+status=0
+CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 90 \
+  node .ci/browser/deflate_test.js "$ECHO_URL/" || status=$?
+# What went over the wire, from the server's side: each message compressed
+# both ways (the trace shows the frame headers, RSV=100 is RSV1).
+missing=()
+for frame in "<- FIN=1 RSV=100 op=0x1" "-> FIN=1 RSV=100 op=0x1" "<- FIN=1 RSV=100 op=0x2" "-> FIN=1 RSV=100 op=0x2"; do
+  grep -q -- "] $frame " "$ECHO_LOG" || missing+=("$frame")
+done
+if [ "$status" != 0 ] || [ ${#missing[@]} != 0 ]; then
+  [ "$status" = 124 ] && echo "browser: the compression test was killed after 90 s"
+  [ ${#missing[@]} != 0 ] && echo "browser: the echo server's trace lacks compressed frames: ${missing[*]}"
+  echo "browser: the echo server's log (STDWS_TRACE=1), frame lines cut at 200 characters:"
+  cut -c1-200 "$ECHO_LOG" | sed 's/^/    /'
+  die "the Chromium compression test failed ($((SECONDS - t)) s)"
+fi
+grep -o -- '\(<- FIN=1 RSV=100 op=0x[12].*\[deflate: [0-9]* -> [0-9]* bytes\]\|\*\* deflate: .*\)' "$ECHO_LOG" \
+  | sed -e 's/^<- .*\[deflate: \([0-9]*\) -> \([0-9]*\) bytes\]/Chromium sent \2 bytes as \1/' -e 's/^\*\* deflate: a message of/stdws sent/' \
+  | sed 's/^/browser deflate: on the wire: /'
+echo "browser: Chromium compression test OK ($((SECONDS - t)) s)"
 rm -rf "$RUN"

@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example broadcast [-- ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT]
+//!     [--no-compression] [--context-takeover BITS]
 //! ```
 //!
 //! It listens on 127.0.0.1:8001 by default. A client on `/` (or any path but
@@ -16,6 +17,12 @@
 //! meanwhile may not reach the other nodes, and is never duplicated (see
 //! `stdws::backplane`). A client that cannot keep up is disconnected
 //! (close 1008) once 1 MiB is queued for it, and never slows the others.
+//!
+//! As the echo example, it accepts `permessage-deflate` (RFC 7692) at the
+//! default settings (`--no-compression` declines it): a message is
+//! compressed once, and the same frame goes to every client that agreed the
+//! same window; with `--context-takeover BITS`, once per client that lets
+//! the server keep its context.
 
 mod common;
 
@@ -37,13 +44,15 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(exit) => return exit,
     };
-    let broadcast = Server::builder().on_message(|conn, message| {
-        // Encoded once, written to every client without waiting on any.
-        let report = conn.broadcast_room(&group(conn), message);
-        if !report.disconnected.is_empty() {
-            eprintln!("too slow, disconnected: {:?}", report.disconnected);
-        }
-    });
+    let broadcast = Server::builder()
+        .compression(args.compression())
+        .on_message(|conn, message| {
+            // Encoded once, written to every client without waiting on any.
+            let report = conn.broadcast_room(&group(conn), message);
+            if !report.disconnected.is_empty() {
+                eprintln!("too slow, disconnected: {:?}", report.disconnected);
+            }
+        });
     args.run_with("broadcast", broadcast, |conn| {
         if let Err(e) = conn.join(&group(conn)) {
             // A room name over the server's cap: say so rather than serve

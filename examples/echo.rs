@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example echo [-- ADDR] [--workers N] [--quiet] [--no-compression]
-//!     [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]
+//!     [--context-takeover BITS] [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]
 //! ```
 //!
 //! Behind a proxy: `--ping-interval` keeps idle connections inside the
@@ -16,15 +16,17 @@
 //! It listens on 127.0.0.1:8000 by default and logs one line per connect and
 //! disconnect (`--quiet` turns that off). `STDWS_TRACE=1` prints every frame.
 //! It accepts `permessage-deflate` (RFC 7692) at the default settings;
-//! `--no-compression` declines it. It takes messages of up to 16 MiB (the
+//! `--no-compression` declines it; `--context-takeover BITS` keeps a
+//! compression context for each client that allows it, with windows of
+//! 2^BITS bytes (`Compression::server_context_takeover`). It takes messages of up to 16 MiB (the
 //! library's default is 1 MiB), as the Autobahn TestSuite needs.
 
 mod common;
 
 use std::process::ExitCode;
 
+use stdws::Server;
 use stdws::protocol::http::Response;
-use stdws::{Compression, Server};
 
 /// Messages from this size on are echoed in parts.
 const ECHO_PARTS_FROM: usize = 128 * 1024;
@@ -39,10 +41,6 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(exit) => return exit,
     };
-    let compression = match args.no_compression {
-        true => Compression::disabled(),
-        false => Compression::default(),
-    };
     let echo = Server::builder()
         // A browser refuses ws://127.0.0.1 from a page of another site (its
         // local network access checks), so the echo serves a page of its own.
@@ -52,7 +50,7 @@ fn main() -> ExitCode {
                 .with_body(PAGE),
             _ => Response::text(404, "not found: the echo's page is at /, its WebSocket too"),
         })
-        .compression(compression)
+        .compression(args.compression())
         .max_message_size(MAX_MESSAGE_SIZE)
         .max_frame_size(MAX_MESSAGE_SIZE)
         .on_message(|conn, message| {

@@ -30,19 +30,21 @@ use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::protocol::close::{CloseCode, CloseFrame, MAX_REASON_LEN};
 use crate::protocol::compressor::Compressor;
-use crate::protocol::extension::{Agreed, Compression};
+use crate::protocol::extension::{Agreed, Compression, answer_offers};
 use crate::protocol::frame::OpCode;
 use crate::protocol::handshake::{RequestProblem, accept_response, check_request};
 use crate::protocol::http::{HeadLimits, HeadReader, Request};
 use crate::protocol::{Event, Limits, Receiver, Role, Sender, Session, State};
 use crate::trace::Tracer;
 
-/// Settings of a [`WebSocket`]: the limits on what the peer may send.
+/// Settings of a [`WebSocket`]: the limits on what the peer may send, and
+/// whether [`accept_with_config`] negotiates compression.
 #[derive(Debug, Clone)]
 pub struct WebSocketConfig {
     pub(crate) limits: Limits,
     pub(crate) head_limits: HeadLimits,
     pub(crate) tracer: Tracer,
+    pub(crate) compression: Compression,
 }
 
 impl Default for WebSocketConfig {
@@ -51,13 +53,15 @@ impl Default for WebSocketConfig {
             limits: Limits::default(),
             head_limits: HeadLimits::default(),
             tracer: Tracer::from_env(),
+            compression: Compression::disabled(),
         }
     }
 }
 
 impl WebSocketConfig {
     /// The defaults: messages and frames up to 1 MiB, handshake heads up to
-    /// 8 KiB and 100 header fields, tracing if `STDWS_TRACE=1`.
+    /// 8 KiB and 100 header fields, tracing if `STDWS_TRACE=1`, compression
+    /// off.
     pub fn new() -> Self {
         Self::default()
     }
@@ -93,6 +97,34 @@ impl WebSocketConfig {
     pub fn trace(mut self, tracer: Tracer) -> Self {
         self.tracer = tracer;
         self
+    }
+
+    /// Whether [`accept_with_config`] accepts a client's offer of
+    /// `permessage-deflate` (RFC 7692), with which settings (default off, as
+    /// on [`ServerBuilder::compression`](crate::server::ServerBuilder::compression):
+    /// see there for the memory it costs). The answer is the server's:
+    /// every message compressed on its own, a 2<sup>12</sup>-byte window asked
+    /// of the client when it allows it.
+    ///
+    /// A client made with [`ClientBuilder`](crate::client::ClientBuilder)
+    /// takes its compression from
+    /// [`ClientBuilder::compression`](crate::client::ClientBuilder::compression)
+    /// instead.
+    ///
+    /// ```
+    /// use stdws::{Compression, WebSocketConfig};
+    /// let config = WebSocketConfig::new().compression(Compression::default().level(1));
+    /// assert!(config.compression_settings().is_enabled());
+    /// assert!(!WebSocketConfig::new().compression_settings().is_enabled());
+    /// ```
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// The compression settings [`accept_with_config`] negotiates with.
+    pub fn compression_settings(&self) -> &Compression {
+        &self.compression
     }
 
     /// The limits on frames and messages.
@@ -702,7 +734,23 @@ pub fn accept<S: Read + Write>(stream: S) -> Result<WebSocket<S>> {
     accept_with_config(stream, &WebSocketConfig::default())
 }
 
-/// [`accept`] with settings.
+/// [`accept`] with settings: the limits, the trace, and compression, which
+/// it negotiates as [`Server`](crate::Server) does when
+/// [`WebSocketConfig::compression`] turns it on (the first valid
+/// `permessage-deflate` offer of the request is accepted, and its answer
+/// sent in `Sec-WebSocket-Extensions`).
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use stdws::{Compression, WebSocketConfig};
+///
+/// let listener = TcpListener::bind("127.0.0.1:9001")?;
+/// let config = WebSocketConfig::new().compression(Compression::default());
+/// let (stream, _) = listener.accept()?;
+/// let mut ws = stdws::accept_with_config(stream, &config)?;
+/// ws.send_text(r#"{"compressed": "if the client offered it"}"#)?;
+/// # Ok::<(), stdws::Error>(())
+/// ```
 pub fn accept_with_config<S: Read + Write>(
     mut stream: S,
     config: &WebSocketConfig,
@@ -716,8 +764,19 @@ pub fn accept_with_config<S: Read + Write>(
             return Err(Error::HandshakeRequest(problem));
         }
     };
-    let response = accept_response(&key, None).to_bytes();
+    let agreed = answer_offers(
+        request.headers().get_all("Sec-WebSocket-Extensions"),
+        &config.compression,
+    );
+    let mut response = accept_response(&key, None);
+    if let Some(agreed) = &agreed {
+        response
+            .headers_mut()
+            .append("Sec-WebSocket-Extensions", agreed.response());
+    }
+    let response = response.to_bytes();
     let mut ws = WebSocket::from_partially_read(stream, &leftover, Role::Server, config);
+    ws.set_compression(agreed, &config.compression);
     if config.tracer.is_on() {
         let id = ws.id;
         config

@@ -362,3 +362,251 @@ fn a_split_client_compresses_and_inflates_on_both_halves() {
     }
     server.shutdown_now();
 }
+
+/// An echo server that keeps a compression context per client when the
+/// client allows it, with 4 KiB windows.
+fn context_echo() -> ServerHandle {
+    compressing_echo(|b| {
+        b.compression(
+            Compression::default()
+                .server_context_takeover(true)
+                .window_bits(12),
+        )
+    })
+}
+
+#[test]
+fn with_server_context_takeover_each_message_refers_back_to_the_last() {
+    let server = context_echo();
+    let (mut client, answer) = raw_offer(&server, "permessage-deflate");
+    // No server_no_context_takeover: the server keeps its context.
+    assert_eq!(answer.as_deref(), Some("permessage-deflate"));
+    let text = JSON.repeat(3);
+    let mut inflater = Inflater::new(15).unwrap();
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        client.send_text(&text);
+        let frame = client.read_frame().unwrap();
+        assert_eq!(frame.rsv, 0b100);
+        let mut out = Vec::new();
+        inflater.inflate(&frame.payload, &mut out, 1 << 20).unwrap();
+        inflater.finish_message(&mut out, 1 << 20).unwrap();
+        assert_eq!(out, text.as_bytes());
+        sizes.push(frame.payload.len());
+    }
+    // The second and third messages are references to the first: a few
+    // bytes, where the first is its own compressed copy.
+    assert!(sizes[1] < sizes[0] / 3, "{sizes:?}");
+    assert_eq!(sizes[1], sizes[2], "{sizes:?}");
+
+    // A client that asks for no context takeover gets it, and each message
+    // alone.
+    let (mut alone, answer) = raw_offer(&server, "permessage-deflate; server_no_context_takeover");
+    assert_eq!(
+        answer.as_deref(),
+        Some("permessage-deflate; server_no_context_takeover")
+    );
+    for _ in 0..2 {
+        alone.send_text(&text);
+        let frame = alone.read_frame().unwrap();
+        assert_eq!(inflate(&frame.payload, 15), text.as_bytes());
+    }
+    server.shutdown_now();
+}
+
+#[test]
+fn a_broadcast_gives_clients_with_a_context_their_own_frames() {
+    let server = context_echo();
+    let mut keeping: Vec<RawClient> = (0..3)
+        .map(|_| raw_offer(&server, "permessage-deflate").0)
+        .collect();
+    let mut alone: Vec<RawClient> = (0..2)
+        .map(|_| raw_offer(&server, "permessage-deflate; server_no_context_takeover").0)
+        .collect();
+    wait_until("all clients are registered", || server.client_count() == 5);
+    let text = JSON.repeat(30);
+    let mut inflaters: Vec<Inflater> = (0..3).map(|_| Inflater::new(15).unwrap()).collect();
+    for round in 0..2 {
+        let before = compressed_on_this_thread();
+        let report = server.broadcast(text.as_str());
+        assert!(report.all_delivered(), "{report:?}");
+        // Once for the clients without a context; theirs are their own.
+        assert_eq!(compressed_on_this_thread() - before, 1);
+        for (client, inflater) in keeping.iter_mut().zip(&mut inflaters) {
+            let frame = client.read_frame().unwrap();
+            assert_eq!(frame.rsv, 0b100);
+            let mut out = Vec::new();
+            inflater.inflate(&frame.payload, &mut out, 1 << 20).unwrap();
+            inflater.finish_message(&mut out, 1 << 20).unwrap();
+            assert_eq!(out, text.as_bytes(), "round {round}");
+        }
+        let shared: Vec<Vec<u8>> = alone
+            .iter_mut()
+            .map(|c| c.read_frame().unwrap().payload)
+            .collect();
+        assert_eq!(shared[0], shared[1], "the same bytes");
+        assert_eq!(inflate(&shared[0], 15), text.as_bytes());
+    }
+    server.shutdown_now();
+}
+
+#[test]
+fn a_context_stays_in_step_with_the_wire_under_concurrent_senders_and_parts() {
+    // Echoes large messages in parts (compressed with the context), others
+    // whole, while other threads broadcast and send to the client: every
+    // compressed message must inflate in the client's one window, in order.
+    let server = Server::builder()
+        .workers(8)
+        .compression(Compression::default().server_context_takeover(true))
+        .max_message_size(8 << 20)
+        .max_frame_size(8 << 20)
+        .on_message_part(20_000, |conn, part| {
+            let _ = conn.send_part(part);
+        })
+        .on_message(|conn, message| {
+            let _ = conn.send(message);
+        })
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut ws = ClientBuilder::new(format!("ws://{}/", server.local_addr()))
+        .read_timeout(TIMEOUT)
+        .max_message_size(8 << 20)
+        .max_frame_size(8 << 20)
+        .compression(Compression::default())
+        .connect()
+        .unwrap();
+    let answer = ws
+        .response()
+        .expect("a client's WebSocket has the server's answer")
+        .headers()
+        .get("Sec-WebSocket-Extensions")
+        .map(str::to_owned);
+    assert_eq!(
+        answer.as_deref(),
+        Some("permessage-deflate; client_max_window_bits=12")
+    );
+    wait_until("the client is registered", || server.client_count() == 1);
+    let id = server.clients()[0].id();
+    const EACH: usize = 1000;
+    let senders: Vec<_> = (0..3)
+        .map(|t| {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    let text = format!(
+                        "{{\"from\":{t},\"n\":{i},\"pad\":\"{}\"}}",
+                        "x".repeat(i % 97)
+                    );
+                    if t == 0 {
+                        server.broadcast(text.as_str());
+                    } else if let Some(conn) = server.client(id) {
+                        let _ = conn.send(text);
+                    }
+                }
+            })
+        })
+        .collect();
+    let big: String = (0..40_000).map(|i| format!("{i},")).collect();
+    let mut echoes = 0;
+    let mut others = [0usize; 3];
+    for round in 0..10 {
+        let mine = if round % 2 == 0 {
+            big.clone()
+        } else {
+            JSON.repeat(round)
+        };
+        ws.send_text(&mine).unwrap();
+        loop {
+            match ws.read().unwrap() {
+                Message::Text(t) if t == mine => break,
+                Message::Text(t) => {
+                    let from = t.as_bytes().get(8).map(|b| usize::from(b - b'0'));
+                    let from = from.filter(|&f| f < 3).expect("a sender's message");
+                    others[from] += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        echoes += 1;
+    }
+    for sender in senders {
+        sender.join().unwrap();
+    }
+    // What the senders queued after the last echo.
+    while others.iter().sum::<usize>() < 3 * EACH {
+        match ws.read().unwrap() {
+            Message::Text(t) => {
+                let from = usize::from(t.as_bytes()[8] - b'0');
+                others[from] += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((echoes, others), (10, [EACH; 3]));
+    server.shutdown_now();
+}
+
+#[test]
+fn a_message_sent_while_the_context_compresses_parts_goes_uncompressed_after_them() {
+    // On a message's first part, another thread sends to the same client:
+    // the queue holds that message back until the last part, so it must not
+    // enter the context's history before the parts.
+    const OTHER: &str = "{\"from\":\"another thread\",\"while\":\"parts\"}";
+    let server = Server::builder()
+        .workers(4)
+        .compression(Compression::default().server_context_takeover(true))
+        .on_message_part(1, |conn, part| {
+            let first = part.first && !part.last;
+            let _ = conn.send_part(part);
+            if first {
+                let other = conn.clone();
+                let _ = std::thread::spawn(move || other.send(OTHER)).join();
+            }
+        })
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let (mut client, answer) = raw_offer(&server, "permessage-deflate");
+    assert_eq!(answer.as_deref(), Some("permessage-deflate"));
+    let (one, two) = (JSON.repeat(40), JSON.repeat(30));
+    let mut inflater = Inflater::new(15).unwrap();
+    let mut message = Vec::new();
+    client.send(false, 0x1, one.as_bytes());
+    let first = client.read_frame().unwrap();
+    assert_eq!((first.fin, first.rsv, first.opcode), (false, 0b100, 0x1));
+    inflater
+        .inflate(&first.payload, &mut message, 1 << 20)
+        .unwrap();
+    client.send(true, 0x0, two.as_bytes());
+    let last = client.read_frame().unwrap();
+    assert_eq!((last.fin, last.rsv, last.opcode), (true, 0, 0x0));
+    inflater
+        .inflate(&last.payload, &mut message, 1 << 20)
+        .unwrap();
+    inflater.finish_message(&mut message, 1 << 20).unwrap();
+    assert!(
+        message == format!("{one}{two}").as_bytes(),
+        "the parts inflate to the message"
+    );
+    // The other thread's message, after the parts and outside the history.
+    let other = client.read_frame().unwrap();
+    assert_eq!((other.rsv, other.payload.as_slice()), (0, OTHER.as_bytes()));
+    // And the next compressed message still inflates in the same window.
+    client.send_text(&one);
+    let again = client.read_frame().unwrap();
+    assert_eq!(again.rsv, 0b100);
+    let mut out = Vec::new();
+    inflater.inflate(&again.payload, &mut out, 1 << 20).unwrap();
+    inflater.finish_message(&mut out, 1 << 20).unwrap();
+    assert!(out == one.as_bytes(), "the next message inflates");
+    // Matches of at most 258 bytes into the earlier copy.
+    assert!(
+        again.payload.len() < 64,
+        "a reference back: {}",
+        again.payload.len()
+    );
+    server.shutdown_now();
+}

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use stdws::server::{Connection, Disconnect, ServerBuilder};
 
 /// `NAME [ADDR] [--workers N] [--quiet] [--redis URL] [--no-compression]
-/// [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]`, as the
+/// [--context-takeover BITS] [--ping-interval SECS] [--trusted-proxy NET]...
+/// [--drain-on-stdin]`, as the
 /// echo and broadcast examples take.
 pub struct ServerArgs {
     pub addr: String,
@@ -15,8 +16,12 @@ pub struct ServerArgs {
     pub quiet: bool,
     /// Joins the servers that share this Redis (see `stdws::backplane`).
     pub redis: Option<String>,
-    /// Decline `permessage-deflate` (the echo example accepts it otherwise).
+    /// Decline `permessage-deflate` (the echo and broadcast examples accept
+    /// it otherwise).
     pub no_compression: bool,
+    /// `--context-takeover BITS`: keep a compression context per client
+    /// that allows it, with windows of 2^BITS bytes.
+    pub context_takeover: Option<u8>,
     /// The keepalive ping interval (default 20 s): behind a proxy, shorter
     /// than its read timeout.
     pub ping_interval: Option<std::time::Duration>,
@@ -39,7 +44,7 @@ impl ServerArgs {
                 eprintln!("{name}: {problem}");
             }
             eprintln!(
-                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT] [--no-compression] [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
+                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT] [--no-compression] [--context-takeover BITS] [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
             );
             if problem.is_empty() {
                 ExitCode::SUCCESS
@@ -53,6 +58,7 @@ impl ServerArgs {
             quiet: false,
             redis: None,
             no_compression: false,
+            context_takeover: None,
             ping_interval: None,
             trusted_proxies: Vec::new(),
             drain_on_stdin: false,
@@ -70,6 +76,10 @@ impl ServerArgs {
                     None => return Err(usage("--redis needs a URL: redis://HOST:PORT")),
                 },
                 "--no-compression" => parsed.no_compression = true,
+                "--context-takeover" => match args.next().and_then(|n| n.parse().ok()) {
+                    Some(bits @ 8..=15) => parsed.context_takeover = Some(bits),
+                    _ => return Err(usage("--context-takeover needs window bits, 8 to 15")),
+                },
                 "--ping-interval" => match args.next().and_then(|s| s.parse::<f64>().ok()) {
                     Some(secs) if secs > 0.0 => {
                         parsed.ping_interval = Some(std::time::Duration::from_secs_f64(secs))
@@ -93,6 +103,18 @@ impl ServerArgs {
     /// connection takes a descriptor, so a pool larger than the descriptor
     /// limit (often 1,024) would leave clients past it waiting in the
     /// kernel's backlog.
+    /// The compression settings: off with `--no-compression`, the defaults
+    /// otherwise, with a context per client under `--context-takeover`.
+    pub fn compression(&self) -> stdws::Compression {
+        match (self.no_compression, self.context_takeover) {
+            (true, _) => stdws::Compression::disabled(),
+            (false, None) => stdws::Compression::default(),
+            (false, Some(bits)) => stdws::Compression::default()
+                .server_context_takeover(true)
+                .window_bits(bits),
+        }
+    }
+
     fn pool_size(&self) -> (usize, String) {
         // The server's own descriptors: listener, spare, std streams, a few
         // files.

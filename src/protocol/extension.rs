@@ -43,8 +43,10 @@
 //!
 //! # Defaults, chosen for memory
 //!
-//! The server never keeps its compression context between messages: it
-//! always answers `server_no_context_takeover` (section 7.1.1.1 lets it).
+//! By default the server keeps no compression context between messages: it
+//! always answers `server_no_context_takeover` (section 7.1.1.1 lets it;
+//! [`Compression::server_context_takeover`] turns this off for the clients
+//! that allow it).
 //! Compressing a message then depends on nothing but the message, so a
 //! broadcast is compressed once for every client that agreed the same
 //! window, any thread can compress for any connection, and no deflate state
@@ -73,15 +75,17 @@ use crate::deflate::Level;
 pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 
 /// Settings for `permessage-deflate` (RFC 7692), for a server
-/// ([`ServerBuilder::compression`](crate::server::ServerBuilder::compression))
-/// or a client ([`ClientBuilder::compression`](crate::client::ClientBuilder::compression)).
+/// ([`ServerBuilder::compression`](crate::server::ServerBuilder::compression)),
+/// a client ([`ClientBuilder::compression`](crate::client::ClientBuilder::compression)),
+/// or [`accept_with_config`](crate::accept_with_config) ([`WebSocketConfig::compression`](crate::WebSocketConfig::compression)).
 ///
 /// | setting | default | meaning |
 /// |---|---|---|
 /// | [`enabled`](Self::enabled) | on | offer (client) or accept (server) the extension |
 /// | [`level`](Self::level) | 6 | 0 (stored) to 9 (smallest) |
 /// | [`window_bits`](Self::window_bits) | 15 | the window this end compresses with, 8 to 15 |
-/// | [`context_takeover`](Self::context_takeover) | on | whether this end keeps its compression context between messages (a client; the server never does) |
+/// | [`context_takeover`](Self::context_takeover) | on | whether a client keeps its compression context between messages |
+/// | [`server_context_takeover`](Self::server_context_takeover) | off | whether a server keeps a compression context per connection (when the client allows it) |
 /// | [`peer_window_bits`](Self::peer_window_bits) | 12 on a server; a client asks nothing (15) | the window asked of the peer: what each connection's decompressor holds |
 /// | [`peer_context_takeover`](Self::peer_context_takeover) | on | off asks the peer to compress each message on its own |
 /// | [`threshold`](Self::threshold) | 32 | messages shorter than this go uncompressed |
@@ -98,6 +102,7 @@ pub struct Compression {
     level: Level,
     window_bits: u8,
     context_takeover: bool,
+    server_context_takeover: bool,
     /// `None`: 12 asked by a server, nothing asked by a client.
     peer_window_bits: Option<u8>,
     peer_context_takeover: bool,
@@ -111,6 +116,7 @@ impl Default for Compression {
             level: Level::DEFAULT,
             window_bits: 15,
             context_takeover: true,
+            server_context_takeover: false,
             peer_window_bits: None,
             peer_context_takeover: true,
             threshold: 32,
@@ -154,9 +160,48 @@ impl Compression {
 
     /// Whether this end keeps its compression context between messages
     /// (smaller output for similar messages, a window held per connection).
-    /// A server ignores it: it compresses every message on its own.
+    /// A server ignores it: see
+    /// [`server_context_takeover`](Self::server_context_takeover).
     pub fn context_takeover(mut self, on: bool) -> Self {
         self.context_takeover = on;
+        self
+    }
+
+    /// Whether a server keeps a compression context for each connection
+    /// whose client allows it (off by default; a client ignores this).
+    ///
+    /// Off, the server answers every offer with
+    /// `server_no_context_takeover` and compresses each message on its
+    /// own: a broadcast is compressed once for all its receivers, and no
+    /// compressor is held per connection. On, a client that does not ask
+    /// for `server_no_context_takeover` gets a compressor of its own, kept
+    /// between messages (RFC 7692 section 7.1.1.1): small messages that
+    /// resemble the previous ones shrink much more, at the price of that
+    /// compressor's memory (about 25 KiB with
+    /// [`window_bits`](Self::window_bits)`(12)`, 165 KiB at the default 15)
+    /// and of compressing a broadcast once for each such receiver.
+    ///
+    /// Messages sent to such a connection from another thread while its
+    /// compressor is busy (another sender compressing, or its own handler
+    /// writing) go uncompressed rather than wait, which keeps the one
+    /// compression history in the order of the wire. Under
+    /// [`SlowClientPolicy::DropMessage`](crate::server::SlowClientPolicy::DropMessage),
+    /// a compressed message that finds the queue full cannot be dropped
+    /// (the client's window would miss it): the connection is closed instead.
+    ///
+    /// ```
+    /// use stdws::Compression;
+    /// use stdws::protocol::extension::answer_offers;
+    /// let keep = Compression::default().server_context_takeover(true).window_bits(12);
+    /// let agreed = answer_offers(["permessage-deflate"], &keep).unwrap();
+    /// assert!(!agreed.server_no_context_takeover);
+    /// assert_eq!(agreed.response(), "permessage-deflate");
+    /// // A client that asks for no context takeover still gets it.
+    /// let agreed = answer_offers(["permessage-deflate; server_no_context_takeover"], &keep).unwrap();
+    /// assert!(agreed.server_no_context_takeover);
+    /// ```
+    pub fn server_context_takeover(mut self, on: bool) -> Self {
+        self.server_context_takeover = on;
         self
     }
 
@@ -202,6 +247,11 @@ impl Compression {
     /// The threshold below which messages go uncompressed.
     pub fn compression_threshold(&self) -> usize {
         self.threshold
+    }
+
+    /// The window this end compresses with at most, in bits.
+    pub(crate) fn own_window_bits(&self) -> u8 {
+        self.window_bits
     }
 
     /// The client's offer: the value of its `Sec-WebSocket-Extensions`
@@ -578,9 +628,13 @@ pub fn answer_offers<'a>(
         .filter(|e| e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE))
         .filter_map(|e| DeflateParams::from_extension(&e).ok())
         .map(|offer| Agreed {
-            // Always: see the module docs.
-            server_no_context_takeover: true,
+            // Unless asked for: see the module docs.
+            server_no_context_takeover: !settings.server_context_takeover
+                || offer.server_no_context_takeover,
             client_no_context_takeover: offer.client_no_context_takeover,
+            // A compressor may use a smaller window than agreed (the
+            // decompressor's is only an upper bound on distances): a server
+            // keeping a context compresses with `window_bits` in any case.
             server_max_window_bits: offer
                 .server_max_window_bits
                 .map_or(15, |n| n.min(settings.window_bits)),

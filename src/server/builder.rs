@@ -298,12 +298,15 @@ impl ServerBuilder {
     }
 
     /// Accepts `permessage-deflate` (RFC 7692) offers with these settings
-    /// (default: declined). The server answers the first valid offer, always
-    /// with `server_no_context_takeover`: each message is compressed on its
-    /// own, so a broadcast is compressed once for every client that agreed
-    /// the same window, and a connection holds only its decompressor (a
-    /// 2<sup>12</sup>-byte window when the client lets the server choose, as
-    /// browsers do). See [`Compression`](crate::Compression).
+    /// (default: declined). The server answers the first valid offer, with
+    /// `server_no_context_takeover` unless
+    /// [`Compression::server_context_takeover`](crate::Compression::server_context_takeover)
+    /// says otherwise: each message is compressed on its own, so a broadcast
+    /// is compressed once for every client that agreed the same window, and
+    /// a connection holds only its decompressor (a 2<sup>12</sup>-byte
+    /// window when the client lets the server choose, as browsers do). See
+    /// [`Compression`](crate::Compression) and, for the figures,
+    /// [`guide::performance`](crate::guide::performance#compression).
     ///
     /// ```
     /// use stdws::Compression;

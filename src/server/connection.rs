@@ -183,6 +183,14 @@ impl Connection {
         if opcode.is_control() && payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::ControlFrameTooLong(payload.len()));
         }
+        if self
+            .shared
+            .deflate
+            .as_ref()
+            .is_some_and(|d| d.keeps_context())
+        {
+            return self.send_frame_with_context(opcode, payload);
+        }
         let deflated = self
             .shared
             .deflate
@@ -214,6 +222,62 @@ impl Connection {
             [header.encode().as_bytes(), &payload],
             batch::is_corked(),
         )?;
+        self.after_owner_send(sent)
+    }
+
+    /// [`send_frame`](Self::send_frame) for a connection with a compression
+    /// context of its own: the message is compressed and queued under the
+    /// context's lock, which only the owner waits for; another thread that
+    /// finds it busy sends the message uncompressed (see `ConnDeflate`).
+    /// Kept out of line, so that the common send's stack frame stays small.
+    #[inline(never)]
+    fn send_frame_with_context(&self, opcode: OpCode, payload: Cow<'_, [u8]>) -> Result<()> {
+        let owner = self.on_owner_thread();
+        let mut context = match self.shared.deflate.as_ref() {
+            Some(d) if d.wants(opcode, payload.len()) => match owner {
+                true => d.lock_context(),
+                false => d.try_context(),
+            },
+            _ => None,
+        };
+        let deflated = context.as_mut().and_then(|c| c.compress(opcode, &payload));
+        let compressed = deflated.is_some();
+        if let Some(deflated) = &deflated {
+            let tracer = &self.hub.settings.tracer;
+            if tracer.is_on() {
+                tracer.deflated(self.shared.id, payload.len(), deflated.len());
+            }
+        }
+        let payload = deflated.map_or(payload, Cow::Owned);
+        if !owner {
+            let frame = Frame::new(opcode, payload.into_owned());
+            let frame = if compressed {
+                frame.compressed()
+            } else {
+                frame
+            };
+            return match batch::deliver(&self.hub, &self.shared, frame) {
+                // In the context's history, it cannot be dropped: the
+                // client's window would miss it.
+                Err(Error::QueueFull {
+                    disconnected: false,
+                }) if compressed => {
+                    self.shared.outbound.cut_slow_client();
+                    Err(Error::QueueFull { disconnected: true })
+                }
+                other => other,
+            };
+        }
+        let mut header = FrameHeader::new(opcode, payload.len() as u64, None);
+        if compressed {
+            header.rsv = RSV1;
+        }
+        let sent = self.shared.outbound.send_from_owner(
+            opcode,
+            [header.encode().as_bytes(), &payload],
+            batch::is_corked(),
+        )?;
+        drop(context);
         self.after_owner_send(sent)
     }
 
@@ -280,7 +344,28 @@ impl Connection {
             (true, true) => OpCode::Text,
             (true, false) => OpCode::Binary,
         };
+        // With a context of its own, the parts are compressed with it, and
+        // each is queued under its lock (see ConnDeflate).
+        let mut context = self.shared.deflate.as_ref().and_then(|d| d.lock_context());
         let frame = match &self.shared.deflate {
+            Some(deflate) if deflate.keeps_context() => {
+                let data = context
+                    .as_mut()
+                    .and_then(|c| c.compress_part(&part.data, part.first, part.last));
+                match data {
+                    Some(data) => {
+                        let frame = Frame::fragment(opcode, data, part.last);
+                        if part.first {
+                            frame.compressed()
+                        } else {
+                            frame
+                        }
+                    }
+                    // Out of order (the queue refuses it) or a broken
+                    // context: as it is.
+                    None => Frame::fragment(opcode, part.data, part.last),
+                }
+            }
             // Parts of the inflated data: compressed as they come, RSV1 on
             // the first frame only (RFC 7692 section 6.1).
             Some(deflate) => {
@@ -300,6 +385,7 @@ impl Connection {
             part.last,
             batch::is_corked(),
         )?;
+        drop(context);
         self.after_owner_send(sent)
     }
 

@@ -112,7 +112,11 @@ fn deliver_local(hub: &Hub, target: &Target, sender: u64, message: Message) -> B
 /// Sends `message` to each of `targets`, encoded once: the server keeps no
 /// compression context, so a compressed frame depends only on the level
 /// and window, and is compressed once for each pair among the targets
-/// (`None`: it did not shrink).
+/// (`None`: it did not shrink). A target with a context of its own
+/// ([`Compression::server_context_takeover`](crate::Compression::server_context_takeover))
+/// gets its own frame, compressed with its context and queued under its
+/// lock, or the plain frame when the context is busy (see
+/// [`ConnDeflate`](super::shared::ConnDeflate)).
 fn send_to_all(hub: &Hub, targets: &[Arc<ConnShared>], message: &Message) -> BroadcastReport {
     let mut report = BroadcastReport::default();
     let Some((opcode, payload)) = prepare(message) else {
@@ -122,6 +126,13 @@ fn send_to_all(hub: &Hub, targets: &[Arc<ConnShared>], message: &Message) -> Bro
     let mut compressed: Vec<((Level, u8), Option<Frame>)> = Vec::new();
     for conn in targets {
         let frame = match &conn.deflate {
+            Some(deflate) if deflate.keeps_context() => {
+                report.record(
+                    conn.id,
+                    send_with_context(hub, conn, opcode, payload, &plain),
+                );
+                continue;
+            }
             Some(deflate) if deflate.wants(opcode, payload.len()) => {
                 let key = deflate.key();
                 let found = match compressed.iter().position(|(k, _)| *k == key) {
@@ -140,6 +151,41 @@ fn send_to_all(hub: &Hub, targets: &[Arc<ConnShared>], message: &Message) -> Bro
         report.record(conn.id, batch::deliver(hub, conn, frame));
     }
     report
+}
+
+/// Sends a broadcast's `payload` to a connection with a context of its own:
+/// compressed with the context when it is free and the message worth it,
+/// the shared `plain` frame otherwise.
+fn send_with_context(
+    hub: &Hub,
+    conn: &Arc<ConnShared>,
+    opcode: OpCode,
+    payload: &[u8],
+    plain: &Frame,
+) -> Result<()> {
+    let deflate = conn.deflate.as_ref();
+    let mut context = deflate
+        .filter(|d| d.wants(opcode, payload.len()))
+        .and_then(|d| d.try_context());
+    let Some(deflated) = context.as_mut().and_then(|c| c.compress(opcode, payload)) else {
+        drop(context);
+        return batch::deliver(hub, conn, plain.clone());
+    };
+    let tracer = &hub.settings.tracer;
+    if tracer.is_on() {
+        tracer.deflated(conn.id, payload.len(), deflated.len());
+    }
+    let frame = Frame::shared_with_rsv(opcode, &deflated, RSV1);
+    match batch::deliver(hub, conn, frame) {
+        // In the context's history: it cannot be dropped.
+        Err(Error::QueueFull {
+            disconnected: false,
+        }) => {
+            conn.outbound.cut_slow_client();
+            Err(Error::QueueFull { disconnected: true })
+        }
+        other => other,
+    }
 }
 
 /// The name the subscriber's batches go under in the outbound queues: no

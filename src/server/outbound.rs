@@ -488,6 +488,14 @@ impl<W: Wire> Outbound<W> {
         }
     }
 
+    /// Closes the connection as [`SlowClientPolicy::Disconnect`] does, for a
+    /// frame from others that found the queue full and cannot be dropped
+    /// whatever the policy: one compressed with the connection's own
+    /// context, which the client's decompressor must see.
+    pub(crate) fn cut_slow_client(&self) {
+        self.cut(Queue::slow_client_close());
+    }
+
     /// Ends the connection from outside with `close`: what is queued is
     /// dropped (a frame already begun is finished), the close goes out at
     /// once if the socket takes it, and the connection is killed. For a

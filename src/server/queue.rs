@@ -881,10 +881,15 @@ impl Queue {
     /// frame already begun and queues a close with 1008. The caller writes
     /// what it can and kills the connection.
     pub(crate) fn cut(&mut self) -> CloseFrame {
-        self.cut_with(CloseFrame::new(
+        self.cut_with(Queue::slow_client_close())
+    }
+
+    /// The close a slow client gets when its queue is full.
+    pub(crate) fn slow_client_close() -> CloseFrame {
+        CloseFrame::new(
             CloseCode::POLICY_VIOLATION,
             "client too slow: outbound queue full",
-        ))
+        )
     }
 
     /// [`cut`](Self::cut), with another close: the memory budget's cut of

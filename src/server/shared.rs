@@ -8,8 +8,8 @@
 
 use std::any::Any;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use super::outbound::Outbound;
@@ -20,18 +20,112 @@ use crate::protocol::extension::{Agreed, Compression};
 use crate::protocol::frame::OpCode;
 use crate::protocol::http::Request;
 
-/// `permessage-deflate` as agreed with one client. The server keeps no
-/// compression context (see [`extension`](crate::protocol::extension)), so
-/// whole messages are compressed by whichever thread sends them; only a
-/// message sent in parts holds a compressor, from its first part to its
-/// last.
+/// `permessage-deflate` as agreed with one client. By default the server
+/// keeps no compression context (see
+/// [`extension`](crate::protocol::extension)), so whole messages are
+/// compressed by whichever thread sends them; only a message sent in parts
+/// holds a compressor, from its first part to its last.
+///
+/// With [`Compression::server_context_takeover`] and a client that allows
+/// it, the connection has a [`Context`] instead: one compressor whose
+/// history must be the client's, message for message, in the order of the
+/// wire. Every compressed message is therefore compressed and queued under
+/// the context's lock, so that the queue's order is the compressor's. The
+/// owner takes the lock (its own sends are in order, and it may hold the
+/// lock while it writes); every other thread only tries it and, when it is
+/// busy, sends uncompressed (an uncompressed message is outside the
+/// history), so no sender ever waits on a slow client's socket.
 pub(crate) struct ConnDeflate {
     pub(crate) agreed: Agreed,
     pub(crate) settings: Compression,
     pub(crate) parts: Mutex<Option<Compressor>>,
+    /// `Some` when the server keeps a context for this connection; boxed,
+    /// since a compressor is kilobytes and every connection holds this
+    /// struct (moved on the worker's stack as it is built).
+    context: Option<Box<Mutex<Context>>>,
+}
+
+/// A connection's own compression context (see [`ConnDeflate`]).
+pub(crate) struct Context {
+    compressor: Compressor,
+    /// The owner is sending a message in parts: the queue parks other
+    /// senders' messages behind its last part, out of the history's order,
+    /// so those go uncompressed until it ends.
+    in_parts: bool,
+}
+
+impl Context {
+    /// A context for the server's side of `agreed`. Out of line: a
+    /// compressor is kilobytes, and built inline it would widen the stack
+    /// frame of every worker's handshake, whose pages each worker keeps
+    /// (about 4 KB more per connection, measured).
+    #[inline(never)]
+    fn boxed(agreed: &Agreed, settings: &Compression) -> Box<Mutex<Context>> {
+        let mut direction = agreed.outbound(Role::Server);
+        direction.window_bits = direction.window_bits.min(settings.own_window_bits());
+        Box::new(Mutex::new(Context {
+            compressor: Compressor::new(direction, settings),
+            in_parts: false,
+        }))
+    }
+
+    /// A whole message compressed with the context, when it is worth it and
+    /// may be (not while a message in parts is unfinished).
+    ///
+    /// Never inlined, nor is [`compress_part`](Self::compress_part): the
+    /// deflater's working arrays must not sit in the frame of every send,
+    /// compressed or not, whose stack pages each worker would then touch
+    /// and keep.
+    #[inline(never)]
+    pub(crate) fn compress(&mut self, opcode: OpCode, payload: &[u8]) -> Option<Vec<u8>> {
+        if self.in_parts || !matches!(opcode, OpCode::Text | OpCode::Binary) {
+            return None;
+        }
+        let mut out = Vec::new();
+        self.compressor
+            .compress_message(payload, &mut out)
+            .then_some(out)
+    }
+
+    /// One part of the owner's message in parts compressed with the
+    /// context; `None` when the part is out of order (the queue refuses
+    /// it, and it must not enter the history).
+    #[inline(never)]
+    pub(crate) fn compress_part(
+        &mut self,
+        data: &[u8],
+        first: bool,
+        last: bool,
+    ) -> Option<Vec<u8>> {
+        if first == self.in_parts {
+            return None;
+        }
+        let mut out = Vec::new();
+        self.compressor.compress_part(data, last, &mut out);
+        self.in_parts = !last;
+        Some(out)
+    }
 }
 
 impl ConnDeflate {
+    /// Whether this connection has a context of its own.
+    pub(crate) fn keeps_context(&self) -> bool {
+        self.context.is_some()
+    }
+
+    /// The context, for the owner: waits for it. `None` without one, or
+    /// when a thread panicked holding it (its history is then unknown, and
+    /// the connection's messages go uncompressed from then on).
+    pub(crate) fn lock_context(&self) -> Option<MutexGuard<'_, Context>> {
+        self.context.as_ref()?.lock().ok()
+    }
+
+    /// The context, for any other thread: `None` when it is busy (or
+    /// broken, as above).
+    pub(crate) fn try_context(&self) -> Option<MutexGuard<'_, Context>> {
+        self.context.as_ref()?.try_lock().ok()
+    }
+
     /// The parameters a compressed whole message depends on: messages
     /// compressed for one connection serve every connection with the same.
     pub(crate) fn key(&self) -> (Level, u8) {
@@ -47,9 +141,10 @@ impl ConnDeflate {
             && len >= self.settings.compression_threshold()
     }
 
-    /// A whole message's payload compressed, when it is worth it.
+    /// A whole message's payload compressed on its own, when it is worth it
+    /// (never for a connection with a context: see [`Context`]).
     pub(crate) fn compress(&self, opcode: OpCode, payload: &[u8]) -> Option<Vec<u8>> {
-        if !self.wants(opcode, payload.len()) {
+        if self.keeps_context() || !self.wants(opcode, payload.len()) {
             return None;
         }
         let (level, bits) = self.key();
@@ -57,7 +152,8 @@ impl ConnDeflate {
     }
 
     /// Compresses one part of a message sent in parts: the first part makes
-    /// a compressor, the last drops it.
+    /// a compressor, the last drops it (not for a connection with a
+    /// context, which compresses its parts with [`Context::compress_part`]).
     pub(crate) fn compress_part(&self, data: &[u8], first: bool, last: bool) -> Vec<u8> {
         let mut slot = self.parts.lock().unwrap_or_else(|e| e.into_inner());
         if first || slot.is_none() {
@@ -153,10 +249,15 @@ impl ConnShared {
 
     /// The same, with `permessage-deflate` as agreed in the handshake.
     pub(crate) fn with_deflate(mut self, agreed: Option<Agreed>, settings: Compression) -> Self {
-        self.deflate = agreed.map(|agreed| ConnDeflate {
-            agreed,
-            settings,
-            parts: Mutex::new(None),
+        self.deflate = agreed.map(|agreed| {
+            let context =
+                (!agreed.server_no_context_takeover).then(|| Context::boxed(&agreed, &settings));
+            ConnDeflate {
+                agreed,
+                settings,
+                parts: Mutex::new(None),
+                context,
+            }
         });
         self
     }
