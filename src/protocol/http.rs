@@ -463,7 +463,9 @@ impl Request {
     }
 
     /// The extensions the client offers, each with its parameters as sent
-    /// (`Sec-WebSocket-Extensions`, section 9.1). stdws negotiates `permessage-deflate` (RFC 7692) when the server is given a [`Compression`](crate::Compression).
+    /// (`Sec-WebSocket-Extensions`, section 9.1). stdws negotiates
+    /// `permessage-deflate` (RFC 7692) when given a
+    /// [`Compression`](crate::Compression).
     pub fn extensions(&self) -> impl Iterator<Item = &str> {
         self.headers.list("Sec-WebSocket-Extensions")
     }
