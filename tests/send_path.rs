@@ -186,8 +186,7 @@ fn honest_readers_are_not_cut_as_slow_while_many_clients_flood_a_broadcast() {
     // only read. The old path deferred frames behind a starved worker and
     // cut every client with 1008 within 1.4 s (200 x 1,000 messages).
     // No keepalive pings: a reader whose stream stalls must time out and
-    // say so, not be kept waiting by pings (CI saw a reader left short of
-    // its last messages, a bug still to find: see the closing note).
+    // say so, not be kept waiting by pings.
     let server = Server::builder()
         .ping_interval(None)
         .on_message(|conn: &Connection, message| {
@@ -197,12 +196,17 @@ fn honest_readers_are_not_cut_as_slow_while_many_clients_flood_a_broadcast() {
         .unwrap()
         .spawn()
         .unwrap();
-    let senders = 20;
+    let senders = 40;
     let readers = 10;
     let per_sender = 200;
     let expected = senders * per_sender;
     let url = format!("ws://{}/", server.local_addr());
-    let start = Arc::new(Barrier::new(senders + readers));
+    // The test's own thread joins the start too: it lets the clients go
+    // once the server has registered all of them. A client's handshake
+    // returns when the 101 arrives, a moment before the server registers
+    // it; broadcasts in that moment do not reach it (CI once saw a reader
+    // wait forever for the 63 messages sent before its registration).
+    let start = Arc::new(Barrier::new(senders + readers + 1));
     let mut threads = Vec::new();
     for index in 0..senders + readers {
         let url = url.clone();
@@ -240,6 +244,10 @@ fn honest_readers_are_not_cut_as_slow_while_many_clients_flood_a_broadcast() {
             Ok(got)
         }));
     }
+    wait_until("every client is registered", || {
+        server.client_count() == senders + readers
+    });
+    start.wait();
     let outcomes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
     let failed: Vec<_> = outcomes.iter().filter(|o| o.is_err()).collect();
     assert!(
