@@ -272,6 +272,12 @@ impl ServerHandle {
     /// [`Connection::send`](super::Connection::send) for queueing).
     /// A close message is not broadcast; use [`close_all`](Self::close_all).
     /// The report covers this node's clients.
+    ///
+    /// "Connected" means registered, which a connection is just after its
+    /// `101` is written: a client whose handshake has just returned may miss
+    /// a broadcast made in that moment. To start sending once some clients
+    /// are in, wait for [`client_count`](Self::client_count) or act in
+    /// `on_connect`, which runs after the registration.
     pub fn broadcast(&self, message: impl Into<Message>) -> BroadcastReport {
         self.broadcast_to(Target::All, 0, message.into())
     }
