@@ -353,14 +353,7 @@ impl Connection {
                     .as_mut()
                     .and_then(|c| c.compress_part(&part.data, part.first, part.last));
                 match data {
-                    Some(data) => {
-                        let frame = Frame::fragment(opcode, data, part.last);
-                        if part.first {
-                            frame.compressed()
-                        } else {
-                            frame
-                        }
-                    }
+                    Some(data) => compressed_fragment(opcode, data, part.first, part.last),
                     // Out of order (the queue refuses it) or a broken
                     // context: as it is.
                     None => Frame::fragment(opcode, part.data, part.last),
@@ -370,12 +363,7 @@ impl Connection {
             // the first frame only (RFC 7692 section 6.1).
             Some(deflate) => {
                 let data = deflate.compress_part(&part.data, part.first, part.last);
-                let frame = Frame::fragment(opcode, data, part.last);
-                if part.first {
-                    frame.compressed()
-                } else {
-                    frame
-                }
+                compressed_fragment(opcode, data, part.first, part.last)
             }
             None => Frame::fragment(opcode, part.data, part.last),
         };
@@ -547,4 +535,11 @@ impl ClientInfo {
             connected_for: shared.connected_at.elapsed(),
         }
     }
+}
+
+/// A fragment of a compressed message: RSV1 on the first frame only (RFC
+/// 7692 section 6.1).
+fn compressed_fragment(opcode: OpCode, data: Vec<u8>, first: bool, last: bool) -> Frame {
+    let frame = Frame::fragment(opcode, data, last);
+    if first { frame.compressed() } else { frame }
 }
