@@ -64,6 +64,20 @@ if ! cmp -s .ci/browser/package-lock.json "$DIR/package-lock.json" || [ ! -f "$D
   echo "browser: installed playwright-core into target/browser/node_modules ($((SECONDS - t)) s)"
 fi
 
+# wait_for_address PID LOG PATTERN NAME: prints the first match of PATTERN
+# in LOG (the address the server reports once it listens), or fails.
+wait_for_address() {
+  local found=""
+  for _ in $(seq 100); do
+    found=$(grep -o -m1 "$3" "$2" | head -1) || true
+    [ -n "$found" ] && break
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -n "$found" ] || { cat "$2" >&2; echo "browser: the $4 example did not start" >&2; exit 1; }
+  echo "$found"
+}
+
 # Only the examples used here, so that a broken unrelated example cannot hide these results.
 cargo build --release --example chat --example client --example echo --example inspector --quiet
 
@@ -72,14 +86,7 @@ cargo build --release --example chat --example client --example echo --example i
 LOG=$RUN/echo.log
 STDWS_TRACE=1 target/release/examples/echo 127.0.0.1:0 --no-compression 2>"$LOG" &
 SERVER_PID=$!
-URL=""
-for _ in $(seq 100); do
-  URL=$(grep -o -m1 'ws://[0-9.:]*' "$LOG" | head -1 | sed 's|^ws|http|') || true
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG"; die "the echo example did not start"; }
+URL=$(wait_for_address "$SERVER_PID" "$LOG" 'ws://[0-9.:]*' echo | sed 's|^ws|http|')
 CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 90 \
   node .ci/browser/quick_tour_test.js "$URL/" README.md "$DIR/quick_tour.png" \
   || { sed 's/^/    /' "$LOG"; die "the quick tour failed"; }
@@ -96,14 +103,7 @@ echo "browser: the README's quick tour OK"
 LOG=$RUN/chat.log
 STDWS_TRACE=1 target/release/examples/chat 127.0.0.1:0 2>"$LOG" &
 SERVER_PID=$!
-URL=""
-for _ in $(seq 100); do
-  URL=$(grep -o -m1 'http://[0-9.:]*/' "$LOG" | head -1) || true
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG"; die "the chat example did not start"; }
+URL=$(wait_for_address "$SERVER_PID" "$LOG" 'http://[0-9.:]*/' chat)
 
 rm -f "$DIR/chat.png"
 status=0
@@ -130,14 +130,7 @@ SERVER_PID=""
 LOG=$RUN/inspector.log
 target/release/examples/inspector --port 0 >"$LOG" 2>&1 &
 SERVER_PID=$!
-URL=""
-for _ in $(seq 100); do
-  URL=$(grep -o -m1 'http://[0-9.:]*/' "$LOG" | head -1) || true
-  [ -n "$URL" ] && break
-  kill -0 "$SERVER_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$URL" ] || { cat "$LOG"; die "the inspector example did not start"; }
+URL=$(wait_for_address "$SERVER_PID" "$LOG" 'http://[0-9.:]*/' inspector)
 rm -f "$DIR/inspector.png"
 status=0
 CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 60 \
@@ -155,14 +148,7 @@ t=$SECONDS
 ECHO_LOG=$RUN/deflate-echo.log
 STDWS_TRACE=1 target/release/examples/echo 127.0.0.1:0 2>"$ECHO_LOG" &
 ECHO_PID=$!
-ECHO_URL=""
-for _ in $(seq 100); do
-  ECHO_URL=$(grep -o -m1 'ws://[0-9.:]*' "$ECHO_LOG" | head -1) || true
-  [ -n "$ECHO_URL" ] && break
-  kill -0 "$ECHO_PID" 2>/dev/null || break
-  sleep 0.1
-done
-[ -n "$ECHO_URL" ] || { cat "$ECHO_LOG"; die "the echo example did not start"; }
+ECHO_URL=$(wait_for_address "$ECHO_PID" "$ECHO_LOG" 'ws://[0-9.:]*' echo)
 status=0
 CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 90 \
   node .ci/browser/deflate_test.js "$ECHO_URL/" || status=$?
