@@ -121,7 +121,8 @@ const FAR_THREE: usize = 4096;
 /// Input bytes buffered beyond the window while compressing.
 const CHUNK: usize = 64 * 1024;
 /// Input kept beyond the window between messages before sliding: small
-/// messages slide the buffer once per this many bytes, not once each.
+/// messages slide the buffer once per this many bytes (or a quarter of the
+/// window, if less), not once each.
 const SLACK: usize = 4 * 1024;
 /// Symbols per block: a new block (and new codes) at least this often.
 const BLOCK_SYMBOLS: usize = 16 * 1024;
@@ -482,13 +483,16 @@ impl Deflater {
 
     /// After a message: bound what an idle compressor holds.
     fn trim(&mut self) {
-        if self.buf.len() > self.window_size + SLACK {
+        let slack = SLACK.min(self.window_size / 4);
+        if self.buf.len() > self.window_size + slack {
             self.slide();
         }
-        if self.buf.capacity() > self.window_size + SLACK {
-            self.buf.shrink_to(self.window_size + SLACK);
+        if self.buf.capacity() > self.window_size + slack {
+            self.buf.shrink_to(self.window_size + slack);
         }
-        if self.symbols.capacity() > 2048 {
+        // A compressor kept per connection is idle most of its life: what
+        // a short message needs is cheap to grow again.
+        if self.symbols.capacity() > 256 {
             self.symbols = Vec::new();
         }
     }

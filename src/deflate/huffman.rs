@@ -101,6 +101,11 @@ impl DecodeTable {
         self.entries.capacity()
     }
 
+    /// Frees the entries; the table decodes nothing until built again.
+    pub(crate) fn release(&mut self) {
+        self.entries = Vec::new();
+    }
+
     /// Looks up the entry for the code at the bottom of `bits`. The entry
     /// says how many bits the code has; the caller checks it has that many.
     #[inline(always)]
@@ -250,12 +255,13 @@ pub(crate) fn lengths_from_frequencies(freqs: &[u32], max_bits: usize, lengths: 
     lengths.iter_mut().for_each(|l| *l = 0);
 
     // Leaves sorted by frequency, rarest first; ties by symbol for
-    // reproducible output.
-    let mut leaves = [(0u32, 0u16); MAX_SYMBOLS];
+    // reproducible output. A leaf is its frequency above its symbol in one
+    // integer, so that the sort needs no second array.
+    let mut leaves = [0u64; MAX_SYMBOLS];
     let mut n = 0;
     for (symbol, &f) in freqs[..n_symbols].iter().enumerate() {
         if f != 0 {
-            leaves[n] = (f, symbol as u16);
+            leaves[n] = u64::from(f) << 16 | symbol as u64;
             n += 1;
         }
     }
@@ -264,8 +270,8 @@ pub(crate) fn lengths_from_frequencies(freqs: &[u32], max_bits: usize, lengths: 
         // needs two symbols (RFC 1951 decoders refuse incomplete codes).
         let mut symbol = 0;
         while n < 2 && symbol < n_symbols {
-            if !leaves[..n].iter().any(|&(_, s)| usize::from(s) == symbol) {
-                leaves[n] = (1, symbol as u16);
+            if !leaves[..n].iter().any(|&l| l as u16 as usize == symbol) {
+                leaves[n] = 1 << 16 | symbol as u64;
                 n += 1;
             }
             symbol += 1;
@@ -277,49 +283,81 @@ pub(crate) fn lengths_from_frequencies(freqs: &[u32], max_bits: usize, lengths: 
     let leaves = &mut leaves[..n];
     leaves.sort_unstable();
 
-    // The two-queue construction: leaves in order, and internal nodes,
-    // which are created in order of weight, so each step takes the two
-    // lightest from the fronts of the two queues.
-    let mut weight = [0u64; 2 * MAX_SYMBOLS];
-    let mut parent = [0u16; 2 * MAX_SYMBOLS];
-    for (w, leaf) in weight.iter_mut().zip(leaves.iter()) {
-        *w = u64::from(leaf.0);
-    }
-    let (mut next_leaf, mut next_internal) = (0, n);
-    for node in n..2 * n - 1 {
-        let mut take = || {
-            let leaf_first = next_leaf < n
-                && (next_internal >= node || weight[next_leaf] <= weight[next_internal]);
-            if leaf_first {
-                next_leaf += 1;
-                next_leaf - 1
+    // The code lengths, computed in place (Moffat and Katajainen,
+    // "In-place calculation of minimum-redundancy codes", 1995): the
+    // two-queue construction, where leaves are taken in order and internal
+    // nodes are created in order of weight, with both queues in one array.
+    // Here that array is `leaves` itself, the value above each symbol: the
+    // encoder runs on a worker's stack, and with a thread per connection
+    // every page of its deepest frame is held by every connection that
+    // ever compressed.
+    let get = |leaves: &[u64], i: usize| leaves[i] >> 16;
+    let set = |leaves: &mut [u64], i: usize, v: u64| leaves[i] = v << 16 | (leaves[i] & 0xffff);
+    // Phase 1: entry `next` becomes the weight of internal node `next`, and
+    // an internal node that was used becomes the index of its parent.
+    // Weights are sums of at most 288 frequencies below 2^32: no overflow.
+    set(leaves, 0, get(leaves, 0) + get(leaves, 1));
+    let (mut root, mut leaf) = (0, 2);
+    for next in 1..n - 1 {
+        // Each child is the lighter of the next leaf and the next internal
+        // node; a leaf wins ties, as in the classic construction.
+        for first in [true, false] {
+            let internal = root < next && (leaf >= n || get(leaves, root) < get(leaves, leaf));
+            let weight = if internal {
+                let w = get(leaves, root);
+                set(leaves, root, next as u64);
+                root += 1;
+                w
             } else {
-                next_internal += 1;
-                next_internal - 1
-            }
-        };
-        let (a, b) = (take(), take());
-        weight[node] = weight[a] + weight[b];
-        parent[a] = node as u16;
-        parent[b] = node as u16;
+                leaf += 1;
+                get(leaves, leaf - 1)
+            };
+            let sum = if first {
+                weight
+            } else {
+                get(leaves, next) + weight
+            };
+            set(leaves, next, sum);
+        }
     }
-    // Depths, from the root (the last node) down: a parent always comes
-    // after its children.
-    let mut depth = [0u8; 2 * MAX_SYMBOLS];
-    for node in (0..2 * n - 2).rev() {
-        depth[node] = depth[usize::from(parent[node])] + 1;
+    // Phase 2: the depth of each internal node, from the root (the last
+    // one) down; a parent always comes after its children.
+    set(leaves, n - 2, 0);
+    for next in (0..n - 2).rev() {
+        let parent = get(leaves, next) as usize;
+        set(leaves, next, get(leaves, parent) + 1);
+    }
+    // Phase 3: the depth of each leaf, from the internal nodes' depths:
+    // at each depth, the nodes not used as internal ones are leaves, and
+    // the heaviest leaves get the shortest codes.
+    let (mut available, mut depth) = (1usize, 0u64);
+    let mut internal = n as isize - 2;
+    let mut next = n as isize - 1;
+    while available > 0 {
+        let mut used = 0;
+        while internal >= 0 && get(leaves, internal as usize) == depth {
+            used += 1;
+            internal -= 1;
+        }
+        while available > used {
+            set(leaves, next as usize, depth);
+            next -= 1;
+            available -= 1;
+        }
+        available = 2 * used;
+        depth += 1;
     }
     let mut lens = [0u8; MAX_SYMBOLS];
-    for (len, &d) in lens.iter_mut().zip(depth.iter()).take(n) {
-        *len = d;
+    for (len, &l) in lens.iter_mut().zip(leaves.iter()) {
+        *len = (l >> 16).min(255) as u8;
     }
     let lens = &mut lens[..n];
 
     if lens.iter().any(|&l| usize::from(l) > max_bits) {
         limit_lengths(lens, max_bits);
     }
-    for (leaf, &len) in leaves.iter().zip(lens.iter()) {
-        lengths[usize::from(leaf.1)] = len;
+    for (&leaf, &len) in leaves.iter().zip(lens.iter()) {
+        lengths[leaf as u16 as usize] = len;
     }
 }
 

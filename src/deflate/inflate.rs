@@ -377,6 +377,12 @@ impl Inflater {
     ) -> Result<usize, DeflateError> {
         let n = self.inflate(&SYNC_FLUSH_TAIL, out, limit)?;
         if self.at_block_boundary() {
+            // Every block starts with its codes, so between messages only
+            // the window is needed: an idle connection holds nothing more.
+            self.litlen.release();
+            self.dist.release();
+            self.codelen.release();
+            self.tables_are_fixed = false;
             Ok(n)
         } else {
             self.state = State::Failed(DeflateError::UnfinishedMessage);

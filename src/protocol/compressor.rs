@@ -18,7 +18,7 @@
 //! that the peer can inflate it at once; the tail is removed from the last
 //! part only (an empty stored block inside a message is valid DEFLATE).
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::extension::{Compression, Direction};
 use crate::deflate::{Deflater, Level, SYNC_FLUSH_TAIL};
@@ -126,13 +126,82 @@ thread_local! {
 
 /// Compressors for messages compressed on their own, shared by every
 /// thread: with a thread per connection, one per thread would be one per
-/// connection. A compressor is taken out for one message and put back;
-/// at most [`POOLED`] are kept, so what they hold is bounded by how many
-/// messages are compressed at once, not by the number of connections.
-static POOL: Mutex<Vec<(Level, u8, Deflater)>> = Mutex::new(Vec::new());
+/// connection. A compressor is taken out for one message and put back.
+///
+/// At most [`POOLED`] exist at once; a thread that finds them all in use
+/// waits for one (a compressor is held for one message only, and takes no
+/// other lock meanwhile, so the wait ends). Without that bound, a burst of
+/// large messages on many connections would allocate a compressor (165 KiB
+/// at 15 window bits) for every message being compressed at that moment;
+/// compressing is CPU work, so more compressors than cores buy no
+/// throughput.
+static POOL: Pool = Pool {
+    state: Mutex::new(PoolState {
+        idle: Vec::new(),
+        out: 0,
+    }),
+    returned: Condvar::new(),
+};
 
-/// The most idle compressors kept in [`POOL`].
+/// The most compressors [`POOL`] lets exist.
 const POOLED: usize = 8;
+
+struct Pool {
+    state: Mutex<PoolState>,
+    returned: Condvar,
+}
+
+struct PoolState {
+    idle: Vec<(Level, u8, Box<Deflater>)>,
+    /// Compressors taken out and not yet returned.
+    out: usize,
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A compressor for `level` and `window_bits`: an idle one, a new one
+    /// while fewer than [`POOLED`] exist (an idle one of other parameters
+    /// is dropped to make room), or the next one returned.
+    fn take(&self, level: Level, window_bits: u8) -> Option<Box<Deflater>> {
+        let mut state = self.lock();
+        loop {
+            if let Some(i) = state
+                .idle
+                .iter()
+                .position(|(l, b, _)| *l == level && *b == window_bits)
+            {
+                state.out += 1;
+                return Some(state.idle.swap_remove(i).2);
+            }
+            if state.out + state.idle.len() >= POOLED && !state.idle.is_empty() {
+                state.idle.swap_remove(0);
+            }
+            if state.out + state.idle.len() < POOLED {
+                state.out += 1;
+                drop(state);
+                // Boxed from the start: moved by value, a deflater is
+                // over a kilobyte of every worker's stack.
+                let made = Deflater::new(level, window_bits).ok().map(Box::new);
+                if made.is_none() {
+                    self.give_back(None);
+                }
+                return made;
+            }
+            state = self.returned.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn give_back(&self, deflater: Option<(Level, u8, Box<Deflater>)>) {
+        let mut state = self.lock();
+        state.out = state.out.saturating_sub(1);
+        state.idle.extend(deflater);
+        drop(state);
+        self.returned.notify_one();
+    }
+}
 
 /// How many messages [`compress_alone`] has compressed on this thread: a
 /// broadcast compressed once shows as one (for tests and diagnostics).
@@ -154,25 +223,11 @@ pub fn compressed_on_this_thread() -> u64 {
 pub fn compress_alone(level: Level, window_bits: u8, payload: &[u8]) -> Option<Vec<u8>> {
     let window_bits = window_bits.clamp(8, 15);
     ALONE_COUNT.with(|c| c.set(c.get() + 1));
-    let pooled = {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        pool.iter()
-            .position(|(l, b, _)| *l == level && *b == window_bits)
-            .map(|i| pool.swap_remove(i).2)
-    };
-    let mut deflater = match pooled {
-        Some(deflater) => deflater,
-        None => Deflater::new(level, window_bits).ok()?,
-    };
+    let mut deflater = POOL.take(level, window_bits)?;
     let mut out = Vec::with_capacity(payload.len() / 2 + 16);
     deflater.compress_message(payload, &mut out);
     deflater.reset();
-    {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < POOLED {
-            pool.push((level, window_bits, deflater));
-        }
-    }
+    POOL.give_back(Some((level, window_bits, deflater)));
     strip_tail(&mut out);
     (out.len() < payload.len() || payload.is_empty()).then_some(out)
 }

@@ -68,6 +68,32 @@ pub(crate) fn serve(job: Accepted) {
 }
 
 fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accepted_at: Instant) {
+    // Two calls, not one function: with a thread per connection, every
+    // page of stack a worker ever touched stays in its resident memory, so
+    // the session (and the compressor it may call, the deepest code the
+    // worker runs) must not start below the handshake's large frame.
+    if let Some(upgraded) = handshake(hub, stream, peer, accepted_at) {
+        session(hub, stream, upgraded);
+    }
+}
+
+/// A connection the handshake upgraded, handed to [`session`].
+struct Upgraded<'h> {
+    conn: Connection,
+    handler: Box<dyn Handler>,
+    leftover: Vec<u8>,
+    _counted: Option<CountedAddress<'h>>,
+}
+
+/// Reads and answers the opening handshake; the connection registered
+/// when it is upgraded, else `None` once it has been answered and closed.
+#[inline(never)]
+fn handshake<'h>(
+    hub: &'h Arc<Hub>,
+    stream: &Arc<TcpStream>,
+    peer: SocketAddr,
+    accepted_at: Instant,
+) -> Option<Upgraded<'h>> {
     let settings = &hub.settings;
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(settings.write_timeout));
@@ -76,7 +102,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
     let Ok((request, leftover)) = read_request(&mut handshake_io, settings.head_limits) else {
         // Timed out, malformed (answered already), or gone.
         finish_tcp(stream, settings.close_timeout);
-        return;
+        return None;
     };
     // Requests to HTTP services (long-polling) are served here, the
     // connection kept alive, until one asks for something else.
@@ -84,7 +110,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         super::keepalive::serve_services(hub, stream, peer, request, leftover)
     else {
         finish_tcp(stream, settings.close_timeout);
-        return;
+        return None;
     };
     // The client id from the start (with a backplane it carries the node),
     // so that every event of the connection has the number its frames have.
@@ -100,12 +126,12 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
             .with_header("Retry-After", "1");
         let _ = (&**stream).write_all(&refusal.to_bytes());
         finish_tcp(stream, Duration::ZERO);
-        return;
+        return None;
     }
     // Behind a trusted proxy, the per-address limit applies to the address
     // it forwards, which is known only now that the head has arrived.
     let client = client_addr(request.headers(), peer, &settings.trusted_proxies);
-    let _counted = match CountedAddress::admit(hub, peer, client) {
+    let counted = match CountedAddress::admit(hub, peer, client) {
         Ok(counted) => counted,
         Err(refusal) => {
             if tracer.is_on() {
@@ -118,7 +144,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
             }
             let _ = (&**stream).write_all(&refusal.to_bytes());
             finish_tcp(stream, settings.close_timeout);
-            return;
+            return None;
         }
     };
     if client != peer && tracer.is_on() {
@@ -160,7 +186,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
             }
             let _ = (&**stream).write_all(&bytes);
             finish_tcp(stream, settings.close_timeout);
-            return;
+            return None;
         }
     };
     let agreed = answer_offers(
@@ -177,7 +203,7 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         tracer.handshake(trace_id, "response", &String::from_utf8_lossy(&bytes));
     }
     if (&**stream).write_all(&bytes).is_err() || stream.set_read_timeout(None).is_err() {
-        return;
+        return None;
     }
     let subprotocol = response
         .headers()
@@ -211,7 +237,25 @@ fn serve_stream(hub: &Arc<Hub>, stream: &Arc<TcpStream>, peer: SocketAddr, accep
         shared,
         hub: Arc::clone(hub),
     };
-    let mut handler = endpoint.make_handler();
+    Some(Upgraded {
+        conn,
+        handler: endpoint.make_handler(),
+        leftover,
+        _counted: counted,
+    })
+}
+
+/// Runs an upgraded connection's messages until it closes, then lets it go.
+#[inline(never)]
+fn session(hub: &Arc<Hub>, stream: &Arc<TcpStream>, upgraded: Upgraded<'_>) {
+    let settings = &hub.settings;
+    let tracer = &settings.tracer;
+    let Upgraded {
+        conn,
+        mut handler,
+        leftover,
+        _counted,
+    } = upgraded;
     batch::set_own(conn.id());
     let why = run_session(&conn, stream, &leftover, &mut *handler);
     tracer.disconnected(conn.id(), why.code, &why.reason, why.by_peer, why.was_clean);
