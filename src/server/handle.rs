@@ -581,8 +581,8 @@ impl ServerHandle {
         }
         // What is not a WebSocket yet (a handshake still arriving, an HTTP
         // connection kept alive between requests) has had its chance.
-        let serving: Vec<_> = lock(&hub.serving).values().cloned().collect();
-        for stream in serving {
+        let serving = lock(&hub.serving).take().unwrap_or_default();
+        for stream in serving.values() {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
         let _ = hub.pool.stop_and_join();

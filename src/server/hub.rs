@@ -241,8 +241,10 @@ pub(crate) struct Hub {
     /// Every socket a worker is serving, from the TCP accept on (by the
     /// address of its `Arc`): a stop cuts those still open at its end,
     /// such as a handshake that is still arriving, which would otherwise
-    /// hold its worker, and the stop, until the handshake timeout.
-    pub(crate) serving: Mutex<HashMap<usize, Arc<TcpStream>>>,
+    /// hold its worker, and the stop, until the handshake timeout. `None`
+    /// once the stop has cut them: a worker that takes a connection after
+    /// that (accepted just before the stop) cuts it itself.
+    pub(crate) serving: Mutex<Option<HashMap<usize, Arc<TcpStream>>>>,
     /// Requests inside an HTTP service now (see `keepalive`).
     pub(crate) in_service: std::sync::atomic::AtomicUsize,
     /// The Redis backplane, once started (never, for a local-only server).
@@ -275,7 +277,7 @@ impl Hub {
             log_budget: LogBudget::default(),
             memory,
             finishing: Mutex::new(HashMap::new()),
-            serving: Mutex::new(HashMap::new()),
+            serving: Mutex::new(Some(HashMap::new())),
             in_service: std::sync::atomic::AtomicUsize::new(0),
             backplane: OnceLock::new(),
         }

@@ -60,9 +60,22 @@ pub(crate) fn serve(job: Accepted) {
     batch::enter(&hub);
     let stream = Arc::new(stream);
     let key = Arc::as_ptr(&stream) as usize;
-    lock(&hub.serving).insert(key, Arc::clone(&stream));
+    let cut = match lock(&hub.serving).as_mut() {
+        Some(serving) => {
+            serving.insert(key, Arc::clone(&stream));
+            false
+        }
+        None => true,
+    };
+    if cut {
+        // The stop has cut what was being served; this one came too late
+        // to be among them.
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
     serve_stream(&hub, &stream, peer, accepted_at);
-    lock(&hub.serving).remove(&key);
+    if let Some(serving) = lock(&hub.serving).as_mut() {
+        serving.remove(&key);
+    }
     hub.registry.release_address(peer.ip());
     batch::leave();
 }
