@@ -495,7 +495,10 @@ impl ServerHandle {
         {
             let mut phase = lock(&self.hub.phase);
             match *phase {
-                Phase::Running => *phase = Phase::ShuttingDown,
+                Phase::Running => {
+                    *lock(&self.hub.farewell) = farewell.as_ref().map(|f| (f.code, f.reason));
+                    *phase = Phase::ShuttingDown;
+                }
                 // Someone else is stopping it: wait for them.
                 Phase::ShuttingDown | Phase::Stopped => {
                     drop(phase);

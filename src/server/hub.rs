@@ -229,6 +229,10 @@ pub(crate) struct Hub {
     pub(crate) accepting: AtomicBool,
     pub(crate) housekeeper_stop: AtomicBool,
     pub(crate) phase: Mutex<Phase>,
+    /// The close a drain sends every client, set as the phase leaves
+    /// `Running`: a client registered after the drain listed its clients
+    /// takes it from here (see `worker::handshake`).
+    pub(crate) farewell: Mutex<Option<(crate::protocol::close::CloseCode, &'static str)>>,
     pub(crate) phase_changed: Condvar,
     pub(crate) threads: Mutex<Threads>,
     pub(crate) counters: Counters,
@@ -271,6 +275,7 @@ impl Hub {
             accepting: AtomicBool::new(true),
             housekeeper_stop: AtomicBool::new(false),
             phase: Mutex::new(Phase::Running),
+            farewell: Mutex::new(None),
             phase_changed: Condvar::new(),
             threads: Mutex::new(Threads::default()),
             counters: Counters::default(),

@@ -29,6 +29,7 @@ use super::forwarded::client_addr;
 use super::handler::{Disconnect, Handler};
 use super::hub::{Accepted, Counters, Hub, Phase};
 use super::outbound::{Outbound, Sent};
+use super::queue::Origin;
 use super::router::{Endpoint, Handshake, PathParams};
 use super::shared::{ConnShared, Millis};
 use super::sync::lock;
@@ -245,6 +246,18 @@ fn handshake<'h>(
         .with_path_params(params.into_pairs()),
     );
     hub.registry.insert(Arc::clone(&shared));
+    // A drain that began since the check above may have listed its clients
+    // before this one was registered: it sends this one its close itself
+    // (a second close, if the drain did see it, is not sent).
+    if hub.phase() != Phase::Running {
+        let farewell = *lock(&hub.farewell);
+        if let Some((code, reason)) = farewell {
+            let frame = CloseFrame::new(code, reason);
+            if let Ok(Some(sent)) = shared.outbound.close(&frame, Origin::Other, None) {
+                batch::after_send(hub, &shared, sent);
+            }
+        }
+    }
     Counters::add(&hub.counters.opened);
     let conn = Connection {
         shared,
