@@ -12,9 +12,10 @@
 #
 # Then compression (RFC 7692): Chromium connects to the echo example
 # (.ci/browser/deflate_test.js), `ws.extensions` must name permessage-deflate,
-# and a 100 KB JSON-like text and a 64 KiB binary message are echoed byte for
-# byte; the echo server's trace must show both messages compressed (RSV1) in
-# both directions.
+# and a 100 KB JSON-like text, a 64 KiB binary message and a short message
+# twice are echoed byte for byte; the echo server's trace must show them
+# compressed (RSV1) in both directions, the second short message much smaller
+# than the first each way (both ends keep their context).
 #
 # Installs what is missing: the chromium Debian package (when /usr/bin/chromium
 # is absent; needs root, as CI has) and playwright-core, pinned by
@@ -157,6 +158,17 @@ CHROMIUM=$CHROMIUM NODE_PATH=$DIR/node_modules timeout 90 \
 missing=()
 for frame in "<- FIN=1 RSV=100 op=0x1" "-> FIN=1 RSV=100 op=0x1" "<- FIN=1 RSV=100 op=0x2" "-> FIN=1 RSV=100 op=0x2"; do
   grep -q -- "] $frame " "$ECHO_LOG" || missing+=("$frame")
+done
+# The context kept both ways: the last two text frames each way are the
+# short message twice, and the second refers back to the first.
+for dir in "<-" "->"; do
+  lens=$(grep -o -- "] $dir FIN=1 RSV=100 op=0x1 .* len=[0-9]*" "$ECHO_LOG" | sed 's/.*len=//' | tail -2 | tr '\n' ' ')
+  read -r first second <<<"$lens"
+  if [ -z "${second:-}" ] || [ "$second" -ge $((first / 2)) ]; then
+    missing+=("a second short message ($dir) much smaller than the first: $lens")
+  else
+    echo "browser deflate: the short message twice ($dir): $first then $second bytes"
+  fi
 done
 if [ "$status" != 0 ] || [ ${#missing[@]} != 0 ]; then
   [ "$status" = 124 ] && echo "browser: the compression test was killed after 90 s"

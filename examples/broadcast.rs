@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example broadcast [-- ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT]
-//!     [--no-compression] [--context-takeover BITS]
+//!     [--no-compression] [--context-takeover BITS | --no-context-takeover]
 //! ```
 //!
 //! It listens on 127.0.0.1:8001 by default. A client on `/` (or any path but
@@ -20,9 +20,10 @@
 //!
 //! As the echo example, it accepts `permessage-deflate` (RFC 7692) at the
 //! default settings (`--no-compression` declines it): a message is
-//! compressed once, and the same frame goes to every client that agreed the
-//! same window; with `--context-takeover BITS`, once per client that lets
-//! the server keep its context.
+//! compressed once for each client that lets the server keep its context,
+//! which makes small messages several times smaller; with
+//! `--no-context-takeover`, it is compressed once, and the same frame goes
+//! to every client that agreed the same window.
 
 mod common;
 

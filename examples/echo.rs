@@ -5,7 +5,8 @@
 //!
 //! ```text
 //! cargo run --release --example echo [-- ADDR] [--workers N] [--quiet] [--no-compression]
-//!     [--context-takeover BITS] [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]
+//!     [--context-takeover BITS | --no-context-takeover] [--ping-interval SECS] [--trusted-proxy NET]...
+//!     [--drain-on-stdin]
 //! ```
 //!
 //! Behind a proxy: `--ping-interval` keeps idle connections inside the
@@ -15,11 +16,12 @@
 //!
 //! It listens on 127.0.0.1:8000 by default and logs one line per connect and
 //! disconnect (`--quiet` turns that off). `STDWS_TRACE=1` prints every frame.
-//! It accepts `permessage-deflate` (RFC 7692) at the default settings;
-//! `--no-compression` declines it; `--context-takeover BITS` keeps a
-//! compression context for each client that allows it, with windows of
-//! 2^BITS bytes (`Compression::server_context_takeover`). It takes messages of up to 16 MiB (the
-//! library's default is 1 MiB), as the Autobahn TestSuite needs.
+//! It accepts `permessage-deflate` (RFC 7692) at the default settings (a
+//! compression context kept for each client that allows it, 4 KiB windows);
+//! `--no-compression` declines it; `--context-takeover BITS` sets the
+//! context's window to 2^BITS bytes, and `--no-context-takeover` keeps none
+//! (`Compression::server_context_takeover`). It takes messages of up to
+//! 16 MiB (the library's default is 1 MiB), as the Autobahn TestSuite needs.
 
 mod common;
 

@@ -428,13 +428,16 @@
 //!
 //! ```text
 //! [ws 1] <- handshake request  ... | Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits
-//! [ws 1] -> handshake response ... | Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_max_window_bits=12
+//! [ws 1] -> handshake response ... | Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=12
 //! ```
 //!
-//! The server always adds `server_no_context_takeover` (section 7.1.1.1):
-//! each message it sends is compressed on its own, so a broadcast is
-//! compressed once, and it asks for a 2<sup>12</sup>-byte window from the
-//! client, so each connection's decompressor stays small. A compressed
+//! Both ends keep their compression context (section 7.1.1): a message may
+//! refer back to the ones before it, within a window. The server asks the
+//! client for a 2<sup>12</sup>-byte window, and compresses with one of that
+//! size itself, so that what each connection holds stays small
+//! ([`Compression`] has the settings; a server that adds
+//! `server_no_context_takeover` compresses each message on its own, and a
+//! broadcast once for all). A compressed
 //! message is its payload as raw DEFLATE ([`deflate`], RFC 1951) ended by
 //! a sync flush whose `00 00 ff ff` tail is removed (section 7.2.1), and its
 //! first frame has **RSV1** set; continuation and control frames never do,
@@ -450,13 +453,17 @@
 //! [ws 1] -> FIN=1 RSV=100 op=0x1 TEXT   MASK=0              len=11 (7-bit)  hex f2 48 cd c9 c9 d7 51 20 48 01 00
 //! ```
 //!
-//! "Hello" alone compresses to `f2 48 cd c9 c9 07 00` (section 7.2.3.1):
+//! "Hello" alone compresses to `f2 48 cd c9 c9 07 00` (section 7.2.3.1),
+//! and the same message again, with the context kept, to four bytes: one
+//! reference five bytes back, into the first (section 7.2.3.2):
 //!
 //! ```
 //! let mut rx = stdws::protocol::Receiver::new(stdws::protocol::Role::Client, Default::default());
-//! rx.set_compression(Some(stdws::protocol::extension::Direction { window_bits: 15, no_context_takeover: true }));
+//! rx.set_compression(Some(stdws::protocol::extension::Direction { window_bits: 15, no_context_takeover: false }));
 //! let wire = [0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
 //! assert_eq!(rx.receive(&wire).unwrap().1, Some(stdws::Message::text("Hello")));
+//! let again = [0xc1, 0x04, 0x02, 0x13, 0x00, 0x00];
+//! assert_eq!(rx.receive(&again).unwrap().1, Some(stdws::Message::text("Hello")));
 //! ```
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455

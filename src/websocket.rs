@@ -458,7 +458,17 @@ impl<S: Read + Write> WebSocket<S> {
         let role = self.session.role();
         let inbound = agreed.map(|a| a.inbound(role));
         self.session.receiver_mut().set_compression(inbound);
-        let compressor = agreed.map(|a| Compressor::new(a.outbound(role), settings));
+        let compressor = agreed.map(|a| {
+            let mut direction = a.outbound(role);
+            if role == Role::Server && !direction.no_context_takeover {
+                // A server's kept context uses the smaller window its
+                // settings ask for (see `Compression::window_bits`).
+                direction.window_bits = direction
+                    .window_bits
+                    .min(settings.server_context_window_bits());
+            }
+            Compressor::new(direction, settings)
+        });
         self.sender.set_compression(compressor);
     }
 

@@ -14,6 +14,12 @@ use stdws::server::ServerBuilder;
 use stdws::{ClientBuilder, Compression, Error, Message, Server, ServerHandle};
 use support::*;
 
+/// Compression with each message compressed on its own (no context kept
+/// by the server).
+fn alone() -> Compression {
+    Compression::default().server_context_takeover(false)
+}
+
 fn compressing_echo(settings: impl FnOnce(ServerBuilder) -> ServerBuilder) -> ServerHandle {
     settings(echo_builder().compression(Compression::default()))
         .bind("127.0.0.1:0")
@@ -59,7 +65,27 @@ const JSON: &str = "{\"type\":\"update\",\"id\":12345,\"values\":[1,2,3,4,5],\"o
 
 #[test]
 fn the_server_answers_each_offer_variant_as_rfc_7692_says() {
+    // At the defaults the server keeps a context for a client that allows
+    // it, and says nothing about its own, smaller, window.
     let server = compressing_echo(|b| b);
+    let cases = [
+        ("permessage-deflate", "permessage-deflate"),
+        (
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; client_max_window_bits=12",
+        ),
+        (
+            "permessage-deflate; server_no_context_takeover",
+            "permessage-deflate; server_no_context_takeover",
+        ),
+    ];
+    for (offer, expected) in cases {
+        let (_client, answer) = raw_offer(&server, offer);
+        assert_eq!(answer.as_deref(), Some(expected), "offer {offer:?}");
+    }
+    server.shutdown_now();
+    // A server that compresses each message on its own says so.
+    let server = compressing_echo(|b| b.compression(alone()));
     let cases: [(&str, Option<&str>); 8] = [
         ("", None),
         (
@@ -274,7 +300,7 @@ fn read_http_request(stream: &mut std::net::TcpStream) -> String {
 
 #[test]
 fn a_broadcast_is_compressed_once_for_every_client() {
-    let server = compressing_echo(|b| b);
+    let server = compressing_echo(|b| b.compression(alone()));
     let mut clients: Vec<RawClient> = (0..5)
         .map(|_| raw_offer(&server, "permessage-deflate").0)
         .collect();

@@ -238,7 +238,7 @@ fn accept_with_config_negotiates_compression_with_the_stdws_client() {
         .map(str::to_owned);
     assert_eq!(
         answer.as_deref(),
-        Some("permessage-deflate; server_no_context_takeover; client_max_window_bits=12")
+        Some("permessage-deflate; client_max_window_bits=12")
     );
     let handshake_bytes = server_written.load(Ordering::Relaxed);
     let request_bytes = client_written.load(Ordering::Relaxed);
@@ -268,7 +268,11 @@ fn accept_with_config_answers_a_raw_offer_and_speaks_rfc_7692_frames() {
         "{RAW_REQUEST}Sec-WebSocket-Extensions: x-unknown, permessage-deflate; client_max_window_bits\r\n\r\n"
     );
     client_end.write_all(request.as_bytes()).unwrap();
-    let config = WebSocketConfig::new().compression(Compression::default().threshold(0));
+    let config = WebSocketConfig::new().compression(
+        Compression::default()
+            .threshold(0)
+            .server_context_takeover(false),
+    );
     let mut ws = stdws::accept_with_config(server_end, &config).unwrap();
     let head = read_head(&mut client_end);
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
@@ -343,7 +347,8 @@ fn accept_with_config_declines_a_malformed_offer_and_takes_the_next() {
          Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n\r\n"
     );
     client_end.write_all(request.as_bytes()).unwrap();
-    let config = WebSocketConfig::new().compression(Compression::default());
+    let config =
+        WebSocketConfig::new().compression(Compression::default().server_context_takeover(false));
     let _ws = stdws::accept_with_config(server_end, &config).unwrap();
     let head = read_head(&mut client_end);
     assert!(

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use stdws::server::{Connection, Disconnect, ServerBuilder};
 
 /// `NAME [ADDR] [--workers N] [--quiet] [--redis URL] [--no-compression]
-/// [--context-takeover BITS] [--ping-interval SECS] [--trusted-proxy NET]...
+/// [--context-takeover BITS | --no-context-takeover] [--ping-interval SECS] [--trusted-proxy NET]...
 /// [--drain-on-stdin]`, as the
 /// echo and broadcast examples take.
 pub struct ServerArgs {
@@ -19,9 +19,13 @@ pub struct ServerArgs {
     /// Decline `permessage-deflate` (the echo and broadcast examples accept
     /// it otherwise).
     pub no_compression: bool,
-    /// `--context-takeover BITS`: keep a compression context per client
-    /// that allows it, with windows of 2^BITS bytes.
+    /// `--context-takeover BITS`: the window of the compression context
+    /// kept per client that allows it, 2^BITS bytes (the library's
+    /// default: 12).
     pub context_takeover: Option<u8>,
+    /// `--no-context-takeover`: compress each message on its own, so that
+    /// a broadcast is compressed once for all its receivers.
+    pub no_context_takeover: bool,
     /// The keepalive ping interval (default 20 s): behind a proxy, shorter
     /// than its read timeout.
     pub ping_interval: Option<std::time::Duration>,
@@ -44,7 +48,7 @@ impl ServerArgs {
                 eprintln!("{name}: {problem}");
             }
             eprintln!(
-                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT] [--no-compression] [--context-takeover BITS] [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
+                "usage: {name} [ADDR] [--workers N] [--quiet] [--redis redis://HOST:PORT] [--no-compression] [--context-takeover BITS | --no-context-takeover] [--ping-interval SECS] [--trusted-proxy NET]... [--drain-on-stdin]   (default {default_addr}; workers: 10000, or fewer if the descriptor limit is lower)"
             );
             if problem.is_empty() {
                 ExitCode::SUCCESS
@@ -59,6 +63,7 @@ impl ServerArgs {
             redis: None,
             no_compression: false,
             context_takeover: None,
+            no_context_takeover: false,
             ping_interval: None,
             trusted_proxies: Vec::new(),
             drain_on_stdin: false,
@@ -76,6 +81,7 @@ impl ServerArgs {
                     None => return Err(usage("--redis needs a URL: redis://HOST:PORT")),
                 },
                 "--no-compression" => parsed.no_compression = true,
+                "--no-context-takeover" => parsed.no_context_takeover = true,
                 "--context-takeover" => match args.next().and_then(|n| n.parse().ok()) {
                     Some(bits @ 8..=15) => parsed.context_takeover = Some(bits),
                     _ => return Err(usage("--context-takeover needs window bits, 8 to 15")),
@@ -99,22 +105,26 @@ impl ServerArgs {
         Ok(parsed)
     }
 
+    /// The compression settings: off with `--no-compression`, the defaults
+    /// otherwise (a context kept per client that allows it), with the
+    /// window `--context-takeover` gives, or none kept under
+    /// `--no-context-takeover`.
+    pub fn compression(&self) -> stdws::Compression {
+        if self.no_compression {
+            return stdws::Compression::disabled();
+        }
+        let compression =
+            stdws::Compression::default().server_context_takeover(!self.no_context_takeover);
+        match self.context_takeover {
+            Some(bits) => compression.window_bits(bits),
+            None => compression,
+        }
+    }
+
     /// The pool size, and what the start line says about it: each
     /// connection takes a descriptor, so a pool larger than the descriptor
     /// limit (often 1,024) would leave clients past it waiting in the
     /// kernel's backlog.
-    /// The compression settings: off with `--no-compression`, the defaults
-    /// otherwise, with a context per client under `--context-takeover`.
-    pub fn compression(&self) -> stdws::Compression {
-        match (self.no_compression, self.context_takeover) {
-            (true, _) => stdws::Compression::disabled(),
-            (false, None) => stdws::Compression::default(),
-            (false, Some(bits)) => stdws::Compression::default()
-                .server_context_takeover(true)
-                .window_bits(bits),
-        }
-    }
-
     fn pool_size(&self) -> (usize, String) {
         // The server's own descriptors: listener, spare, std streams, a few
         // files.

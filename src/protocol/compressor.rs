@@ -9,10 +9,12 @@
 //! no context, one that would not shrink.
 //!
 //! [`Compressor`] is one endpoint's send side; the [`Sender`](super::Sender)
-//! holds one when the extension was agreed. A server, which never keeps its
-//! context (see [`extension`](super::extension)), compresses through
-//! [`compress_alone`], which takes a compressor from a small shared pool: no
-//! deflate state is held per connection, and a broadcast is compressed once.
+//! holds one when the extension was agreed, and so does a server
+//! connection whose context the server keeps (the default, see
+//! [`extension`](super::extension)). A server that keeps none compresses
+//! through [`compress_alone`], which takes a compressor from a small shared
+//! pool: no deflate state is held per connection, and a broadcast is
+//! compressed once.
 //!
 //! Sending in parts compresses each part as it comes with a sync flush, so
 //! that the peer can inflate it at once; the tail is removed from the last

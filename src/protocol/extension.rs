@@ -16,7 +16,6 @@
 //!     | --------------------------------------------> |  the first valid offer
 //!     |                                               |  it can accept
 //!     | Sec-WebSocket-Extensions: permessage-deflate; |
-//!     |   server_no_context_takeover;                 |
 //!     |   client_max_window_bits=12                   |
 //!     | <-------------------------------------------- |
 //!  check_answer(): every parameter valid for what was offered, or the
@@ -41,29 +40,39 @@
 //! Values are written without leading zeros or signs, as section 7.1.2.1's
 //! grammar (`%x38-39 / "1" %x30-35`) requires, so `08` or `+9` are bad values.
 //!
-//! # Defaults, chosen for memory
+//! # Defaults, chosen for size and memory
 //!
-//! By default the server keeps no compression context between messages: it
-//! always answers `server_no_context_takeover` (section 7.1.1.1 lets it;
-//! [`Compression::server_context_takeover`] turns this off for the clients
-//! that allow it).
-//! Compressing a message then depends on nothing but the message, so a
-//! broadcast is compressed once for every client that agreed the same
-//! window, any thread can compress for any connection, and no deflate state
-//! is held per connection: compressors come from a small pool shared by all
-//! threads (with a thread per connection, one per thread would be one per
-//! connection). What a connection holds is its decompressor's window, and the
+//! The server keeps a compression context for each client that allows it
+//! (it answers without `server_no_context_takeover` unless the client asked
+//! for it), as Python's `websockets`, Node's `ws` and Tornado do: a message
+//! may refer back to the previous ones, which is what makes small messages
+//! shrink (200 bytes of JSON to about a third, against three quarters when
+//! each is compressed on its own). That context is a deflater with a
+//! 2<sup>12</sup>-byte window ([`Compression::window_bits`]; the window
+//! agreed stays 15, since a compressor may use a smaller one than its peer
+//! allows): 21 KiB held per connection, against 165 KiB at 15 bits. And the
 //! server asks the client for a 2<sup>12</sup>-byte window
-//! (`client_max_window_bits=12`, when the client allows it, as browsers do),
-//! as Python's `websockets` does by default.
+//! (`client_max_window_bits=12`, when the client allows it, as browsers
+//! do), as `websockets` does: the decompressor holds that window between
+//! messages and nothing else.
 //!
-//! Measured (the `compression_memory` test of the receiver): between
-//! messages, a server connection's decompressor holds 9,806 bytes (the
-//! 4 KiB window, its decode tables and a scratch buffer) at these defaults,
-//! against about 49 KiB that compression adds per connection in Python's
-//! `websockets` at its defaults (73.7 KiB with it, 24.8 without). A client
-//! that offers no `client_max_window_bits` makes it a 32 KiB window (about
-//! 38 KiB); one that offers `client_no_context_takeover` makes it nothing,
+//! [`Compression::server_context_takeover`]`(false)` makes the server
+//! compress each message on its own (it answers every offer with
+//! `server_no_context_takeover`, as section 7.1.1.1 lets it): no
+//! compressor is then held per connection (they come from a small pool
+//! shared by all threads), any thread can compress for any connection, and
+//! a broadcast is compressed once for every client that agreed the same
+//! window, at the price of the small messages' size.
+//!
+//! Measured (the receiver's `an_idle_connection_holds_one_small_window`
+//! test): between messages, a server connection's decompressor holds
+//! 4,096 bytes. From outside, with 1,000 connections after one 4 KiB
+//! message each way, compression adds 31 KB of resident memory per
+//! connection at the defaults and 9 KB without a kept context, against
+//! 60 KB in Python's `websockets` at its defaults (see
+//! [`guide::memory`](crate::guide::memory#with-compression)). A client that
+//! offers no `client_max_window_bits` makes the decompressor's window
+//! 32 KiB; one that offers `client_no_context_takeover` makes it nothing,
 //! since the decompressor is then dropped after each message.
 
 use std::fmt;
@@ -83,9 +92,9 @@ pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 /// |---|---|---|
 /// | [`enabled`](Self::enabled) | on | offer (client) or accept (server) the extension |
 /// | [`level`](Self::level) | 6 | 0 (stored) to 9 (smallest) |
-/// | [`window_bits`](Self::window_bits) | 15 | the window this end compresses with, 8 to 15 |
+/// | [`window_bits`](Self::window_bits) | 15 on a client, 12 for a server's kept context | the window this end compresses with, 8 to 15 |
 /// | [`context_takeover`](Self::context_takeover) | on | whether a client keeps its compression context between messages |
-/// | [`server_context_takeover`](Self::server_context_takeover) | off | whether a server keeps a compression context per connection (when the client allows it) |
+/// | [`server_context_takeover`](Self::server_context_takeover) | on | whether a server keeps a compression context per connection (when the client allows it) |
 /// | [`peer_window_bits`](Self::peer_window_bits) | 12 on a server; a client asks nothing (15) | the window asked of the peer: what each connection's decompressor holds |
 /// | [`peer_context_takeover`](Self::peer_context_takeover) | on | off asks the peer to compress each message on its own |
 /// | [`threshold`](Self::threshold) | 32 | messages shorter than this go uncompressed |
@@ -100,7 +109,8 @@ pub const PERMESSAGE_DEFLATE: &str = "permessage-deflate";
 pub struct Compression {
     enabled: bool,
     level: Level,
-    window_bits: u8,
+    /// `None`: 15 for a client, 12 for a server's kept context.
+    window_bits: Option<u8>,
     context_takeover: bool,
     server_context_takeover: bool,
     /// `None`: 12 asked by a server, nothing asked by a client.
@@ -114,9 +124,9 @@ impl Default for Compression {
         Compression {
             enabled: true,
             level: Level::DEFAULT,
-            window_bits: 15,
+            window_bits: None,
             context_takeover: true,
-            server_context_takeover: false,
+            server_context_takeover: true,
             peer_window_bits: None,
             peer_context_takeover: true,
             threshold: 32,
@@ -153,8 +163,16 @@ impl Compression {
 
     /// The window this end compresses with, in bits, 8 to 15 (values outside
     /// are brought into the range). The peer may ask for a smaller one.
+    ///
+    /// By default 15 for a client, and 12 for the compressor a server keeps
+    /// for each connection: 2<sup>15</sup> makes that compressor 165 KiB, 12
+    /// makes it 21 KiB, and for messages of a few kilobytes or less (the
+    /// ones a kept context helps most) the output is the same size. A
+    /// server that compresses each message on its own uses the window the
+    /// client allows (15 unless it asked for less), since its compressors
+    /// are shared.
     pub fn window_bits(mut self, bits: u8) -> Self {
-        self.window_bits = bits.clamp(8, 15);
+        self.window_bits = Some(bits.clamp(8, 15));
         self
     }
 
@@ -168,18 +186,19 @@ impl Compression {
     }
 
     /// Whether a server keeps a compression context for each connection
-    /// whose client allows it (off by default; a client ignores this).
+    /// whose client allows it (on by default; a client ignores this).
     ///
-    /// Off, the server answers every offer with
+    /// On, a client that does not ask for `server_no_context_takeover` gets
+    /// a compressor of its own, kept between messages (RFC 7692 section
+    /// 7.1.1.1): small messages that resemble the previous ones shrink
+    /// several times more, at the price of that compressor's memory (about
+    /// 21 KiB at the default [`window_bits`](Self::window_bits) of 12,
+    /// 165 KiB at 15) and of compressing a broadcast once for each such
+    /// receiver. Off, the server answers every offer with
     /// `server_no_context_takeover` and compresses each message on its
     /// own: a broadcast is compressed once for all its receivers, and no
-    /// compressor is held per connection. On, a client that does not ask
-    /// for `server_no_context_takeover` gets a compressor of its own, kept
-    /// between messages (RFC 7692 section 7.1.1.1): small messages that
-    /// resemble the previous ones shrink much more, at the price of that
-    /// compressor's memory (about 25 KiB with
-    /// [`window_bits`](Self::window_bits)`(12)`, 165 KiB at the default 15)
-    /// and of compressing a broadcast once for each such receiver.
+    /// compressor is held per connection. Measured side by side in
+    /// [`guide::performance`](crate::guide::performance#compression).
     ///
     /// Messages sent to such a connection from another thread while its
     /// compressor is busy (another sender compressing, or its own handler
@@ -192,13 +211,17 @@ impl Compression {
     /// ```
     /// use stdws::Compression;
     /// use stdws::protocol::extension::answer_offers;
-    /// let keep = Compression::default().server_context_takeover(true).window_bits(12);
+    /// let keep = Compression::default();
     /// let agreed = answer_offers(["permessage-deflate"], &keep).unwrap();
     /// assert!(!agreed.server_no_context_takeover);
     /// assert_eq!(agreed.response(), "permessage-deflate");
     /// // A client that asks for no context takeover still gets it.
     /// let agreed = answer_offers(["permessage-deflate; server_no_context_takeover"], &keep).unwrap();
     /// assert!(agreed.server_no_context_takeover);
+    /// // And a server may choose it for everyone.
+    /// let alone = Compression::default().server_context_takeover(false);
+    /// let agreed = answer_offers(["permessage-deflate"], &alone).unwrap();
+    /// assert_eq!(agreed.response(), "permessage-deflate; server_no_context_takeover");
     /// ```
     pub fn server_context_takeover(mut self, on: bool) -> Self {
         self.server_context_takeover = on;
@@ -249,9 +272,15 @@ impl Compression {
         self.threshold
     }
 
-    /// The window this end compresses with at most, in bits.
-    pub(crate) fn own_window_bits(&self) -> u8 {
-        self.window_bits
+    /// The window a client compresses with at most, in bits.
+    fn client_window_bits(&self) -> u8 {
+        self.window_bits.unwrap_or(15)
+    }
+
+    /// The window of the compressor a server keeps for one connection, at
+    /// most, in bits.
+    pub(crate) fn server_context_window_bits(&self) -> u8 {
+        self.window_bits.unwrap_or(12)
     }
 
     /// The client's offer: the value of its `Sec-WebSocket-Extensions`
@@ -277,8 +306,11 @@ impl Compression {
         }
         // A client that offers its own limit lets the server ask for less
         // (section 7.1.2.2); without it, 15 is assumed.
-        if self.window_bits < 15 {
-            offer.push_str(&format!("; client_max_window_bits={}", self.window_bits));
+        if self.client_window_bits() < 15 {
+            offer.push_str(&format!(
+                "; client_max_window_bits={}",
+                self.client_window_bits()
+            ));
         } else {
             offer.push_str("; client_max_window_bits");
         }
@@ -606,7 +638,7 @@ impl DeflateParams {
 /// let agreed = answer_offers(["permessage-deflate; client_max_window_bits"], &Compression::default()).unwrap();
 /// assert_eq!(
 ///     agreed.response(),
-///     "permessage-deflate; server_no_context_takeover; client_max_window_bits=12"
+///     "permessage-deflate; client_max_window_bits=12"
 /// );
 /// // A malformed first offer is declined; the next is taken.
 /// let agreed = answer_offers(
@@ -637,7 +669,7 @@ pub fn answer_offers<'a>(
             // keeping a context compresses with `window_bits` in any case.
             server_max_window_bits: offer
                 .server_max_window_bits
-                .map_or(15, |n| n.min(settings.window_bits)),
+                .map_or(15, |n| n.min(settings.window_bits.unwrap_or(15))),
             client_max_window_bits: match offer.client_max_window_bits {
                 None => 15,
                 Some(None) => settings.server_peer_window_bits(),
@@ -691,13 +723,13 @@ pub fn check_answer<'a>(
         (None, None) => 15,
     };
     let client_max_window_bits = match params.client_max_window_bits {
-        None => settings.window_bits,
+        None => settings.client_window_bits(),
         // The offer always carries client_max_window_bits; its answer needs
         // a value no larger than the one offered.
         Some(None) => {
             return Err(ExtensionProblem::BadValue("client_max_window_bits".into()));
         }
-        Some(Some(n)) if n > settings.window_bits => {
+        Some(Some(n)) if n > settings.client_window_bits() => {
             return Err(ExtensionProblem::DoesNotFitOffer(
                 "client_max_window_bits".into(),
             ));
@@ -721,8 +753,14 @@ pub fn check_answer<'a>(
 mod tests {
     use super::*;
 
+    /// The answer of a server that compresses each message on its own,
+    /// whose answers show every rule of the negotiation.
     fn offer(value: &str) -> Option<Agreed> {
-        answer_offers([value], &Compression::default())
+        answer_offers([value], &alone())
+    }
+
+    fn alone() -> Compression {
+        Compression::default().server_context_takeover(false)
     }
 
     fn agreed(snct: bool, cnct: bool, s: u8, c: u8) -> Option<Agreed> {
@@ -732,6 +770,23 @@ mod tests {
             server_max_window_bits: s,
             client_max_window_bits: c,
         })
+    }
+
+    #[test]
+    fn by_default_a_server_keeps_a_context_for_each_client_that_allows_it() {
+        let keep = Compression::default();
+        let a = answer_offers(["permessage-deflate; client_max_window_bits"], &keep).unwrap();
+        assert_eq!(a, agreed(false, false, 15, 12).unwrap());
+        assert_eq!(
+            a.response(),
+            "permessage-deflate; client_max_window_bits=12"
+        );
+        // Its compressor's window, smaller than the one agreed: a
+        // decompressor's window is only a bound on distances.
+        assert_eq!(keep.server_context_window_bits(), 12);
+        assert_eq!(keep.window_bits(10).server_context_window_bits(), 10);
+        let a = answer_offers(["permessage-deflate; server_no_context_takeover"], &keep);
+        assert_eq!(a, agreed(true, false, 15, 15));
     }
 
     #[test]
@@ -855,10 +910,7 @@ mod tests {
             "permessage-deflate; bogus, permessage-deflate; client_max_window_bits=9",
             "permessage-deflate",
         ];
-        assert_eq!(
-            answer_offers(headers, &Compression::default()),
-            agreed(true, false, 15, 9)
-        );
+        assert_eq!(answer_offers(headers, &alone()), agreed(true, false, 15, 9));
         assert_eq!(
             offer("permessage-deflate; client_no_context_takeover, permessage-deflate"),
             agreed(true, true, 15, 15)

@@ -298,13 +298,13 @@ impl ServerBuilder {
     }
 
     /// Accepts `permessage-deflate` (RFC 7692) offers with these settings
-    /// (default: declined). The server answers the first valid offer, with
-    /// `server_no_context_takeover` unless
-    /// [`Compression::server_context_takeover`](crate::Compression::server_context_takeover)
-    /// says otherwise: each message is compressed on its own, so a broadcast
-    /// is compressed once for every client that agreed the same window, and
-    /// a connection holds only its decompressor (a 2<sup>12</sup>-byte
-    /// window when the client lets the server choose, as browsers do). See
+    /// (default: declined). The server answers the first valid offer and,
+    /// at the defaults, keeps a compression context with a 2<sup>12</sup>-byte
+    /// window for each client that allows it, and asks the client for a
+    /// window of that size (browsers let it choose);
+    /// [`Compression::server_context_takeover`](crate::Compression::server_context_takeover)`(false)`
+    /// compresses each message on its own instead, so that a broadcast is
+    /// compressed once for every client that agreed the same window. See
     /// [`Compression`](crate::Compression) and, for the figures,
     /// [`guide::performance`](crate::guide::performance#compression).
     ///

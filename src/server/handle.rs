@@ -109,10 +109,10 @@ fn deliver_local(hub: &Hub, target: &Target, sender: u64, message: Message) -> B
     send_to_all(hub, &targets, &message)
 }
 
-/// Sends `message` to each of `targets`, encoded once: the server keeps no
-/// compression context, so a compressed frame depends only on the level
-/// and window, and is compressed once for each pair among the targets
-/// (`None`: it did not shrink). A target with a context of its own
+/// Sends `message` to each of `targets`, encoded once: for targets whose
+/// compression context the server does not keep, a compressed frame
+/// depends only on the level and window, and is compressed once for each
+/// pair among them (`None`: it did not shrink). A target with a context of its own
 /// ([`Compression::server_context_takeover`](crate::Compression::server_context_takeover))
 /// gets its own frame, compressed with its context and queued under its
 /// lock, or the plain frame when the context is busy (see

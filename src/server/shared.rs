@@ -62,7 +62,9 @@ impl Context {
     #[inline(never)]
     fn boxed(agreed: &Agreed, settings: &Compression) -> Box<Mutex<Context>> {
         let mut direction = agreed.outbound(Role::Server);
-        direction.window_bits = direction.window_bits.min(settings.own_window_bits());
+        direction.window_bits = direction
+            .window_bits
+            .min(settings.server_context_window_bits());
         Box::new(Mutex::new(Context {
             compressor: Compressor::new(direction, settings),
             in_parts: false,
