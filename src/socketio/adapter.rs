@@ -150,7 +150,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Remote, &'static str> {
     })
 }
 
-fn to_msgpack(data: &Data) -> Value {
+pub(crate) fn to_msgpack(data: &Data) -> Value {
     match data {
         Data::Null => Value::Nil,
         Data::Bool(b) => Value::Bool(*b),
@@ -174,7 +174,7 @@ fn to_msgpack(data: &Data) -> Value {
 /// What JavaScript would make of a value: `undefined` (and the other
 /// extensions) and NaN become `null`, map keys that are numbers become
 /// their text.
-fn from_msgpack(value: &Value) -> Data {
+pub(crate) fn from_msgpack(value: &Value) -> Data {
     match value {
         Value::Nil | Value::Ext(..) => Data::Null,
         Value::Bool(b) => Data::Bool(*b),

@@ -64,6 +64,7 @@
 //! made. JSON is [`crate::json`].
 
 mod adapter;
+mod cluster;
 pub mod engine;
 pub mod engineio;
 pub mod namespace;
