@@ -66,6 +66,9 @@ struct Queue {
     logged_at: Option<Instant>,
 }
 
+/// A listener with its patterns and channels.
+type Registered = (Vec<String>, Vec<String>, Arc<dyn Listener>);
+
 struct Shared {
     config: Config,
     instance: u64,
@@ -83,7 +86,7 @@ struct Shared {
     deliver: Deliver,
     clients: ClientCount,
     /// The other formats, with their patterns and channels.
-    listeners: Vec<(Vec<String>, Vec<String>, Arc<dyn Listener>)>,
+    listeners: Vec<Registered>,
     /// `PUBSUB NUMSUB` of the listeners' channels, asked each
     /// [`HEARTBEAT`] by the publisher.
     subscribers: Mutex<std::collections::HashMap<String, u64>>,
@@ -824,7 +827,10 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
     );
     let mut expected = 3;
     for (patterns, channels, _) in &shared.listeners {
-        for (command, names) in [(&b"PSUBSCRIBE"[..], patterns), (&b"SUBSCRIBE"[..], channels)] {
+        for (command, names) in [
+            (&b"PSUBSCRIBE"[..], patterns),
+            (&b"SUBSCRIBE"[..], channels),
+        ] {
             if !names.is_empty() {
                 let mut args: Vec<&[u8]> = vec![command];
                 args.extend(names.iter().map(|p| p.as_bytes()));

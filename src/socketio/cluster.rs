@@ -40,7 +40,7 @@
 //! | 5 | `REMOTE_FETCH` | `opts` | `{requestId, sockets: [{id, handshake, rooms, data}]}` |
 //! | 6 | `SERVER_SIDE_EMIT` | `data: [event, ...args]`; `requestId` if an ack is wanted | `{type: 6, requestId, data}` (one argument) |
 //! | 7 | `BROADCAST` (MessagePack) | `packet: {type: 2, data, nsp}`, `opts: {rooms, except, flags: {timeout}}` | `{type: 8, requestId, clientCount}`, then per client `{type: 9, requestId, packet}` (MessagePack; the client's first ack argument) |
-//! | `"stdws:recover"` | stdws only | `pid`, `offset` | `{type: "stdws:recovered", requestId, found, id, rooms, missed}` (MessagePack) |
+//! | `"stdws:recover"` | stdws only | `pid`, `offset` | from the node that parked the session: `{type: "stdws:recovered", requestId, uid, found, id, rooms, missed, lastOffset}` (MessagePack) |
 //!
 //! Node's adapter ignores a request of a type it does not know, so the
 //! stdws-only request (connection state recovery across nodes, see
@@ -177,7 +177,7 @@ pub(crate) fn number(value: Option<&Data>) -> Option<u64> {
         Some(Data::Number(n)) => n.as_u64().or_else(|| {
             let f = n.as_f64();
             // Written by JavaScript, a count or a delay may come as a float.
-            (f.is_finite() && f >= 0.0 && f < 9.0e15).then_some(f as u64)
+            (0.0..9.0e15).contains(&f).then_some(f as u64)
         }),
         _ => None,
     }
@@ -255,8 +255,11 @@ pub(crate) fn decode_request(payload: &[u8]) -> Result<Message, &'static str> {
                 name,
                 args: data.cloned().collect(),
                 select: select(opts)?,
-                timeout: number(opts.and_then(|o| o.get("flags")).and_then(|f| f.get("timeout")))
-                    .map(Duration::from_millis),
+                timeout: number(
+                    opts.and_then(|o| o.get("flags"))
+                        .and_then(|f| f.get("timeout")),
+                )
+                .map(Duration::from_millis),
             }
         }
         (None, Some(RECOVER)) => Request::Recover {
@@ -318,10 +321,7 @@ pub(crate) fn encode_request(message: &Message, namespace: &str) -> Vec<u8> {
                 }
                 Target::Socket(sid) => {
                     fields.push(("sid", Data::from(sid.as_str())));
-                    fields.push((
-                        "room",
-                        Data::from(rooms.first().map_or("", String::as_str)),
-                    ));
+                    fields.push(("room", Data::from(rooms.first().map_or("", String::as_str))));
                 }
             }
         }
@@ -423,20 +423,21 @@ pub(crate) fn decode_response(payload: &[u8]) -> Option<(String, Data)> {
     Some((id, response))
 }
 
+/// A session handed over: its id, rooms, missed broadcasts and the last
+/// one's offset.
+pub(crate) type Found<'a> = (&'a str, &'a [String], &'a [Vec<engineio::Packet>], &'a str);
+
 /// The answer to a `stdws:recover` request.
-pub(crate) fn recovered(
-    request_id: &str,
-    uid: &str,
-    found: Option<(&str, &[String], &[Vec<engineio::Packet>])>,
-) -> Vec<u8> {
+pub(crate) fn recovered(request_id: &str, uid: &str, found: Option<Found<'_>>) -> Vec<u8> {
     let mut fields = vec![
         ("type", Data::from(RECOVERED)),
         ("requestId", Data::from(request_id)),
         ("uid", Data::from(uid)),
         ("found", Data::Bool(found.is_some())),
     ];
-    if let Some((id, rooms, missed)) = found {
+    if let Some((id, rooms, missed, last_offset)) = found {
         fields.push(("id", Data::from(id)));
+        fields.push(("lastOffset", Data::from(last_offset)));
         fields.push(("rooms", strings_data(rooms)));
         let missed = missed
             .iter()
@@ -467,6 +468,8 @@ pub(crate) struct Recovered {
     pub(crate) id: String,
     pub(crate) rooms: Vec<String>,
     pub(crate) missed: Vec<Vec<engineio::Packet>>,
+    /// The offset of the last of `missed` (the one asked for if none).
+    pub(crate) last_offset: String,
 }
 
 /// Reads a `stdws:recovered` answer: `Some(None)` if the node had no such
@@ -500,6 +503,7 @@ pub(crate) fn read_recovered(response: &Data) -> Option<Option<Recovered>> {
         id: response.get("id")?.as_str()?.to_owned(),
         rooms: strings(response.get("rooms")).ok()?,
         missed,
+        last_offset: response.get("lastOffset")?.as_str()?.to_owned(),
     }))
 }
 
@@ -510,7 +514,8 @@ mod tests {
     #[test]
     fn requests_are_read_as_nodes_adapter_writes_them() {
         // JSON.stringify of fetchSockets() and socketsJoin() in Node.
-        let fetch = br#"{"uid":"aB3dE6","requestId":"xY9zW1","type":5,"opts":{"rooms":["r"],"except":[]}}"#;
+        let fetch =
+            br#"{"uid":"aB3dE6","requestId":"xY9zW1","type":5,"opts":{"rooms":["r"],"except":[]}}"#;
         assert_eq!(
             decode_request(fetch),
             Ok(Message {
@@ -636,7 +641,7 @@ mod tests {
             engineio::Packet::Binary(vec![1, 2]),
         ]];
         let rooms = vec!["r".to_owned()];
-        let bytes = recovered("q", "node", Some(("sid", &rooms, &missed)));
+        let bytes = recovered("q", "node", Some(("sid", &rooms, &missed, "a")));
         let (id, response) = decode_response(&bytes).unwrap();
         assert_eq!(id, "q");
         assert_eq!(
@@ -646,6 +651,7 @@ mod tests {
                 id: "sid".into(),
                 rooms,
                 missed,
+                last_offset: "a".into(),
             }))
         );
         let (_, gone) = decode_response(&recovered("q", "node", None)).unwrap();

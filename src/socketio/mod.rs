@@ -83,4 +83,6 @@ pub use packet::Data;
 #[doc(no_inline)]
 pub use server::{SocketIo, SocketIoBuilder};
 #[doc(no_inline)]
-pub use socket::{Ack, AckError, Broadcast, DisconnectReason, Socket};
+pub use socket::{
+    Ack, AckError, Broadcast, ClusterError, DisconnectReason, RemoteSocket, ServerAck, Socket,
+};

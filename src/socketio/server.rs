@@ -72,23 +72,27 @@
 //! # Ok::<(), stdws::Error>(())
 //! ```
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::adapter;
+use super::cluster::{self, Message, Request, Select, Target};
 use super::engine::{App, Core, EngineConn, Settings};
 use super::engineio::{self, PayloadLimits};
 use super::namespace::{Members, Namespace};
 use super::packet::{self, Data, Decoder, Packet};
 use super::recovery::{self, Recovery};
 use super::session::{CloseReason, Config};
-use super::socket::{Ack, Broadcast, DisconnectReason, Socket};
+use super::socket::{
+    Ack, Broadcast, ClusterError, DisconnectReason, RemoteSocket, ServerAck, Socket,
+};
 use crate::backplane::{Listener, Publisher};
 use crate::json::Value;
 use crate::server::ServerBuilder;
@@ -120,6 +124,90 @@ pub(crate) struct Shared {
     redis_key: String,
     uid: String,
     publisher: OnceLock<Publisher>,
+    /// Held while a broadcast is queued, logged and its receivers picked,
+    /// and while a socket is restored (see `recovery`, across nodes).
+    order: Mutex<()>,
+    /// Requests to the other nodes waiting for answers, by request id.
+    waiting: Mutex<HashMap<String, Pending>>,
+    answered: Condvar,
+}
+
+/// Answers a request with these fields besides its id.
+type Answer<'a> = dyn Fn(Vec<(&str, Data)>) + 'a;
+
+/// At most this many cluster requests wait at once.
+const MAX_REQUESTS: usize = 1024;
+/// At most this many items (sockets, answers, acks) in one request's
+/// answers.
+const MAX_ITEMS: usize = 100_000;
+/// How long a node waits for the node that parked a session to hand it
+/// over (connection state recovery across nodes).
+const RECOVER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The acks of a broadcast with acks from a node that gave no timeout.
+const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+thread_local! {
+    /// Set while the backplane's thread runs a request's handlers: a
+    /// cluster request waiting there would wait for itself.
+    static ON_BACKPLANE: Cell<bool> = const { Cell::new(false) };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Fetch,
+    ServerSideEmit,
+    Broadcast,
+    Recover,
+}
+
+/// One request to the other nodes, as its answers come.
+struct Pending {
+    kind: Kind,
+    /// The other nodes, whose answers are waited for.
+    servers: usize,
+    answered: usize,
+    /// A broadcast with acks: the acks waited for, from every node.
+    clients: usize,
+    /// This node's sockets are counted in `clients`.
+    counted: bool,
+    items: Vec<Data>,
+    overflow: bool,
+    recovered: Option<Option<cluster::Recovered>>,
+    marks: recovery::Marks,
+}
+
+impl Pending {
+    fn new(kind: Kind, servers: usize) -> Pending {
+        Pending {
+            kind,
+            servers,
+            answered: 0,
+            clients: 0,
+            counted: kind != Kind::Broadcast,
+            items: Vec::new(),
+            overflow: false,
+            recovered: None,
+            marks: recovery::Marks::default(),
+        }
+    }
+
+    fn complete(&self) -> bool {
+        match self.kind {
+            Kind::Fetch | Kind::ServerSideEmit => self.answered >= self.servers,
+            Kind::Broadcast => {
+                self.counted && self.answered >= self.servers && self.items.len() >= self.clients
+            }
+            Kind::Recover => self.recovered.is_some(),
+        }
+    }
+
+    fn push(&mut self, item: Data) {
+        if self.items.len() >= MAX_ITEMS {
+            self.overflow = true;
+        } else {
+            self.items.push(item);
+        }
+    }
 }
 
 /// How long after the CONNECT answer what the connect handler emitted goes.
@@ -179,18 +267,541 @@ impl Shared {
         self.recovery.as_ref().map(|r| lock(r).next_offset())
     }
 
-    /// Logs a broadcast for recovery.
+    /// Logs a broadcast for recovery, from `origin` (`None`: this node).
     pub(crate) fn log_broadcast(
         &self,
         offset: String,
+        origin: Option<&str>,
         namespace: &str,
         rooms: &[String],
         except: &[String],
         packets: Vec<engineio::Packet>,
     ) {
         if let Some(recovery) = &self.recovery {
-            lock(recovery).log(offset, namespace, rooms, except, packets);
+            lock(recovery).log(offset, origin, namespace, rooms, except, packets);
         }
+    }
+
+    fn log_head(&self) -> u64 {
+        self.recovery.as_ref().map_or(0, |r| lock(r).head())
+    }
+
+    pub(crate) fn order(&self) -> MutexGuard<'_, ()> {
+        lock(&self.order)
+    }
+
+    /// The nodes of `namespace`'s cluster, this one included, as Redis
+    /// counted the subscribers of its request channel at most about a
+    /// second ago (1 without a backplane).
+    pub(crate) fn server_count(&self, namespace: &str) -> usize {
+        let Some(publisher) = self.publisher.get() else {
+            return 1;
+        };
+        publisher
+            .subscribers(&cluster::request_channel(&self.redis_key, namespace))
+            .map_or(1, |n| usize::try_from(n).unwrap_or(usize::MAX).max(1))
+    }
+
+    /// The other nodes a request of `namespace` waits for.
+    fn other_servers(&self, namespace: &str) -> usize {
+        if self.publisher.get().is_none() || !self.namespaces.contains_key(namespace) {
+            return 0;
+        }
+        self.server_count(namespace) - 1
+    }
+
+    fn publish_request(
+        &self,
+        namespace: &str,
+        request_id: Option<String>,
+        request: Request,
+    ) -> Result<(), ClusterError> {
+        let Some(publisher) = self.publisher.get() else {
+            return Ok(());
+        };
+        if !self.namespaces.contains_key(namespace) {
+            return Ok(());
+        }
+        let message = Message {
+            uid: self.uid.clone(),
+            request_id,
+            request,
+        };
+        let published = publisher.publish(
+            cluster::request_channel(&self.redis_key, namespace).into_bytes(),
+            cluster::encode_request(&message, namespace),
+        );
+        if published {
+            Ok(())
+        } else {
+            Err(ClusterError::NotSent)
+        }
+    }
+
+    /// A request no node answers.
+    pub(crate) fn tell(&self, namespace: &str, request: Request) -> Result<(), ClusterError> {
+        self.publish_request(namespace, None, request)
+    }
+
+    fn respond(&self, namespace: &str, bytes: Vec<u8>) {
+        if let Some(publisher) = self.publisher.get() {
+            publisher.publish(
+                cluster::response_channel(&self.redis_key, namespace).into_bytes(),
+                bytes,
+            );
+        }
+    }
+
+    /// Registers a request that waits for answers.
+    fn begin(&self, kind: Kind, servers: usize) -> Result<String, ClusterError> {
+        if ON_BACKPLANE.get() {
+            return Err(ClusterError::WrongThread);
+        }
+        let mut waiting = lock(&self.waiting);
+        if waiting.len() >= MAX_REQUESTS {
+            return Err(ClusterError::Overloaded);
+        }
+        let id = new_id();
+        waiting.insert(id.clone(), Pending::new(kind, servers));
+        Ok(id)
+    }
+
+    /// Changes a waiting request, and wakes whoever waits for it.
+    fn update(&self, id: &str, f: impl FnOnce(&mut Pending)) {
+        let mut waiting = lock(&self.waiting);
+        if let Some(pending) = waiting.get_mut(id) {
+            f(pending);
+            self.answered.notify_all();
+        }
+    }
+
+    /// Publishes a registered request, and waits until its answers are all
+    /// in or `deadline`; the request is forgotten either way.
+    fn send_and_wait(
+        &self,
+        namespace: &str,
+        id: &str,
+        request: Option<Request>,
+        deadline: Instant,
+    ) -> Result<Pending, ClusterError> {
+        if let Some(request) = request
+            && let Err(e) = self.publish_request(namespace, Some(id.to_owned()), request)
+        {
+            lock(&self.waiting).remove(id);
+            return Err(e);
+        }
+        let mut waiting = lock(&self.waiting);
+        loop {
+            let done = waiting.get(id).is_none_or(|p| p.complete() || p.overflow);
+            let now = Instant::now();
+            if done || now >= deadline {
+                let pending = waiting.remove(id).ok_or(ClusterError::NotSent)?;
+                if pending.overflow {
+                    return Err(ClusterError::Overloaded);
+                }
+                if !pending.complete() {
+                    let (answered, expected) = match pending.kind {
+                        Kind::Broadcast => (pending.items.len(), pending.clients),
+                        Kind::Recover => (0, 1),
+                        _ => (pending.answered, pending.servers),
+                    };
+                    return Err(ClusterError::Timeout { answered, expected });
+                }
+                return Ok(pending);
+            }
+            waiting = self
+                .answered
+                .wait_timeout(waiting, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// The other nodes' sockets of `select` (`fetchSockets`).
+    pub(crate) fn fetch(
+        &self,
+        namespace: &str,
+        select: Select,
+        timeout: Duration,
+    ) -> Result<Vec<RemoteSocket>, ClusterError> {
+        let servers = self.other_servers(namespace);
+        if servers == 0 {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + timeout;
+        let id = self.begin(Kind::Fetch, servers)?;
+        let pending = self.send_and_wait(namespace, &id, Some(Request::Fetch(select)), deadline)?;
+        Ok(pending
+            .items
+            .iter()
+            .filter_map(RemoteSocket::from_data)
+            .collect())
+    }
+
+    fn server_side_emit_with_ack(
+        &self,
+        namespace: &str,
+        data: Vec<Data>,
+        timeout: Duration,
+    ) -> Result<Vec<Data>, ClusterError> {
+        let servers = self.other_servers(namespace);
+        if servers == 0 {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + timeout;
+        let id = self.begin(Kind::ServerSideEmit, servers)?;
+        let pending = self.send_and_wait(
+            namespace,
+            &id,
+            Some(Request::ServerSideEmit(data)),
+            deadline,
+        )?;
+        Ok(pending.items)
+    }
+
+    /// A broadcast with acks: to `sockets` here and, if `cluster`, to
+    /// `select` on every other node.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn broadcast_with_ack(
+        self: &Arc<Self>,
+        namespace: &str,
+        select: Select,
+        sockets: Vec<Socket>,
+        cluster: bool,
+        name: &str,
+        args: Vec<Data>,
+        timeout: Duration,
+    ) -> Result<Vec<Data>, ClusterError> {
+        let servers = if cluster {
+            self.other_servers(namespace)
+        } else {
+            0
+        };
+        let deadline = Instant::now() + timeout;
+        let id = self.begin(Kind::Broadcast, servers)?;
+        if servers > 0
+            && let Err(e) = self.publish_request(
+                namespace,
+                Some(id.clone()),
+                Request::Broadcast {
+                    name: name.to_owned(),
+                    args: args.clone(),
+                    select,
+                    timeout: Some(timeout),
+                },
+            )
+        {
+            lock(&self.waiting).remove(&id);
+            return Err(e);
+        }
+        let count = sockets.len();
+        for socket in sockets {
+            let shared = Arc::downgrade(self);
+            let id = id.clone();
+            socket.emit_with_ack(name, args.clone(), timeout, move |answer| {
+                if let (Ok(args), Some(shared)) = (answer, shared.upgrade()) {
+                    let first = args.into_iter().next().unwrap_or_default();
+                    shared.update(&id, |p| p.push(first));
+                }
+            });
+        }
+        self.update(&id, |p| {
+            p.clients += count;
+            p.counted = true;
+        });
+        self.send_and_wait(namespace, &id, None, deadline)
+            .map(|p| p.items)
+    }
+
+    /// Asks the node that parked session `pid` to hand it over; `None` if
+    /// it does not within [`RECOVER_TIMEOUT`] or has none.
+    fn ask_recover(
+        &self,
+        namespace: &str,
+        pid: &str,
+        offset: &str,
+    ) -> Option<(cluster::Recovered, recovery::Marks)> {
+        self.publisher.get()?;
+        let deadline = Instant::now() + RECOVER_TIMEOUT;
+        let id = self.begin(Kind::Recover, 1).ok()?;
+        {
+            let _order = self.order();
+            let queued = self.log_head();
+            self.update(&id, |p| p.marks.queued = queued);
+            let request = Request::Recover {
+                pid: pid.to_owned(),
+                offset: offset.to_owned(),
+            };
+            if self
+                .publish_request(namespace, Some(id.clone()), request)
+                .is_err()
+            {
+                lock(&self.waiting).remove(&id);
+                return None;
+            }
+        }
+        let pending = self.send_and_wait(namespace, &id, None, deadline).ok()?;
+        let marks = pending.marks;
+        pending.recovered.flatten().map(|r| (r, marks))
+    }
+
+    /// Applies `f` to the sockets a join, leave or disconnect request names;
+    /// one named by id is answered by the node that has it.
+    fn on_sockets(
+        &self,
+        namespace: &str,
+        target: &Target,
+        answer: &Answer<'_>,
+        f: impl Fn(&Socket),
+    ) {
+        match target {
+            Target::Select(select) => {
+                let sockets = self
+                    .with_members(namespace, |m| m.select(&select.rooms, &select.except))
+                    .unwrap_or_default();
+                sockets.iter().for_each(f);
+            }
+            Target::Socket(sid) => {
+                if let Some(socket) = self.socket(namespace, sid) {
+                    f(&socket);
+                    answer(Vec::new());
+                }
+            }
+        }
+    }
+
+    /// Another node asks for session `pid`: hands it over if it is parked
+    /// here (and forgets it), says so if this node gave the pid and has it
+    /// no more; the answer is queued under the broadcasts' lock, so that
+    /// each broadcast is either in it or published after it.
+    fn hand_over(&self, namespace: &str, request_id: &str, pid: &str, offset: &str) {
+        let Some(recovery) = &self.recovery else {
+            return;
+        };
+        let mine = pid.split_once('.').is_some_and(|(uid, _)| uid == self.uid);
+        let _order = self.order();
+        let mut recovery = lock(recovery);
+        let held = recovery.holds(pid);
+        let answer = match recovery.restore(pid, offset, namespace, Instant::now()) {
+            Some(restored) => {
+                let parked = &restored.parked;
+                cluster::recovered(
+                    request_id,
+                    &self.uid,
+                    Some((
+                        &parked.id,
+                        &parked.rooms,
+                        &restored.missed,
+                        &restored.last_offset,
+                    )),
+                )
+            }
+            None if mine || held => cluster::recovered(request_id, &self.uid, None),
+            None => return,
+        };
+        drop(recovery);
+        self.respond(namespace, answer);
+    }
+
+    /// An answer to a request of this node's; `true` if it was one.
+    fn on_response(&self, payload: &[u8]) -> bool {
+        let Some((id, response)) = cluster::decode_response(payload) else {
+            return false;
+        };
+        let head = self.log_head();
+        let kind = cluster::number(response.get("type"));
+        let mut waiting = lock(&self.waiting);
+        let Some(pending) = waiting.get_mut(&id) else {
+            return false;
+        };
+        match pending.kind {
+            Kind::Fetch => {
+                pending.answered += 1;
+                for socket in response
+                    .get("sockets")
+                    .and_then(Data::as_array)
+                    .unwrap_or_default()
+                {
+                    pending.push(socket.clone());
+                }
+            }
+            Kind::ServerSideEmit => {
+                if kind == Some(cluster::SERVER_SIDE_EMIT) {
+                    pending.answered += 1;
+                    pending.push(response.get("data").cloned().unwrap_or_default());
+                }
+            }
+            Kind::Broadcast => match kind {
+                Some(cluster::BROADCAST_CLIENT_COUNT) => {
+                    pending.answered += 1;
+                    let count = cluster::number(response.get("clientCount")).unwrap_or(0);
+                    pending.clients = pending
+                        .clients
+                        .saturating_add(usize::try_from(count).unwrap_or(usize::MAX));
+                    if pending.clients > MAX_ITEMS {
+                        pending.overflow = true;
+                    }
+                }
+                Some(cluster::BROADCAST_ACK) => {
+                    pending.push(response.get("packet").cloned().unwrap_or_default());
+                }
+                _ => {}
+            },
+            Kind::Recover => {
+                if let Some(recovered) = cluster::read_recovered(&response)
+                    && !matches!(pending.recovered, Some(Some(_)))
+                {
+                    pending.marks.answered = head;
+                    pending.recovered = Some(recovered);
+                }
+            }
+        }
+        self.answered.notify_all();
+        true
+    }
+
+    /// A request from another node (or this one's, heard back); `true` if
+    /// it was another node's.
+    fn on_request(self: &Arc<Self>, namespace: &str, payload: &[u8]) -> bool {
+        let Ok(message) = cluster::decode_request(payload) else {
+            return false;
+        };
+        if message.uid == self.uid {
+            if let (Request::Recover { .. }, Some(id)) = (&message.request, &message.request_id) {
+                let head = self.log_head();
+                self.update(id, |p| p.marks.heard = head);
+            }
+            return false;
+        }
+        let id = message.request_id;
+        let answer = |fields: Vec<(&str, Data)>| {
+            if let Some(id) = &id {
+                let mut all = vec![("requestId", Data::from(id.as_str()))];
+                all.extend(fields);
+                self.respond(namespace, cluster::encode_json(&Data::object(all)));
+            }
+        };
+        let selected = |select: &Select| {
+            self.with_members(namespace, |m| m.select(&select.rooms, &select.except))
+                .unwrap_or_default()
+        };
+        let strings = |items: Vec<String>| Data::Array(items.into_iter().map(Data::from).collect());
+        match message.request {
+            Request::Sockets { rooms } => {
+                let ids = selected(&Select {
+                    rooms,
+                    except: Vec::new(),
+                })
+                .iter()
+                .map(|s| s.id().to_owned())
+                .collect();
+                answer(vec![("sockets", strings(ids))]);
+            }
+            Request::AllRooms => {
+                let rooms = self
+                    .with_members(namespace, |m| m.room_names())
+                    .unwrap_or_default();
+                answer(vec![("rooms", strings(rooms))]);
+            }
+            Request::Join { target, rooms } => {
+                self.on_sockets(namespace, &target, &answer, |s| {
+                    for room in &rooms {
+                        s.join(room);
+                    }
+                });
+            }
+            Request::Leave { target, rooms } => {
+                self.on_sockets(namespace, &target, &answer, |s| {
+                    for room in &rooms {
+                        s.leave(room);
+                    }
+                });
+            }
+            Request::Disconnect { target, close } => {
+                self.on_sockets(namespace, &target, &answer, |s| {
+                    if close {
+                        s.inner.conn.close();
+                    } else {
+                        s.disconnect();
+                    }
+                });
+            }
+            Request::Fetch(select) => {
+                let sockets = selected(&select)
+                    .iter()
+                    .map(|s| s.describe().to_data())
+                    .collect();
+                answer(vec![("sockets", Data::Array(sockets))]);
+            }
+            Request::ServerSideEmit(data) => {
+                let mut data = data.into_iter();
+                let Some(name) = data.next().and_then(|n| n.as_str().map(str::to_owned)) else {
+                    return true;
+                };
+                let handler = self
+                    .namespaces
+                    .get(namespace)
+                    .and_then(|n| n.server_events.get(&name));
+                if let Some(handler) = handler {
+                    let respond_to = id.clone().map(|id| {
+                        let shared = Arc::downgrade(self);
+                        let namespace = namespace.to_owned();
+                        Box::new(move |value: Data| {
+                            if let Some(shared) = shared.upgrade() {
+                                let response = Data::object([
+                                    ("type", Data::from(cluster::SERVER_SIDE_EMIT)),
+                                    ("requestId", Data::from(id)),
+                                    ("data", value),
+                                ]);
+                                shared.respond(&namespace, cluster::encode_json(&response));
+                            }
+                        }) as Box<dyn FnOnce(Data) + Send>
+                    });
+                    let ack = ServerAck { answer: respond_to };
+                    let args: Vec<Data> = data.collect();
+                    let _ = catch_unwind(AssertUnwindSafe(|| handler(args, ack)));
+                }
+            }
+            Request::Broadcast {
+                name,
+                args,
+                select,
+                timeout,
+            } => {
+                let Some(id) = id else {
+                    return true;
+                };
+                let sockets = selected(&select);
+                let count = Data::object([
+                    ("type", Data::from(cluster::BROADCAST_CLIENT_COUNT)),
+                    ("requestId", Data::from(id.as_str())),
+                    ("clientCount", Data::from(sockets.len() as u64)),
+                ]);
+                self.respond(namespace, cluster::encode_json(&count));
+                for socket in sockets {
+                    let shared = Arc::downgrade(self);
+                    let namespace = namespace.to_owned();
+                    let id = id.clone();
+                    let timeout = timeout.unwrap_or(DEFAULT_ACK_TIMEOUT);
+                    socket.emit_with_ack(&name, args.clone(), timeout, move |answer| {
+                        if let (Ok(args), Some(shared)) = (answer, shared.upgrade()) {
+                            let response = Data::object([
+                                ("type", Data::from(cluster::BROADCAST_ACK)),
+                                ("requestId", Data::from(id)),
+                                ("packet", args.into_iter().next().unwrap_or_default()),
+                            ]);
+                            shared.respond(&namespace, cluster::encode_msgpack(&response));
+                        }
+                    });
+                }
+            }
+            Request::Recover { pid, offset } => {
+                if let Some(id) = id {
+                    self.hand_over(namespace, &id, &pid, &offset);
+                }
+            }
+        }
+        true
     }
 
     pub(crate) fn wake_housekeeper(&self) {
@@ -229,6 +840,7 @@ impl Shared {
                 socket.namespace(),
                 rooms,
                 socket.raw_data(),
+                socket.alias(),
                 Instant::now(),
             );
         }
@@ -274,25 +886,63 @@ impl Shared {
             return;
         }
         let auth = data.unwrap_or_else(|| Value::Object(Vec::new()));
-        let restored = match (&self.recovery, auth.get("pid"), auth.get("offset")) {
-            (Some(recovery), Some(pid), Some(offset)) => match (pid.as_str(), offset.as_str()) {
-                (Some(pid), Some(offset)) => {
-                    lock(recovery).restore(pid, offset, namespace.as_str(), Instant::now())
-                }
+        let asked = match (&self.recovery, auth.get("pid"), auth.get("offset")) {
+            (Some(_), Some(pid), Some(offset)) => match (pid.as_str(), offset.as_str()) {
+                (Some(pid), Some(offset)) => Some((pid.to_owned(), offset.to_owned())),
                 _ => None,
             },
             _ => None,
         };
+        // A session another node parked: asked for before the lock below,
+        // which that node's broadcasts need to be logged here meanwhile.
+        let remote = asked.as_ref().and_then(|(pid, offset)| {
+            let theirs = pid.split_once('.').is_some_and(|(uid, _)| uid != self.uid);
+            let here = self.recovery.as_ref().is_some_and(|r| lock(r).holds(pid));
+            (theirs && !here)
+                .then(|| self.ask_recover(namespace.as_str(), pid, offset))
+                .flatten()
+        });
+        let order = self.order();
+        let restored = match (&self.recovery, &asked) {
+            (Some(recovery), Some((pid, offset))) => {
+                let mut recovery = lock(recovery);
+                let head = recovery.head();
+                match remote {
+                    Some((r, marks)) => recovery
+                        .replay_for(&r.uid, marks, namespace.as_str(), &r.id, &r.rooms)
+                        .map(|(replay, last)| {
+                            let mut missed = r.missed;
+                            missed.extend(replay);
+                            Restoring {
+                                id: r.id,
+                                rooms: r.rooms,
+                                data: None,
+                                missed,
+                                alias: match last {
+                                    Some(_) => None,
+                                    None => Some((r.last_offset, head)),
+                                },
+                            }
+                        }),
+                    None => recovery
+                        .restore(pid, offset, namespace.as_str(), Instant::now())
+                        .map(|r| Restoring {
+                            alias: r.missed.is_empty().then(|| (r.last_offset.clone(), head)),
+                            id: r.parked.id,
+                            rooms: r.parked.rooms,
+                            data: r.parked.data,
+                            missed: r.missed,
+                        }),
+                }
+            }
+            _ => None,
+        };
+        // A pid names the node that gave it (see `recovery`, across nodes).
         let pid = self
             .recovery
             .as_ref()
-            .map(|_| match (&restored, auth.get("pid")) {
-                (Some(_), Some(pid)) => pid.as_str().unwrap_or_default().to_owned(),
-                _ => new_id(),
-            });
-        let id = restored
-            .as_ref()
-            .map_or_else(new_id, |r| r.parked.id.clone());
+            .map(|_| format!("{}.{}", self.uid, new_id()));
+        let id = restored.as_ref().map_or_else(new_id, |r| r.id.clone());
         let socket = Socket::new(
             id,
             namespace.clone(),
@@ -303,7 +953,8 @@ impl Shared {
             restored.is_some(),
         );
         if let Some(restored) = &restored {
-            socket.set_raw_data(restored.parked.data.clone());
+            socket.set_raw_data(restored.data.clone());
+            socket.set_alias(restored.alias.clone());
             // The missed broadcasts go first, right after the CONNECT.
             for packets in &restored.missed {
                 let _ = socket.send_encoded(packets.clone());
@@ -315,10 +966,11 @@ impl Shared {
             let mut members = lock(&self.members);
             let members = members.entry(namespace.as_str().to_owned()).or_default();
             members.insert(socket.clone());
-            for room in restored.iter().flat_map(|r| &r.parked.rooms) {
+            for room in restored.iter().flat_map(|r| &r.rooms) {
                 members.join(socket.id(), room);
             }
         }
+        drop(order);
         lock(cs)
             .sockets
             .insert(namespace.as_str().to_owned(), socket.clone());
@@ -405,6 +1057,15 @@ impl Shared {
             _ => conn.close(),
         }
     }
+}
+
+/// A socket being restored, from this node's parked sockets or another's.
+struct Restoring {
+    id: String,
+    rooms: Vec<String>,
+    data: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    missed: Vec<Vec<engineio::Packet>>,
+    alias: Option<(String, u64)>,
 }
 
 /// The Engine.IO application of a Socket.IO server.
@@ -498,14 +1159,51 @@ impl Listener for RedisAdapter {
             .collect()
     }
 
+    fn channels(&self) -> Vec<String> {
+        let shared = &self.shared;
+        let mut names: Vec<&String> = shared.namespaces.keys().collect();
+        names.sort();
+        names
+            .into_iter()
+            .flat_map(|n| {
+                [
+                    cluster::request_channel(&shared.redis_key, n),
+                    cluster::response_channel(&shared.redis_key, n),
+                    cluster::specific_response_channel(&shared.redis_key, n, &shared.uid),
+                ]
+            })
+            .collect()
+    }
+
     fn attach(&self, publisher: Publisher) {
         let first = self.shared.publisher.set(publisher).is_ok();
         self.primary
             .store(first, std::sync::atomic::Ordering::Relaxed);
     }
 
-    fn message(&self, _channel: &[u8], payload: &[u8]) -> bool {
+    fn message(&self, channel: &[u8], payload: &[u8]) -> bool {
         if !self.primary.load(std::sync::atomic::Ordering::Relaxed) {
+            return false;
+        }
+        let shared = &self.shared;
+        let key = &shared.redis_key;
+        if let Ok(channel) = std::str::from_utf8(channel)
+            && (channel.starts_with(&format!("{key}-request#"))
+                || channel.starts_with(&format!("{key}-response#")))
+        {
+            for namespace in shared.namespaces.keys() {
+                if channel == cluster::request_channel(key, namespace) {
+                    ON_BACKPLANE.set(true);
+                    let theirs = shared.on_request(namespace, payload);
+                    ON_BACKPLANE.set(false);
+                    return theirs;
+                }
+                if channel == cluster::response_channel(key, namespace)
+                    || channel == cluster::specific_response_channel(key, namespace, &shared.uid)
+                {
+                    return shared.on_response(payload);
+                }
+            }
             return false;
         }
         let Ok(remote) = adapter::decode(payload) else {
@@ -520,6 +1218,7 @@ impl Listener for RedisAdapter {
             &remote.namespace,
             remote.rooms,
             remote.except,
+            &remote.uid,
         )
         .emit(&remote.name, remote.args);
         true
@@ -601,6 +1300,49 @@ impl SocketIo {
     /// The socket with this id in `namespace`, if it is connected.
     pub fn socket(&self, namespace: &str, id: &str) -> Option<Socket> {
         self.shared.socket(namespace, id)
+    }
+
+    /// Runs the handlers that the other nodes of the cluster have for the
+    /// event `name` in `namespace`
+    /// ([`Namespace::on_server_side_emit`]; `io.serverSideEmit(..)` in
+    /// JavaScript), not this node's. `Err` only if it could not be handed
+    /// to Redis; without a backplane, nothing happens.
+    pub fn server_side_emit(
+        &self,
+        namespace: &str,
+        name: &str,
+        args: impl IntoIterator<Item = Data>,
+    ) -> Result<(), ClusterError> {
+        let mut data = vec![Data::from(name)];
+        data.extend(args);
+        self.shared.tell(namespace, Request::ServerSideEmit(data))
+    }
+
+    /// As [`server_side_emit`](Self::server_side_emit), and waits at most
+    /// `timeout` for one answer from each other node (`await
+    /// io.timeout(ms).serverSideEmitWithAck(..)`), in the order they came:
+    /// a node without a handler for `name`, or one whose handler does not
+    /// answer, makes it time out. Blocks the calling thread meanwhile.
+    pub fn server_side_emit_with_ack(
+        &self,
+        namespace: &str,
+        name: &str,
+        args: impl IntoIterator<Item = Data>,
+        timeout: Duration,
+    ) -> Result<Vec<Data>, ClusterError> {
+        let mut data = vec![Data::from(name)];
+        data.extend(args);
+        self.shared
+            .server_side_emit_with_ack(namespace, data, timeout)
+    }
+
+    /// How many nodes serve `namespace` in the cluster, this one included
+    /// (`io.of(nsp).adapter.serverCount()`): the subscribers of its
+    /// request channel, as Redis counted them at most about a second ago;
+    /// 1 without a backplane. The cluster-wide requests wait for this many
+    /// less one answers.
+    pub fn server_count(&self, namespace: &str) -> usize {
+        self.shared.server_count(namespace)
     }
 
     /// How many Engine.IO sessions are open.
@@ -716,6 +1458,9 @@ impl SocketIoBuilder {
             redis_key: self.redis_key,
             uid: new_id(),
             publisher: OnceLock::new(),
+            order: Mutex::new(()),
+            waiting: Mutex::new(HashMap::new()),
+            answered: Condvar::new(),
         });
         let settings = Settings {
             session: self.config,
