@@ -390,7 +390,7 @@ mod tests {
                 message("a-after-answer")
             ]
         );
-        assert_eq!(last.as_deref(), Some("7"));
+        assert_eq!(last.as_deref(), Some("6"));
         // An offset of A's log stands for B's position, once parked here.
         let t0 = Instant::now();
         b.park(
