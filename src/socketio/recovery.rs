@@ -35,6 +35,11 @@
 //!   A's broadcasts           logged after A's answer   (A logged them after answering)
 //! ```
 //!
+//! The pid stays the client's (the official client takes a socket as
+//! recovered only if the CONNECT answer repeats its pid), so after a
+//! handover the node the pid names stays silent about it, and the node that
+//! holds it answers.
+//!
 //! A node logs and queues each broadcast, and picks its receivers, under
 //! one lock that restoring takes too (and A takes while it answers), so
 //! that no broadcast falls between the log and the live socket. If A does
@@ -107,27 +112,35 @@ pub(crate) struct Marks {
 /// The log and the parked sockets of one server.
 pub(crate) struct Recovery {
     settings: Settings,
+    /// Ends each offset: offsets of different nodes never collide (a
+    /// client may bring one node's offset to another).
+    tag: String,
     next_offset: u64,
     log: VecDeque<Logged>,
     parked: HashMap<String, Parked>,
     parked_order: VecDeque<String>,
+    /// Sessions handed over to another node, until their window ends: the
+    /// node that holds them now answers for them.
+    handed: VecDeque<(String, Instant)>,
 }
 
 impl Recovery {
-    pub(crate) fn new(settings: Settings) -> Recovery {
+    pub(crate) fn new(settings: Settings, tag: &str) -> Recovery {
         Recovery {
             settings,
+            tag: tag.to_owned(),
             next_offset: 0,
             log: VecDeque::new(),
             parked: HashMap::new(),
             parked_order: VecDeque::new(),
+            handed: VecDeque::new(),
         }
     }
 
     /// An offset for the next broadcast.
     pub(crate) fn next_offset(&mut self) -> String {
         self.next_offset = self.next_offset.wrapping_add(1);
-        format!("{:x}", self.next_offset)
+        format!("{:x}.{}", self.next_offset, self.tag)
     }
 
     /// The sequence number of the last offset given out.
@@ -197,6 +210,20 @@ impl Recovery {
                 until,
             },
         );
+    }
+
+    /// Notes that the session `pid` was handed over to another node.
+    pub(crate) fn handed_over(&mut self, pid: &str, now: Instant) {
+        while self.handed.len() >= self.settings.max_parked.max(1) {
+            self.handed.pop_front();
+        }
+        self.handed
+            .push_back((pid.to_owned(), now + self.settings.window));
+    }
+
+    /// Whether the session `pid` was handed over to another node.
+    pub(crate) fn was_handed_over(&self, pid: &str) -> bool {
+        self.handed.iter().any(|(p, _)| p == pid)
     }
 
     /// Whether a socket is parked under `pid`.
@@ -288,6 +315,7 @@ impl Recovery {
     /// next one will.
     pub(crate) fn expire(&mut self, now: Instant) -> Option<Instant> {
         self.parked.retain(|_, p| now < p.until);
+        self.handed.retain(|(_, until)| now < *until);
         let parked = &self.parked;
         self.parked_order.retain(|pid| parked.contains_key(pid));
         self.parked.values().map(|p| p.until).min()
@@ -313,7 +341,7 @@ mod tests {
     #[test]
     fn a_restored_socket_gets_the_broadcasts_after_its_offset_that_it_would_have_got() {
         let t0 = Instant::now();
-        let mut recovery = Recovery::new(settings());
+        let mut recovery = Recovery::new(settings(), "t");
         let first = recovery.next_offset();
         recovery.log(first.clone(), None, "/", &[], &[], message("a"));
         recovery.park(
@@ -333,7 +361,7 @@ mod tests {
         recovery.log(fourth, None, "/", &[], &["s1".into()], message("d"));
         // The log holds 3: "a" is gone, and with it the offset.
         assert!(recovery.restore("p", &first, "/", t0).is_none());
-        let mut recovery = Recovery::new(settings());
+        let mut recovery = Recovery::new(settings(), "t");
         let first = recovery.next_offset();
         recovery.log(first.clone(), None, "/", &[], &[], message("a"));
         recovery.park(
@@ -352,17 +380,20 @@ mod tests {
         let restored = recovery.restore("p", &first, "/", t0).unwrap();
         assert_eq!(restored.parked.id, "s1");
         assert_eq!(restored.missed, vec![message("b")]);
-        assert_eq!(restored.last_offset, "2");
+        assert_eq!(restored.last_offset, "2.t");
         // Restored once only.
         assert!(recovery.restore("p", &first, "/", t0).is_none());
     }
 
     #[test]
     fn a_node_replays_what_the_node_that_parked_the_socket_could_not_have_had() {
-        let mut b = Recovery::new(Settings {
-            max_packets: 10,
-            ..settings()
-        });
+        let mut b = Recovery::new(
+            Settings {
+                max_packets: 10,
+                ..settings()
+            },
+            "t",
+        );
         let log = |b: &mut Recovery, origin: Option<&str>, text: &str| {
             let offset = b.next_offset();
             b.log(offset, origin, "/", &[], &[], message(text));
@@ -390,7 +421,7 @@ mod tests {
                 message("a-after-answer")
             ]
         );
-        assert_eq!(last.as_deref(), Some("6"));
+        assert_eq!(last.as_deref(), Some("6.t"));
         // An offset of A's log stands for B's position, once parked here.
         let t0 = Instant::now();
         b.park(
@@ -410,7 +441,7 @@ mod tests {
     #[test]
     fn parked_sockets_expire_and_are_bounded() {
         let t0 = Instant::now();
-        let mut recovery = Recovery::new(settings());
+        let mut recovery = Recovery::new(settings(), "t");
         let offset = recovery.next_offset();
         recovery.log(offset.clone(), None, "/", &[], &[], message("a"));
         for pid in ["p1", "p2", "p3"] {

@@ -582,8 +582,10 @@ impl Shared {
         let _order = self.order();
         let mut recovery = lock(recovery);
         let held = recovery.holds(pid);
-        let answer = match recovery.restore(pid, offset, namespace, Instant::now()) {
+        let now = Instant::now();
+        let answer = match recovery.restore(pid, offset, namespace, now) {
             Some(restored) => {
+                recovery.handed_over(pid, now);
                 let parked = &restored.parked;
                 cluster::recovered(
                     request_id,
@@ -596,6 +598,7 @@ impl Shared {
                     )),
                 )
             }
+            None if recovery.was_handed_over(pid) && !held => return,
             None if mine || held => cluster::recovered(request_id, &self.uid, None),
             None => return,
         };
@@ -897,8 +900,11 @@ impl Shared {
         // which that node's broadcasts need to be logged here meanwhile.
         let remote = asked.as_ref().and_then(|(pid, offset)| {
             let theirs = pid.split_once('.').is_some_and(|(uid, _)| uid != self.uid);
-            let here = self.recovery.as_ref().is_some_and(|r| lock(r).holds(pid));
-            (theirs && !here)
+            let (here, handed) = self.recovery.as_ref().map_or((false, false), |r| {
+                let r = lock(r);
+                (r.holds(pid), r.was_handed_over(pid))
+            });
+            ((theirs || handed) && !here)
                 .then(|| self.ask_recover(namespace.as_str(), pid, offset))
                 .flatten()
         });
@@ -937,11 +943,12 @@ impl Shared {
             }
             _ => None,
         };
-        // A pid names the node that gave it (see `recovery`, across nodes).
-        let pid = self
-            .recovery
-            .as_ref()
-            .map(|_| format!("{}.{}", self.uid, new_id()));
+        // A new pid names the node that gave it (see `recovery`, across
+        // nodes); a restored socket keeps the client's.
+        let pid = self.recovery.as_ref().map(|_| match (&restored, &asked) {
+            (Some(_), Some((pid, _))) => pid.clone(),
+            _ => format!("{}.{}", self.uid, new_id()),
+        });
         let id = restored.as_ref().map_or_else(new_id, |r| r.id.clone());
         let socket = Socket::new(
             id,
@@ -1447,6 +1454,7 @@ impl SocketIoBuilder {
 
     /// Starts the server's housekeeping; [`mount`](SocketIo::mount) it next.
     pub fn build(self) -> SocketIo {
+        let uid = new_id();
         let shared = Arc::new(Shared {
             namespaces: self.namespaces,
             members: Mutex::new(HashMap::new()),
@@ -1454,9 +1462,11 @@ impl SocketIoBuilder {
             limits: self.limits,
             core: OnceLock::new(),
             releases: Mutex::new(Vec::new()),
-            recovery: self.recovery.map(|r| Mutex::new(Recovery::new(r))),
+            recovery: self
+                .recovery
+                .map(|r| Mutex::new(Recovery::new(r, uid.get(..6).unwrap_or(&uid)))),
             redis_key: self.redis_key,
-            uid: new_id(),
+            uid: uid.clone(),
             publisher: OnceLock::new(),
             order: Mutex::new(()),
             waiting: Mutex::new(HashMap::new()),
