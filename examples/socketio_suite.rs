@@ -65,19 +65,21 @@ fn cluster_events(main: Namespace, io: Arc<OnceLock<SocketIo>>) -> Namespace {
         (text(0), text(1))
     };
     main.on("cluster-fetch", move |socket, _args, ack| {
-        let answer = match socket.server().of("/").fetch_sockets(wait) {
-            Ok(found) => sorted(
-                found
-                    .into_iter()
-                    .map(|s| {
-                        let rooms = s.rooms.into_iter().map(Data::from).collect();
-                        Data::object([("id", Data::from(s.id)), ("rooms", Data::Array(rooms))])
-                    })
-                    .collect(),
-            ),
-            Err(e) => failed(e),
-        };
-        ack.send([answer]);
+        socket.server().of("/").fetch_sockets(wait, move |found| {
+            let answer = match found {
+                Ok(found) => sorted(
+                    found
+                        .into_iter()
+                        .map(|s| {
+                            let rooms = s.rooms.into_iter().map(Data::from).collect();
+                            Data::object([("id", Data::from(s.id)), ("rooms", Data::Array(rooms))])
+                        })
+                        .collect(),
+                ),
+                Err(e) => failed(e),
+            };
+            ack.send([answer]);
+        });
     })
     .on("cluster-join", move |socket, args, ack| {
         let (target, room) = target(&args);
@@ -95,21 +97,23 @@ fn cluster_events(main: Namespace, io: Arc<OnceLock<SocketIo>>) -> Namespace {
         ack.send([done.map_or_else(failed, |()| Data::from(true))]);
     })
     .on("cluster-ping", move |socket, args, ack| {
-        let answers = socket
+        socket
             .server()
-            .server_side_emit_with_ack("/", "ping", args, wait);
-        ack.send([answers.map_or_else(failed, Data::Array)]);
+            .server_side_emit_with_ack("/", "ping", args, wait, move |answers| {
+                ack.send([answers.map_or_else(failed, Data::Array)]);
+            });
     })
     .on("cluster-note", move |socket, args, ack| {
         let done = socket.server().server_side_emit("/", "note", args);
         ack.send([done.map_or_else(failed, |()| Data::from(true))]);
     })
     .on("cluster-ask", move |socket, args, ack| {
-        let answers = socket
+        socket
             .server()
             .of("/")
-            .emit_with_ack("question-all", args, wait);
-        ack.send([answers.map_or_else(failed, sorted)]);
+            .emit_with_ack("question-all", args, wait, move |answers| {
+                ack.send([answers.map_or_else(failed, sorted)]);
+            });
     })
     .on_server_side_emit("ping", |args, ack| {
         let mut answer = vec![Data::from("pong stdws")];

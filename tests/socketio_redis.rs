@@ -438,6 +438,15 @@ fn connect_with(addr: SocketAddr, auth: &str) -> (RawClient, String, Option<Stri
     (client, sid, pid)
 }
 
+/// What a cluster request's callback got.
+fn answer<T: Send + 'static>(ask: impl FnOnce(Box<dyn FnOnce(T) + Send>)) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    ask(Box::new(move |result| {
+        let _ = tx.send(result);
+    }));
+    rx.recv_timeout(2 * TIMEOUT).expect("the callback ran")
+}
+
 /// Reads an EVENT that asks for an ack: its id and its JSON arguments.
 fn event_with_ack(client: &mut RawClient) -> (u64, String) {
     let t = text(client);
@@ -462,7 +471,7 @@ fn cluster_requests_reach_the_other_node_and_come_back() {
     let (mut b1, b1_id, _) = connect_with(b.local_addr(), "");
 
     // fetchSockets: both nodes' sockets, the other's with its handshake.
-    let mut found = io_a.of("/").fetch_sockets(TIMEOUT).unwrap();
+    let mut found = answer(|done| io_a.of("/").fetch_sockets(TIMEOUT, done)).unwrap();
     found.sort_by_key(|s| s.local);
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(
@@ -490,7 +499,7 @@ fn cluster_requests_reach_the_other_node_and_come_back() {
         io_b.socket("/", &b1_id)
             .is_some_and(|s| s.rooms().contains(&"joined".to_owned()))
     });
-    let joined = io_a.to("joined").fetch_sockets(TIMEOUT).unwrap();
+    let joined = answer(|done| io_a.to("joined").fetch_sockets(TIMEOUT, done)).unwrap();
     assert_eq!(joined.len(), 1);
     assert_eq!(joined[0].id, b1_id);
     io_a.to("joined").sockets_leave("joined").unwrap();
@@ -500,9 +509,9 @@ fn cluster_requests_reach_the_other_node_and_come_back() {
     });
 
     // serverSideEmit, with and without an ack: the other node's handler.
-    let answers = io_a
-        .server_side_emit_with_ack("/", "ping", [Data::from(1)], TIMEOUT)
-        .unwrap();
+    let answers =
+        answer(|done| io_a.server_side_emit_with_ack("/", "ping", [Data::from(1)], TIMEOUT, done))
+            .unwrap();
     assert_eq!(
         answers,
         [Data::Array(vec![Data::from("pong b"), Data::from(1)])]
@@ -512,9 +521,10 @@ fn cluster_requests_reach_the_other_node_and_come_back() {
     assert_eq!(notes_b.recv_timeout(TIMEOUT).unwrap(), [Data::from("n")]);
     // No handler for it on the other node: a timeout, within the bound.
     let start = std::time::Instant::now();
-    let err = io_a
-        .server_side_emit_with_ack("/", "nobody", [], Duration::from_millis(300))
-        .unwrap_err();
+    let err = answer(|done| {
+        io_a.server_side_emit_with_ack("/", "nobody", [], Duration::from_millis(300), done)
+    })
+    .unwrap_err();
     assert_eq!(
         err,
         stdws::socketio::ClusterError::Timeout {
@@ -525,31 +535,30 @@ fn cluster_requests_reach_the_other_node_and_come_back() {
     assert!(start.elapsed() < Duration::from_secs(3));
 
     // A broadcast with acks across both nodes.
-    let asker = {
-        let io_a = io_a.clone();
-        std::thread::spawn(move || io_a.of("/").emit_with_ack("q", [Data::from(7)], TIMEOUT))
-    };
+    let (acks_tx, acks) = std::sync::mpsc::channel();
+    let tx = acks_tx.clone();
+    io_a.of("/")
+        .emit_with_ack("q", [Data::from(7)], TIMEOUT, move |r| {
+            let _ = tx.send(r);
+        });
     for (client, name) in [(&mut a1, "a1"), (&mut b1, "b1")] {
         let (id, args) = event_with_ack(client);
         assert_eq!(args, r#"["q",7]"#);
         client.send_text(&format!(r#"43{id}["{name}",2]"#));
     }
-    let mut acks = asker.join().unwrap().unwrap();
-    acks.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
-    assert_eq!(acks, [Data::from("a1"), Data::from("b1")]);
+    let mut got = acks.recv_timeout(TIMEOUT).unwrap().unwrap();
+    got.sort_by(|x, y| x.as_str().cmp(&y.as_str()));
+    assert_eq!(got, [Data::from("a1"), Data::from("b1")]);
     // One client does not answer: a timeout that says how many did.
-    let asker = {
-        let io_a = io_a.clone();
-        std::thread::spawn(move || {
-            io_a.of("/")
-                .emit_with_ack("q", [], Duration::from_millis(500))
-        })
-    };
+    io_a.of("/")
+        .emit_with_ack("q", [], Duration::from_millis(500), move |r| {
+            let _ = acks_tx.send(r);
+        });
     let (id, _) = event_with_ack(&mut a1);
     a1.send_text(&format!(r#"43{id}["a1"]"#));
     let (_, _) = event_with_ack(&mut b1);
     assert_eq!(
-        asker.join().unwrap(),
+        acks.recv_timeout(TIMEOUT).unwrap(),
         Err(stdws::socketio::ClusterError::Timeout {
             answered: 1,
             expected: 2
@@ -562,7 +571,7 @@ fn cluster_requests_reach_the_other_node_and_come_back() {
     wait_until("b1 is gone from node B", || {
         io_b.socket("/", &b1_id).is_none()
     });
-    let found = io_b.of("/").fetch_sockets(TIMEOUT).unwrap();
+    let found = answer(|done| io_b.of("/").fetch_sockets(TIMEOUT, done)).unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, a1_id);
     a.shutdown_now();

@@ -93,8 +93,7 @@ impl Namespace {
     /// in JavaScript): the handler gets the arguments and a [`ServerAck`]
     /// to answer with one value, if the sender asked for one. It runs on
     /// the Redis backplane's thread: keep it short (hand long work to a
-    /// thread of your own), and it cannot wait for a cluster request of its
-    /// own ([`ClusterError::WrongThread`](super::socket::ClusterError::WrongThread)).
+    /// thread of your own); the answer may be sent later, from any thread.
     pub fn on_server_side_emit(
         mut self,
         name: &str,

@@ -72,11 +72,10 @@
 //! # Ok::<(), stdws::Error>(())
 //! ```
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -129,7 +128,6 @@ pub(crate) struct Shared {
     order: Mutex<()>,
     /// Requests to the other nodes waiting for answers, by request id.
     waiting: Mutex<HashMap<String, Pending>>,
-    answered: Condvar,
 }
 
 /// Answers a request with these fields besides its id.
@@ -145,12 +143,6 @@ const MAX_ITEMS: usize = 100_000;
 const RECOVER_TIMEOUT: Duration = Duration::from_secs(2);
 /// The acks of a broadcast with acks from a node that gave no timeout.
 const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
-
-thread_local! {
-    /// Set while the backplane's thread runs a request's handlers: a
-    /// cluster request waiting there would wait for itself.
-    static ON_BACKPLANE: Cell<bool> = const { Cell::new(false) };
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -174,10 +166,16 @@ struct Pending {
     overflow: bool,
     recovered: Option<Option<cluster::Recovered>>,
     marks: recovery::Marks,
+    deadline: Instant,
+    done: Option<Done>,
 }
 
+/// What a cluster request's caller is told: the answers, or why they did
+/// not all come.
+type Done = Box<dyn FnOnce(Result<Pending, ClusterError>) + Send>;
+
 impl Pending {
-    fn new(kind: Kind, servers: usize) -> Pending {
+    fn new(kind: Kind, servers: usize, deadline: Instant) -> Pending {
         Pending {
             kind,
             servers,
@@ -188,7 +186,28 @@ impl Pending {
             overflow: false,
             recovered: None,
             marks: recovery::Marks::default(),
+            deadline,
+            done: None,
         }
+    }
+
+    /// Tells the caller: the answers if they are all in, else why not.
+    fn finish(mut self) {
+        let Some(done) = self.done.take() else {
+            return;
+        };
+        if self.overflow {
+            return done(Err(ClusterError::Overloaded));
+        }
+        if !self.complete() {
+            let (answered, expected) = match self.kind {
+                Kind::Broadcast => (self.items.len(), self.clients),
+                Kind::Recover => (0, 1),
+                _ => (self.answered, self.servers),
+            };
+            return done(Err(ClusterError::Timeout { answered, expected }));
+        }
+        done(Ok(self))
     }
 
     fn complete(&self) -> bool {
@@ -352,90 +371,104 @@ impl Shared {
         }
     }
 
-    /// Registers a request that waits for answers.
-    fn begin(&self, kind: Kind, servers: usize) -> Result<String, ClusterError> {
-        if ON_BACKPLANE.get() {
-            return Err(ClusterError::WrongThread);
-        }
+    /// Registers a request that waits for answers until `timeout`; `done`
+    /// gets them, or why they did not all come. `None` (and `done` told)
+    /// if too many wait already.
+    fn begin(&self, kind: Kind, servers: usize, timeout: Duration, done: Done) -> Option<String> {
         let mut waiting = lock(&self.waiting);
         if waiting.len() >= MAX_REQUESTS {
-            return Err(ClusterError::Overloaded);
+            drop(waiting);
+            done(Err(ClusterError::Overloaded));
+            return None;
         }
         let id = new_id();
-        waiting.insert(id.clone(), Pending::new(kind, servers));
-        Ok(id)
+        let mut pending = Pending::new(kind, servers, Instant::now() + timeout);
+        pending.done = Some(done);
+        waiting.insert(id.clone(), pending);
+        drop(waiting);
+        self.wake_housekeeper();
+        Some(id)
     }
 
-    /// Changes a waiting request, and wakes whoever waits for it.
+    /// Changes a waiting request; if that completes it, its callback runs
+    /// (here, outside the lock).
     fn update(&self, id: &str, f: impl FnOnce(&mut Pending)) {
-        let mut waiting = lock(&self.waiting);
-        if let Some(pending) = waiting.get_mut(id) {
-            f(pending);
-            self.answered.notify_all();
-        }
-    }
-
-    /// Publishes a registered request, and waits until its answers are all
-    /// in or `deadline`; the request is forgotten either way.
-    fn send_and_wait(
-        &self,
-        namespace: &str,
-        id: &str,
-        request: Option<Request>,
-        deadline: Instant,
-    ) -> Result<Pending, ClusterError> {
-        if let Some(request) = request
-            && let Err(e) = self.publish_request(namespace, Some(id.to_owned()), request)
-        {
-            lock(&self.waiting).remove(id);
-            return Err(e);
-        }
-        let mut waiting = lock(&self.waiting);
-        loop {
-            let done = waiting.get(id).is_none_or(|p| p.complete() || p.overflow);
-            let now = Instant::now();
-            if done || now >= deadline {
-                let pending = waiting.remove(id).ok_or(ClusterError::NotSent)?;
-                if pending.overflow {
-                    return Err(ClusterError::Overloaded);
+        let finished = {
+            let mut waiting = lock(&self.waiting);
+            match waiting.get_mut(id) {
+                Some(pending) => {
+                    f(pending);
+                    if pending.complete() || pending.overflow {
+                        waiting.remove(id)
+                    } else {
+                        None
+                    }
                 }
-                if !pending.complete() {
-                    let (answered, expected) = match pending.kind {
-                        Kind::Broadcast => (pending.items.len(), pending.clients),
-                        Kind::Recover => (0, 1),
-                        _ => (pending.answered, pending.servers),
-                    };
-                    return Err(ClusterError::Timeout { answered, expected });
-                }
-                return Ok(pending);
+                None => None,
             }
-            waiting = self
-                .answered
-                .wait_timeout(waiting, deadline - now)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0);
+        };
+        if let Some(pending) = finished {
+            pending.finish();
         }
     }
 
-    /// The other nodes' sockets of `select` (`fetchSockets`).
+    /// Ends a request with `error` (it could not be sent).
+    fn fail(&self, id: &str, error: ClusterError) {
+        let removed = lock(&self.waiting).remove(id);
+        if let Some(mut pending) = removed
+            && let Some(done) = pending.done.take()
+        {
+            done(Err(error));
+        }
+    }
+
+    /// Ends the requests past their deadline; returns the next deadline.
+    fn expire_requests(&self, now: Instant) -> Option<Instant> {
+        let expired: Vec<Pending> = {
+            let mut waiting = lock(&self.waiting);
+            let ids: Vec<String> = waiting
+                .iter()
+                .filter(|(_, p)| p.deadline <= now)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.iter().filter_map(|id| waiting.remove(id)).collect()
+        };
+        for pending in expired {
+            pending.finish();
+        }
+        lock(&self.waiting).values().map(|p| p.deadline).min()
+    }
+
+    /// Publishes a registered request; a failure ends it.
+    fn send_request(&self, namespace: &str, id: &str, request: Request) {
+        if let Err(e) = self.publish_request(namespace, Some(id.to_owned()), request) {
+            self.fail(id, e);
+        }
+    }
+
+    /// The other nodes' sockets of `select` (`fetchSockets`), after `here`.
     pub(crate) fn fetch(
         &self,
         namespace: &str,
         select: Select,
+        here: Vec<RemoteSocket>,
         timeout: Duration,
-    ) -> Result<Vec<RemoteSocket>, ClusterError> {
+        done: impl FnOnce(Result<Vec<RemoteSocket>, ClusterError>) + Send + 'static,
+    ) {
         let servers = self.other_servers(namespace);
         if servers == 0 {
-            return Ok(Vec::new());
+            return done(Ok(here));
         }
-        let deadline = Instant::now() + timeout;
-        let id = self.begin(Kind::Fetch, servers)?;
-        let pending = self.send_and_wait(namespace, &id, Some(Request::Fetch(select)), deadline)?;
-        Ok(pending
-            .items
-            .iter()
-            .filter_map(RemoteSocket::from_data)
-            .collect())
+        let done: Done = Box::new(move |answers| {
+            done(answers.map(|p| {
+                let mut found = here;
+                found.extend(p.items.iter().filter_map(RemoteSocket::from_data));
+                found
+            }))
+        });
+        if let Some(id) = self.begin(Kind::Fetch, servers, timeout, done) {
+            self.send_request(namespace, &id, Request::Fetch(select));
+        }
     }
 
     fn server_side_emit_with_ack(
@@ -443,20 +476,16 @@ impl Shared {
         namespace: &str,
         data: Vec<Data>,
         timeout: Duration,
-    ) -> Result<Vec<Data>, ClusterError> {
+        done: impl FnOnce(Result<Vec<Data>, ClusterError>) + Send + 'static,
+    ) {
         let servers = self.other_servers(namespace);
         if servers == 0 {
-            return Ok(Vec::new());
+            return done(Ok(Vec::new()));
         }
-        let deadline = Instant::now() + timeout;
-        let id = self.begin(Kind::ServerSideEmit, servers)?;
-        let pending = self.send_and_wait(
-            namespace,
-            &id,
-            Some(Request::ServerSideEmit(data)),
-            deadline,
-        )?;
-        Ok(pending.items)
+        let done: Done = Box::new(move |answers| done(answers.map(|p| p.items)));
+        if let Some(id) = self.begin(Kind::ServerSideEmit, servers, timeout, done) {
+            self.send_request(namespace, &id, Request::ServerSideEmit(data));
+        }
     }
 
     /// A broadcast with acks: to `sockets` here and, if `cluster`, to
@@ -471,28 +500,27 @@ impl Shared {
         name: &str,
         args: Vec<Data>,
         timeout: Duration,
-    ) -> Result<Vec<Data>, ClusterError> {
+        done: impl FnOnce(Result<Vec<Data>, ClusterError>) + Send + 'static,
+    ) {
         let servers = if cluster {
             self.other_servers(namespace)
         } else {
             0
         };
-        let deadline = Instant::now() + timeout;
-        let id = self.begin(Kind::Broadcast, servers)?;
-        if servers > 0
-            && let Err(e) = self.publish_request(
-                namespace,
-                Some(id.clone()),
-                Request::Broadcast {
-                    name: name.to_owned(),
-                    args: args.clone(),
-                    select,
-                    timeout: Some(timeout),
-                },
-            )
-        {
-            lock(&self.waiting).remove(&id);
-            return Err(e);
+        let done: Done = Box::new(move |answers| done(answers.map(|p| p.items)));
+        let Some(id) = self.begin(Kind::Broadcast, servers, timeout, done) else {
+            return;
+        };
+        if servers > 0 {
+            let request = Request::Broadcast {
+                name: name.to_owned(),
+                args: args.clone(),
+                select,
+                timeout: Some(timeout),
+            };
+            if let Err(e) = self.publish_request(namespace, Some(id.clone()), request) {
+                return self.fail(&id, e);
+            }
         }
         let count = sockets.len();
         for socket in sockets {
@@ -509,12 +537,11 @@ impl Shared {
             p.clients += count;
             p.counted = true;
         });
-        self.send_and_wait(namespace, &id, None, deadline)
-            .map(|p| p.items)
     }
 
-    /// Asks the node that parked session `pid` to hand it over; `None` if
-    /// it does not within [`RECOVER_TIMEOUT`] or has none.
+    /// Asks the node that parked session `pid` to hand it over, and waits
+    /// for it; `None` if it does not within [`RECOVER_TIMEOUT`] or has
+    /// none.
     fn ask_recover(
         &self,
         namespace: &str,
@@ -522,8 +549,11 @@ impl Shared {
         offset: &str,
     ) -> Option<(cluster::Recovered, recovery::Marks)> {
         self.publisher.get()?;
-        let deadline = Instant::now() + RECOVER_TIMEOUT;
-        let id = self.begin(Kind::Recover, 1).ok()?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let done: Done = Box::new(move |answers| {
+            let _ = tx.send(answers);
+        });
+        let id = self.begin(Kind::Recover, 1, RECOVER_TIMEOUT, done)?;
         {
             let _order = self.order();
             let queued = self.log_head();
@@ -532,15 +562,14 @@ impl Shared {
                 pid: pid.to_owned(),
                 offset: offset.to_owned(),
             };
-            if self
-                .publish_request(namespace, Some(id.clone()), request)
-                .is_err()
-            {
-                lock(&self.waiting).remove(&id);
-                return None;
-            }
+            self.send_request(namespace, &id, request);
         }
-        let pending = self.send_and_wait(namespace, &id, None, deadline).ok()?;
+        // The housekeeper ends the request at its deadline; the margin is
+        // for a housekeeper that is late.
+        let pending = rx
+            .recv_timeout(RECOVER_TIMEOUT + Duration::from_secs(1))
+            .ok()?
+            .ok()?;
         let marks = pending.marks;
         pending.recovered.flatten().map(|r| (r, marks))
     }
@@ -611,13 +640,12 @@ impl Shared {
         let Some((id, response)) = cluster::decode_response(payload) else {
             return false;
         };
+        if !lock(&self.waiting).contains_key(&id) {
+            return false;
+        }
         let head = self.log_head();
         let kind = cluster::number(response.get("type"));
-        let mut waiting = lock(&self.waiting);
-        let Some(pending) = waiting.get_mut(&id) else {
-            return false;
-        };
-        match pending.kind {
+        self.update(&id, |pending| match pending.kind {
             Kind::Fetch => {
                 pending.answered += 1;
                 for socket in response
@@ -658,8 +686,7 @@ impl Shared {
                     pending.recovered = Some(recovered);
                 }
             }
-        }
-        self.answered.notify_all();
+        });
         true
     }
 
@@ -1134,6 +1161,7 @@ impl App for SioApp {
         }
         let next_release = lock(&self.0.releases).iter().map(|(at, _)| *at).min();
         let next_expiry = self.0.recovery.as_ref().and_then(|r| lock(r).expire(now));
+        let next_request = self.0.expire_requests(now);
         let sockets: Vec<Socket> = lock(&self.0.members)
             .values()
             .flat_map(|m| m.sockets.values().cloned().collect::<Vec<_>>())
@@ -1143,6 +1171,7 @@ impl App for SioApp {
             .filter_map(|s| s.expire_acks(now))
             .chain(next_release)
             .chain(next_expiry)
+            .chain(next_request)
             .min()
     }
 }
@@ -1200,10 +1229,7 @@ impl Listener for RedisAdapter {
         {
             for namespace in shared.namespaces.keys() {
                 if channel == cluster::request_channel(key, namespace) {
-                    ON_BACKPLANE.set(true);
-                    let theirs = shared.on_request(namespace, payload);
-                    ON_BACKPLANE.set(false);
-                    return theirs;
+                    return shared.on_request(namespace, payload);
                 }
                 if channel == cluster::response_channel(key, namespace)
                     || channel == cluster::specific_response_channel(key, namespace, &shared.uid)
@@ -1325,22 +1351,25 @@ impl SocketIo {
         self.shared.tell(namespace, Request::ServerSideEmit(data))
     }
 
-    /// As [`server_side_emit`](Self::server_side_emit), and waits at most
-    /// `timeout` for one answer from each other node (`await
-    /// io.timeout(ms).serverSideEmitWithAck(..)`), in the order they came:
-    /// a node without a handler for `name`, or one whose handler does not
-    /// answer, makes it time out. Blocks the calling thread meanwhile.
+    /// As [`server_side_emit`](Self::server_side_emit), and asks each other
+    /// node for one answer (`io.serverSideEmitWithAck(..)`): `callback`
+    /// gets them, in the order they came, or
+    /// [`ClusterError::Timeout`] if not all came within `timeout` (a node
+    /// without a handler for `name`, or whose handler does not answer).
+    /// It runs on the Redis backplane's thread (or the server's
+    /// housekeeping thread, for a timeout): keep it short.
     pub fn server_side_emit_with_ack(
         &self,
         namespace: &str,
         name: &str,
         args: impl IntoIterator<Item = Data>,
         timeout: Duration,
-    ) -> Result<Vec<Data>, ClusterError> {
+        callback: impl FnOnce(Result<Vec<Data>, ClusterError>) + Send + 'static,
+    ) {
         let mut data = vec![Data::from(name)];
         data.extend(args);
         self.shared
-            .server_side_emit_with_ack(namespace, data, timeout)
+            .server_side_emit_with_ack(namespace, data, timeout, callback);
     }
 
     /// How many nodes serve `namespace` in the cluster, this one included
@@ -1470,7 +1499,6 @@ impl SocketIoBuilder {
             publisher: OnceLock::new(),
             order: Mutex::new(()),
             waiting: Mutex::new(HashMap::new()),
-            answered: Condvar::new(),
         });
         let settings = Settings {
             session: self.config,

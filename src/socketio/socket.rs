@@ -118,10 +118,6 @@ pub enum ClusterError {
     /// Too many requests wait for answers already (1,024), or the answers
     /// hold more than 100,000 items.
     Overloaded,
-    /// Called on the backplane's own thread (in an
-    /// [`on_server_side_emit`](super::Namespace::on_server_side_emit)
-    /// handler), which is the thread that would hear the answers.
-    WrongThread,
 }
 
 impl fmt::Display for ClusterError {
@@ -132,12 +128,9 @@ impl fmt::Display for ClusterError {
                 "timeout reached: only {answered} answers received out of {expected}"
             ),
             ClusterError::NotSent => f.write_str("the request could not be handed to Redis"),
-            ClusterError::Overloaded => f.write_str(
-                "too many cluster requests at once, or answers over 100,000 items",
-            ),
-            ClusterError::WrongThread => f.write_str(
-                "a cluster request cannot wait on the backplane's thread (a server-side emit handler)",
-            ),
+            ClusterError::Overloaded => {
+                f.write_str("too many cluster requests at once, or answers over 100,000 items")
+            }
         }
     }
 }
@@ -153,9 +146,6 @@ impl From<ClusterError> for crate::Error {
                 crate::Error::SocketIo("the request could not be handed to Redis")
             }
             ClusterError::Overloaded => crate::Error::SocketIo("too many cluster requests at once"),
-            ClusterError::WrongThread => {
-                crate::Error::SocketIo("a cluster request cannot wait on the backplane's thread")
-            }
         }
     }
 }
@@ -873,28 +863,39 @@ impl Broadcast {
     }
 
     /// The sockets this would send to, on every node
-    /// (`io.in(..).fetchSockets()`): this node's at once, then each other
-    /// node's answer, waited for at most `timeout`. Blocks the calling
-    /// thread meanwhile.
-    pub fn fetch_sockets(&self, timeout: Duration) -> Result<Vec<RemoteSocket>, ClusterError> {
-        let mut found: Vec<RemoteSocket> = self.sockets().iter().map(Socket::describe).collect();
-        if !self.local {
-            found.extend(self.shared.fetch(&self.namespace, self.select(), timeout)?);
+    /// (`io.in(..).fetchSockets()`): `callback` gets this node's, then each
+    /// other node's as its answer came, or [`ClusterError::Timeout`] if
+    /// not every node answered within `timeout`. It runs on the thread
+    /// that heard the last answer (the Redis backplane's), on the server's
+    /// housekeeping thread for a timeout, or here if no other node is
+    /// asked: keep it short.
+    pub fn fetch_sockets(
+        &self,
+        timeout: Duration,
+        callback: impl FnOnce(Result<Vec<RemoteSocket>, ClusterError>) + Send + 'static,
+    ) {
+        let here: Vec<RemoteSocket> = self.sockets().iter().map(Socket::describe).collect();
+        if self.local {
+            return callback(Ok(here));
         }
-        Ok(found)
+        self.shared
+            .fetch(&self.namespace, self.select(), here, timeout, callback);
     }
 
-    /// Sends the event to each socket, on every node, and waits at most
-    /// `timeout` for every one's acknowledgement
-    /// (`io.timeout(ms).emitWithAck(..)`): the first argument of each
-    /// answer, in the order they came. Blocks the calling thread
-    /// meanwhile; on a timeout, what came is dropped.
+    /// Sends the event to each socket, on every node, asking each for an
+    /// acknowledgement (`io.timeout(ms).emit(.., (err, answers) => ..)`):
+    /// `callback` gets the first argument of each answer, in the order they
+    /// came, or [`ClusterError::Timeout`] (what came is dropped) if not
+    /// all came within `timeout`. It runs as
+    /// [`fetch_sockets`](Self::fetch_sockets)'s does, or on the thread
+    /// that received a client's answer.
     pub fn emit_with_ack(
         &self,
         name: &str,
         args: impl IntoIterator<Item = Data>,
         timeout: Duration,
-    ) -> Result<Vec<Data>, ClusterError> {
+        callback: impl FnOnce(Result<Vec<Data>, ClusterError>) + Send + 'static,
+    ) {
         let args: Vec<Data> = args.into_iter().collect();
         self.shared.broadcast_with_ack(
             &self.namespace,
@@ -904,6 +905,7 @@ impl Broadcast {
             name,
             args,
             timeout,
-        )
+            callback,
+        );
     }
 }
