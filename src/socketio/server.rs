@@ -44,7 +44,9 @@
 //! transport goes through that connection's outbound queue, and a
 //! broadcast is encoded once for all its receivers.
 //!
-//! **Several servers as one.** Give the [`ServerBuilder`] a
+//! # Several servers as one
+//!
+//! Give the [`ServerBuilder`] a
 //! [`redis`](ServerBuilder::redis) URL and every broadcast goes to the
 //! sockets of every node on that Redis, in the wire format of
 //! `@socket.io/redis-adapter`, so that Node servers with that adapter and
@@ -55,6 +57,13 @@
 //! | `io.adapter(createAdapter(pub, sub))` | [`ServerBuilder::redis`]`(url)` on the builder the server is mounted on |
 //! | `createAdapter(pub, sub, { key: "app" })` | [`SocketIoBuilder::redis_key`]`("app")` |
 //! | `io.local.emit(..)` | [`SocketIo::of`]`("/").`[`local()`](Broadcast::local)`.emit(..)` |
+//! | `await io.in(r).fetchSockets()` | [`SocketIo::to`]`(r).`[`fetch_sockets`](Broadcast::fetch_sockets)`(timeout, \|result\| ..)` |
+//! | `io.in(r).socketsJoin(r2)`, `socketsLeave(r2)` | [`SocketIo::to`]`(r).`[`sockets_join`](Broadcast::sockets_join)`(r2)`, [`sockets_leave`](Broadcast::sockets_leave) |
+//! | `io.in(r).disconnectSockets()` | [`SocketIo::to`]`(r).`[`disconnect`](Broadcast::disconnect)`()` |
+//! | `io.serverSideEmit("ev", a)`, `io.on("ev", (a, cb) => ..)` | [`SocketIo::server_side_emit`], [`Namespace::on_server_side_emit`] |
+//! | `await io.serverSideEmitWithAck("ev", a)` | [`SocketIo::server_side_emit_with_ack`] |
+//! | `await io.timeout(ms).emitWithAck("ev", a)` | [`SocketIo::of`]`("/").`[`emit_with_ack`](Broadcast::emit_with_ack)`("ev", [a], timeout, \|result\| ..)` |
+//! | `io.of("/").adapter.serverCount()` | [`SocketIo::server_count`] |
 //!
 //! Each node delivers to its own sockets at once and publishes once; the
 //! others decode and encode it once each. Broadcasts of one node keep
@@ -69,8 +78,46 @@
 //!     .bind("127.0.0.1:3000")?
 //!     .spawn()?;
 //! io.to("lobby").emit("news", []); // the lobby's sockets on every node
+//! io.to("lobby").fetch_sockets(std::time::Duration::from_secs(5), |found| match found {
+//!     Ok(sockets) => println!("{} in the lobby", sockets.len()),
+//!     Err(e) => eprintln!("not every node answered: {e}"),
+//! });
 //! # Ok::<(), stdws::Error>(())
 //! ```
+//!
+//! The rules of the requests between nodes (their format is
+//! `@socket.io/redis-adapter`'s, described in `src/socketio/cluster.rs`):
+//!
+//! - **Who answers.** A request waits for the other nodes of its
+//!   namespace: [`server_count`](SocketIo::server_count) less one, as Node's
+//!   adapter counts them (`PUBSUB NUMSUB` of the request channel; stdws asks
+//!   Redis each second, so a node that joined or left in the last second
+//!   may be missed or waited for). Joins, leaves, disconnects and
+//!   server-side emits without ack wait for nobody: each node applies them
+//!   as it hears them, and `Err` only says the request could not be handed
+//!   to Redis.
+//! - **Timeouts.** Each request with answers has a timeout, after which
+//!   its callback gets [`ClusterError::Timeout`] with how many answers
+//!   came of how many were waited for (the answers are dropped, as Node's
+//!   adapter drops them): a node that never answers (gone, a handler that
+//!   does not call its ack, an older adapter) costs the caller that
+//!   timeout, never more. Answers that come later are ignored.
+//! - **Callbacks, not waits.** The callbacks run on the thread that heard
+//!   the last answer (the backplane's subscriber, or a worker for a
+//!   client's ack), on the server's housekeeping thread for a timeout, or
+//!   at once if no node is asked; keep them short. An event handler may
+//!   ask, and answer its client from the callback: a blocking wait there
+//!   would hold the worker that reads that client's own ack.
+//! - **Memory.** At most 1,024 requests wait at once
+//!   ([`ClusterError::Overloaded`] past that), and one request's answers
+//!   hold at most 100,000 items (sockets, acks); each message is bounded by
+//!   the backplane's Redis reader (32 MiB) and the MessagePack depth limit.
+//! - **What a socket of another node is.** [`RemoteSocket`]: its id,
+//!   rooms, handshake (headers, address, url, query, auth, as Node writes
+//!   them) and data; a stdws socket's data (a Rust value) does not cross,
+//!   and is `{}` as Node's default.
+//! - **Connection state recovery across nodes**: see
+//!   [`connection_state_recovery`](SocketIoBuilder::connection_state_recovery).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -1456,6 +1503,17 @@ impl SocketIoBuilder {
     /// oldest dropped first). With it on, CONNECT answers carry a `pid`
     /// and broadcasts an offset as their last argument, as from the
     /// official server.
+    ///
+    /// With a [Redis backplane](ServerBuilder::redis), a client may come
+    /// back to another stdws node than the one it left: that node asks the
+    /// one that parked the session (the `pid` names it), which hands over
+    /// the id, rooms and the broadcasts it missed and forgets it; the new
+    /// node adds those it logged that the first could not have had, so
+    /// each comes once and in order. If the first node does not answer
+    /// within 2 s (it is gone), the client gets a new socket; the CONNECT
+    /// waits meanwhile. Connection data ([`Socket::set_data`]) stays on
+    /// the first node: a socket restored elsewhere has none. Node
+    /// `socket.io` nodes neither ask nor answer (they ignore the request).
     pub fn connection_state_recovery(mut self, window: Duration, max_packets: usize) -> Self {
         self.recovery = Some(recovery::Settings {
             window,
