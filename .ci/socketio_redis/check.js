@@ -146,6 +146,12 @@ async function requests([s1, s2, n1, n2]) {
   check("Node's fetchSockets() finds the stdws node's sockets, with their rooms",
     idsOf(list) === ids && roomsOf(list, s1.id).includes("r") && roomsOf(list, s1.id).includes(s1.id), JSON.stringify(list));
 
+  const count = await ask(n1, "node-count");
+  check("Node's serverCount() counts the stdws node", count === 2, JSON.stringify(count));
+  const rooms = await ask(n1, "node-rooms");
+  check("Node's allRooms() has the stdws node's rooms",
+    Array.isArray(rooms) && rooms.includes("r") && rooms.includes(s1.id) && rooms.includes(s2.id), JSON.stringify(rooms));
+
   const inRoom = (asker, id, room) => async () => roomsOf(await ask(asker, asker.label[0] === "s" ? "cluster-fetch" : "node-fetch"), id).includes(room);
   const notInRoom = (asker, id, room) => async () => !(await inRoom(asker, id, room)());
   await ask(n1, "node-join", s2.id, "j");

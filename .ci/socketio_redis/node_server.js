@@ -2,7 +2,8 @@
 // --redis: @socket.io/redis-adapter on the Redis at argv[2], the suite's
 // room events (join, to-room, broadcast) on "/", and the adapter's requests
 // toward the other nodes, each acked with its result or {error}:
-// node-fetch (fetchSockets, as [{id, rooms}] sorted by id), node-join /
+// node-fetch (fetchSockets, as [{id, rooms}] sorted by id), node-rooms
+// (adapter.allRooms(), sorted), node-count (adapter.serverCount()), node-join /
 // node-leave (target, room: socketsJoin / socketsLeave), node-disconnect
 // (target: disconnectSockets), node-ping (serverSideEmitWithAck "ping"),
 // node-note (serverSideEmit "note"), node-ask (timeout(2000).emitWithAck
@@ -34,6 +35,8 @@ async function main() {
   io.on("connection", (socket) => {
     socket.on("node-fetch", (ack) => reply(ack, io.fetchSockets().then((list) =>
       list.map((s) => ({ id: s.id, rooms: [...s.rooms].sort() })).sort(byId))));
+    socket.on("node-rooms", (ack) => reply(ack, io.of("/").adapter.allRooms().then((rooms) => [...rooms].sort())));
+    socket.on("node-count", (ack) => reply(ack, io.of("/").adapter.serverCount()));
     socket.on("node-join", (target, room, ack) => { io.in(target).socketsJoin(room); ack(true); });
     socket.on("node-leave", (target, room, ack) => { io.in(target).socketsLeave(room); ack(true); });
     socket.on("node-disconnect", (target, ack) => { io.in(target).disconnectSockets(); ack(true); });

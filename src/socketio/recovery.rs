@@ -299,12 +299,17 @@ impl Recovery {
         if self.log.front().is_some_and(|l| l.seq > marks.queued + 1) {
             return None;
         }
+        // What this node heard before it queued the request, the other
+        // node heard before the request too: a floor, should the echo of
+        // the request have been missed (a subscription made again).
+        let heard = marks.heard.max(marks.queued);
+        let answered = marks.answered.max(heard);
         let logged: Vec<&Logged> = self
             .matching(namespace, id, rooms)
             .filter(|l| match l.origin.as_deref() {
                 None => l.seq > marks.queued,
-                Some(origin) if origin == from => l.seq > marks.answered,
-                Some(_) => l.seq > marks.heard,
+                Some(origin) if origin == from => l.seq > answered,
+                Some(_) => l.seq > heard,
             })
             .collect();
         let last = logged.last().map(|l| l.offset.clone());

@@ -1570,3 +1570,59 @@ impl SocketIoBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_completes_when_every_other_node_and_client_has_answered() {
+        let at = Instant::now();
+        let mut fetch = Pending::new(Kind::Fetch, 2, at);
+        assert!(!fetch.complete());
+        fetch.answered = 2;
+        assert!(fetch.complete());
+        // A broadcast waits for its local count, every node's count, and
+        // as many acks as all the counts say.
+        let mut broadcast = Pending::new(Kind::Broadcast, 1, at);
+        broadcast.push(Data::from(1));
+        broadcast.answered = 1;
+        broadcast.clients = 2;
+        assert!(!broadcast.complete(), "this node's sockets not counted yet");
+        broadcast.counted = true;
+        assert!(!broadcast.complete(), "one ack of two");
+        broadcast.push(Data::from(2));
+        assert!(broadcast.complete());
+    }
+
+    #[test]
+    fn answers_past_the_cap_end_the_request_with_an_error_not_more_memory() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut pending = Pending::new(Kind::Fetch, 1, Instant::now());
+        pending.done = Some(Box::new(move |r| {
+            let _ = tx.send(r.map(|p| p.items.len()));
+        }));
+        for _ in 0..=MAX_ITEMS {
+            pending.push(Data::Null);
+        }
+        assert_eq!(pending.items.len(), MAX_ITEMS);
+        assert!(pending.overflow);
+        pending.finish();
+        assert_eq!(rx.recv().unwrap(), Err(ClusterError::Overloaded));
+        // A timeout says how many answered.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut pending = Pending::new(Kind::ServerSideEmit, 3, Instant::now());
+        pending.answered = 1;
+        pending.done = Some(Box::new(move |r| {
+            let _ = tx.send(r.map(|_| ()));
+        }));
+        pending.finish();
+        assert_eq!(
+            rx.recv().unwrap(),
+            Err(ClusterError::Timeout {
+                answered: 1,
+                expected: 3
+            })
+        );
+    }
+}
