@@ -240,6 +240,23 @@ fn garbage_on_the_socketio_channels_is_ignored_and_delivery_goes_on() {
             })
             .collect();
         publish(&url, &channel, &bytes);
+        // And on the request and response channels.
+        publish(&url, &format!("{key}-request#/#"), &bytes);
+        publish(&url, &format!("{key}-response#/#"), &bytes);
+    }
+    // Requests that are JSON or MessagePack but not what they claim.
+    for payload in [
+        &br#"{"uid":"x","type":5}"#[..],
+        br#"{"uid":"x","requestId":"r","type":5,"opts":{"rooms":7}}"#,
+        br#"{"uid":"x","requestId":"r","type":2,"opts":null}"#,
+        br#"{"uid":"x","requestId":"r","type":7,"packet":{"data":[]}}"#,
+        br#"{"uid":"x","requestId":"r","type":6,"data":"nope"}"#,
+        br#"{"uid":"x","requestId":"r","type":"stdws:recover","pid":1}"#,
+        br#"{"uid":"x","requestId":"r","type":1e400}"#,
+        br#"{"uid":"x","requestId":"r","type":-1}"#,
+        b"\x84\xa3uid\xa1x\xa9requestId\xa1r\xa4type\x07\xa6packet\xc0",
+    ] {
+        publish(&url, &format!("{key}-request#/#"), payload);
     }
     // A request, an ACK packet, deep nesting, a namespace the node lacks.
     for payload in [

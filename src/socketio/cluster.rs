@@ -627,6 +627,38 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_of_a_request_or_answer_is_refused_or_read_never_a_panic() {
+        let rooms = vec!["r".to_owned()];
+        let missed = vec![vec![engineio::Packet::Binary(vec![1])]];
+        let payloads = [
+            encode_request(
+                &Message {
+                    uid: "u".into(),
+                    request_id: Some("r".into()),
+                    request: Request::Broadcast {
+                        name: "ev".into(),
+                        args: vec![Data::binary([7]), Data::from(-1i64)],
+                        select: Select::default(),
+                        timeout: Some(Duration::from_millis(5)),
+                    },
+                },
+                "/",
+            ),
+            br#"{"uid":"aB3dE6","requestId":"xY9zW1","type":5,"opts":{"rooms":["r"],"except":[]}}"#
+                .to_vec(),
+            recovered("q", "n", Some(("s", &rooms, &missed, "1.t"))),
+        ];
+        for payload in &payloads {
+            for end in 0..payload.len() {
+                let _ = decode_request(&payload[..end]);
+                if let Some((_, response)) = decode_response(&payload[..end]) {
+                    let _ = read_recovered(&response);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn bytes_in_json_are_written_as_a_node_buffer() {
         assert_eq!(
             encode_json(&Data::Array(vec![Data::binary([1, 2])])),

@@ -1270,18 +1270,21 @@ impl Listener for RedisAdapter {
         }
         let shared = &self.shared;
         let key = &shared.redis_key;
+        // Requests and answers are no deliveries: not counted as received.
         if let Ok(channel) = std::str::from_utf8(channel)
             && (channel.starts_with(&format!("{key}-request#"))
                 || channel.starts_with(&format!("{key}-response#")))
         {
             for namespace in shared.namespaces.keys() {
                 if channel == cluster::request_channel(key, namespace) {
-                    return shared.on_request(namespace, payload);
+                    shared.on_request(namespace, payload);
+                    return false;
                 }
                 if channel == cluster::response_channel(key, namespace)
                     || channel == cluster::specific_response_channel(key, namespace, &shared.uid)
                 {
-                    return shared.on_response(payload);
+                    shared.on_response(payload);
+                    return false;
                 }
             }
             return false;
