@@ -342,7 +342,9 @@ impl Socket {
 
     /// Whether this socket was restored by connection state recovery: its
     /// id, rooms and data are those it had before its connection was lost,
-    /// and the broadcasts it missed were sent again.
+    /// and the broadcasts it missed were sent again. Restored from another
+    /// node of a Redis cluster, it has no data (a Rust value stays on the
+    /// node that set it).
     pub fn recovered(&self) -> bool {
         self.inner.recovered
     }
