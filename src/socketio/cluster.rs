@@ -1,5 +1,6 @@
 //! Requests between the nodes of a Socket.IO cluster, in the format of
-//! `@socket.io/redis-adapter` (its `RedisAdapter` class, version 8), so
+//! `@socket.io/redis-adapter` (its `RedisAdapter` class in `lib/index.ts`,
+//! version 8.3.0, is the only description of it), so
 //! that a stdws node answers a Node node's `fetchSockets()`,
 //! `socketsJoin()`, `serverSideEmit()`, `timeout(..).emit()` with acks and
 //! so on, and asks the same of the others. Sans-I/O: channel names and

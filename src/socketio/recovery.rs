@@ -177,7 +177,7 @@ impl Recovery {
     }
 
     /// Parks a socket whose connection was lost, under its `pid`.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // a parked socket's fields, each one
     pub(crate) fn park(
         &mut self,
         pid: String,

@@ -537,7 +537,7 @@ impl Shared {
 
     /// A broadcast with acks: to `sockets` here and, if `cluster`, to
     /// `select` on every other node.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // a Broadcast's parts, and the request's
     pub(crate) fn broadcast_with_ack(
         self: &Arc<Self>,
         namespace: &str,
