@@ -352,8 +352,10 @@ impl Shared {
         self.recovery.as_ref().map_or(0, |r| lock(r).head())
     }
 
-    pub(crate) fn order(&self) -> MutexGuard<'_, ()> {
-        lock(&self.order)
+    /// The lock that keeps broadcasts and restores apart, if recovery is
+    /// on (without it, nothing is logged and broadcasts run side by side).
+    pub(crate) fn order(&self) -> Option<MutexGuard<'_, ()>> {
+        self.recovery.as_ref().map(|_| lock(&self.order))
     }
 
     /// The nodes of `namespace`'s cluster, this one included, as Redis
