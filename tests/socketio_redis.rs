@@ -688,3 +688,45 @@ fn a_pid_whose_node_does_not_answer_gets_a_new_session_in_bounded_time() {
     a.shutdown_now();
     b.shutdown_now();
 }
+
+#[test]
+fn without_a_backplane_the_cluster_wide_calls_act_on_this_node_alone() {
+    let io = SocketIo::builder().namespace("/", Namespace::new()).build();
+    let server = io
+        .mount(Server::builder(), PATH)
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let (mut c, id, pid) = connect_with(server.local_addr(), "");
+    assert_eq!(pid, None);
+    assert_eq!(io.server_count("/"), 1);
+    let found = answer(|done| io.of("/").fetch_sockets(TIMEOUT, done)).unwrap();
+    assert_eq!(found.len(), 1);
+    assert!(found[0].local && found[0].id == id);
+    assert_eq!(
+        answer(|done| io.server_side_emit_with_ack("/", "x", [], TIMEOUT, done)),
+        Ok(vec![])
+    );
+    io.server_side_emit("/", "x", []).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    io.of("/").emit_with_ack("q", [], TIMEOUT, move |r| {
+        let _ = tx.send(r);
+    });
+    let (ack, _) = event_with_ack(&mut c);
+    c.send_text(&format!(r#"43{ack}["only"]"#));
+    assert_eq!(
+        rx.recv_timeout(TIMEOUT).unwrap(),
+        Ok(vec![Data::from("only")])
+    );
+    io.of("/").sockets_join("j").unwrap();
+    assert!(
+        io.socket("/", &id)
+            .unwrap()
+            .rooms()
+            .contains(&"j".to_owned())
+    );
+    io.to("j").disconnect().unwrap();
+    assert_eq!(text(&mut c), "41");
+    server.shutdown_now();
+}
