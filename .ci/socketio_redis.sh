@@ -5,7 +5,12 @@
 # .ci/socketio_redis/node_server.js with @socket.io/redis-adapter; then
 # .ci/socketio_redis/check.js puts the official client on each node, sends
 # room emits and broadcasts both ways (binary too), and has
-# @socket.io/redis-emitter reach the clients of both. The npm packages are
+# @socket.io/redis-emitter reach the clients of both, then has each node
+# ask the other the adapter's requests (fetchSockets, socketsJoin/Leave,
+# disconnectSockets, serverSideEmit, broadcasts with acks); two more stdws
+# nodes, a cluster of their own (key "rec") with connection state recovery
+# on, see the official client's session parked on one recovered on the
+# other. The npm packages are
 # installed with pinned versions into target/socketio_redis/ (outside version
 # control) from .ci/socketio_redis/package-lock.json. One line per check; the
 # exit status is non-zero if any failed. Everything started here is stopped
@@ -77,20 +82,29 @@ wait_url() {
 
 "$BIN" --port 0 --redis "$REDIS" >"$DIR/stdws.out" 2>"$DIR/stdws.err" &
 PIDS+=($!)
+for n in a b; do
+  "$BIN" --port 0 --redis "$REDIS" --redis-key rec --recovery >"$DIR/rec-$n.out" 2>"$DIR/rec-$n.err" &
+  PIDS+=($!)
+done
 NODE_PATH=$DIR/node_modules node "$CI_DIR/node_server.js" "$REDIS" >"$DIR/node.out" 2>"$DIR/node.err" &
 PIDS+=($!)
 STDWS_URL=$(wait_url "$DIR/stdws.out")
 NODE_URL=$(wait_url "$DIR/node.out")
 [ -n "$STDWS_URL" ] || { cat "$DIR/stdws.err"; die "the socketio_suite example did not start"; }
 [ -n "$NODE_URL" ] || { cat "$DIR/node.err"; die "the Node socket.io node did not start"; }
+REC_A=$(wait_url "$DIR/rec-a.out")
+REC_B=$(wait_url "$DIR/rec-b.out")
+[ -n "$REC_A" ] && [ -n "$REC_B" ] || { cat "$DIR"/rec-*.err; die "the recovery nodes did not start"; }
 # Both subscribed: the stdws node logs its subscriber, Node's adapter
 # subscribes before it listens.
-for _ in $(seq 100); do
-  grep -q "subscriber connected" "$DIR/stdws.err" && break
-  sleep 0.1
+for f in stdws rec-a rec-b; do
+  for _ in $(seq 100); do
+    grep -q "subscriber connected" "$DIR/$f.err" && break
+    sleep 0.1
+  done
 done
 
 status=0
-NODE_PATH=$DIR/node_modules timeout 120 node "$CI_DIR/check.js" "$STDWS_URL" "$NODE_URL" "$REDIS" || status=1
+NODE_PATH=$DIR/node_modules timeout 120 node "$CI_DIR/check.js" "$STDWS_URL" "$NODE_URL" "$REDIS" "$REC_A" "$REC_B" || status=1
 [ "$status" = 0 ] && echo "socketio_redis: all checks passed"
 exit "$status"

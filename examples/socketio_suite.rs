@@ -18,15 +18,114 @@
 //! the CONNECT answer). `--redis redis://HOST:PORT` joins a cluster
 //! through Redis: broadcasts and room emits reach the sockets of every
 //! node on that Redis, stdws's and Node `socket.io`'s with
-//! `@socket.io/redis-adapter` (`.ci/socketio_redis.sh`).
+//! `@socket.io/redis-adapter` (`.ci/socketio_redis.sh`), and `/` gains the
+//! cluster events below; `--redis-key KEY` is the adapter's `key`
+//! (`socket.io`).
+//!
+//! The cluster events of `/`, each acked with its result (or
+//! `{"error": message}`): `cluster-fetch` (every node's sockets, as
+//! `[{id, rooms}]` sorted by id), `cluster-join`(target, room),
+//! `cluster-leave`(target, room), `cluster-disconnect`(target) (the sockets
+//! of room `target` on every node), `cluster-ping`(x) (the answers of the
+//! other nodes' `ping` server-side handlers), `cluster-note`(x) (a
+//! server-side `note` to the other nodes), `cluster-ask`(x) (emits
+//! `question-all`(x) to every socket of every node with an ack, 2 s, and
+//! acks the answers sorted). This node answers `ping`(x) with
+//! `["pong stdws", x]` and a `note`(x) by emitting `noted`(x) to its own
+//! sockets.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use stdws::json::Value;
 use stdws::socketio::engine::EngineIo;
-use stdws::socketio::{Data, Namespace, Socket, SocketIo};
+use stdws::socketio::{ClusterError, Data, Namespace, Socket, SocketIo};
+
+/// `{"error": message}`, the cluster events' answer when a request fails.
+fn failed(e: ClusterError) -> Data {
+    Data::object([("error", Data::from(e.to_string()))])
+}
+
+fn sorted(mut items: Vec<Data>) -> Data {
+    items.sort_by_key(|d| format!("{d:?}"));
+    Data::Array(items)
+}
+
+/// The cluster events of `/` (see the module docs).
+fn cluster_events(main: Namespace, io: Arc<OnceLock<SocketIo>>) -> Namespace {
+    let wait = Duration::from_secs(2);
+    let target = |args: &[Data]| -> (String, String) {
+        let text = |i: usize| {
+            args.get(i)
+                .and_then(Data::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        (text(0), text(1))
+    };
+    main.on("cluster-fetch", move |socket, _args, ack| {
+        socket.server().of("/").fetch_sockets(wait, move |found| {
+            let answer = match found {
+                Ok(found) => sorted(
+                    found
+                        .into_iter()
+                        .map(|s| {
+                            let rooms = s.rooms.into_iter().map(Data::from).collect();
+                            Data::object([("id", Data::from(s.id)), ("rooms", Data::Array(rooms))])
+                        })
+                        .collect(),
+                ),
+                Err(e) => failed(e),
+            };
+            ack.send([answer]);
+        });
+    })
+    .on("cluster-join", move |socket, args, ack| {
+        let (target, room) = target(&args);
+        let done = socket.server().to(&target).sockets_join(&room);
+        ack.send([done.map_or_else(failed, |()| Data::from(true))]);
+    })
+    .on("cluster-leave", move |socket, args, ack| {
+        let (target, room) = target(&args);
+        let done = socket.server().to(&target).sockets_leave(&room);
+        ack.send([done.map_or_else(failed, |()| Data::from(true))]);
+    })
+    .on("cluster-disconnect", move |socket, args, ack| {
+        let (target, _) = target(&args);
+        let done = socket.server().to(&target).disconnect();
+        ack.send([done.map_or_else(failed, |()| Data::from(true))]);
+    })
+    .on("cluster-ping", move |socket, args, ack| {
+        socket
+            .server()
+            .server_side_emit_with_ack("/", "ping", args, wait, move |answers| {
+                ack.send([answers.map_or_else(failed, Data::Array)]);
+            });
+    })
+    .on("cluster-note", move |socket, args, ack| {
+        let done = socket.server().server_side_emit("/", "note", args);
+        ack.send([done.map_or_else(failed, |()| Data::from(true))]);
+    })
+    .on("cluster-ask", move |socket, args, ack| {
+        socket
+            .server()
+            .of("/")
+            .emit_with_ack("question-all", args, wait, move |answers| {
+                ack.send([answers.map_or_else(failed, sorted)]);
+            });
+    })
+    .on_server_side_emit("ping", |args, ack| {
+        let mut answer = vec![Data::from("pong stdws")];
+        answer.extend(args);
+        ack.send(Data::Array(answer));
+    })
+    .on_server_side_emit("note", move |args, _ack| {
+        if let Some(io) = io.get() {
+            io.of("/").local().emit("noted", args);
+        }
+    })
+}
 
 fn whoami(socket: &Socket) -> Data {
     Data::object([
@@ -45,12 +144,14 @@ fn main() -> stdws::Result<()> {
     let mut port = 3000u16;
     let mut recovery = false;
     let mut redis = None;
+    let mut redis_key = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
             "--recovery" => recovery = true,
             "--redis" => redis = args.next(),
+            "--redis-key" => redis_key = args.next(),
             _ => {}
         }
     }
@@ -135,6 +236,12 @@ fn main() -> stdws::Result<()> {
             }
         });
 
+    let built: Arc<OnceLock<SocketIo>> = Arc::default();
+    let main = match &redis {
+        Some(_) => cluster_events(main, Arc::clone(&built)),
+        None => main,
+    };
+
     let custom = Namespace::new().on_connect(emit_auth);
 
     let admin = Namespace::new()
@@ -153,6 +260,9 @@ fn main() -> stdws::Result<()> {
     if recovery {
         io = io.connection_state_recovery(Duration::from_secs(120), 1000);
     }
+    if let Some(key) = &redis_key {
+        io = io.redis_key(key);
+    }
     let io = io
         .ping_interval(ping_interval)
         .ping_timeout(ping_timeout)
@@ -162,6 +272,7 @@ fn main() -> stdws::Result<()> {
         .namespace("/custom", custom)
         .namespace("/admin", admin)
         .build();
+    let _ = built.set(io.clone());
 
     let mut builder = stdws::Server::builder();
     if let Some(url) = &redis {

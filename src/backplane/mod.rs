@@ -169,9 +169,16 @@ pub(crate) struct Config {
 pub(crate) trait Listener: Send + Sync {
     /// The Redis patterns to `PSUBSCRIBE` (glob characters escaped).
     fn patterns(&self) -> Vec<String>;
+    /// The channels to `SUBSCRIBE`: unlike a pattern's, these subscriptions
+    /// count in `PUBSUB NUMSUB`, which Socket.IO's adapter asks to know how
+    /// many nodes will answer a request.
+    fn channels(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The backplane has started: how to publish, for as long as it runs.
     fn attach(&self, publisher: Publisher);
-    /// A message on a channel of one of the patterns, this node's own
+    /// A message on one of the channels or a channel of one of the
+    /// patterns, this node's own
     /// publications included (the format must tell them apart): `true` if
     /// it was another node's, delivered here (counted in
     /// [`BackplaneStats::received`]).

@@ -66,6 +66,9 @@ struct Queue {
     logged_at: Option<Instant>,
 }
 
+/// A listener with its patterns and channels.
+type Registered = (Vec<String>, Vec<String>, Arc<dyn Listener>);
+
 struct Shared {
     config: Config,
     instance: u64,
@@ -82,8 +85,11 @@ struct Shared {
     streams: Mutex<Vec<(u8, TcpStream)>>,
     deliver: Deliver,
     clients: ClientCount,
-    /// The other formats, with their patterns.
-    listeners: Vec<(Vec<String>, Arc<dyn Listener>)>,
+    /// The other formats, with their patterns and channels.
+    listeners: Vec<Registered>,
+    /// `PUBSUB NUMSUB` of the listeners' channels, asked each
+    /// [`HEARTBEAT`] by the publisher.
+    subscribers: Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// A node's connection to the other nodes through Redis.
@@ -107,7 +113,7 @@ impl Redis {
             .listeners
             .0
             .iter()
-            .map(|l| (l.patterns(), Arc::clone(l)))
+            .map(|l| (l.patterns(), l.channels(), Arc::clone(l)))
             .collect();
         let shared = Arc::new(Shared {
             config,
@@ -125,8 +131,9 @@ impl Redis {
             deliver,
             clients,
             listeners,
+            subscribers: Mutex::new(std::collections::HashMap::new()),
         });
-        for (_, listener) in &shared.listeners {
+        for (_, _, listener) in &shared.listeners {
             listener.attach(Publisher {
                 shared: Arc::downgrade(&shared),
             });
@@ -239,6 +246,14 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
+    /// How many connections subscribe to `channel` (one of a listener's
+    /// [channels](Listener::channels)), as Redis said at most about a
+    /// second ago; `None` before it has said.
+    pub(crate) fn subscribers(&self, channel: &str) -> Option<u64> {
+        let shared = self.shared.upgrade()?;
+        lock(&shared.subscribers).get(channel).copied()
+    }
+
     /// Queues `payload` for `channel`; `false` if it was dropped (the
     /// queue is full, or the server has stopped), counted and logged.
     pub(crate) fn publish(&self, channel: Vec<u8>, payload: Vec<u8>) -> bool {
@@ -592,6 +607,7 @@ fn publish_until_error(
     loop {
         if claimed_at.is_none_or(|at| at.elapsed() >= HEARTBEAT) {
             refresh_claim(shared, conn).map_err(|e| stalled(shared, e))?;
+            count_subscribers(shared, conn).map_err(|e| stalled(shared, e))?;
             claimed_at = Some(Instant::now());
         }
         let (count, heartbeats) = {
@@ -711,6 +727,38 @@ fn push_heartbeat(shared: &Shared, queue: &mut Queue) {
     });
 }
 
+/// Asks `PUBSUB NUMSUB` for the listeners' channels and keeps the
+/// answers for [`Publisher::subscribers`].
+fn count_subscribers(shared: &Shared, conn: &mut Conn) -> io::Result<()> {
+    let channels: Vec<&String> = shared.listeners.iter().flat_map(|(_, c, _)| c).collect();
+    if channels.is_empty() {
+        return Ok(());
+    }
+    let mut args: Vec<&[u8]> = vec![b"PUBSUB", b"NUMSUB"];
+    args.extend(channels.iter().map(|c| c.as_bytes()));
+    let mut out = Vec::new();
+    command::encode(&mut out, &args);
+    conn.stream.write_all(&out)?;
+    let answer = conn.read_value()?;
+    // [channel, count, channel, count, ...]
+    let mut counts = std::collections::HashMap::new();
+    if let Some(items) = answer.as_items() {
+        for pair in items.chunks(2) {
+            if let [channel, count] = pair
+                && let Some(channel) = channel.as_bytes()
+                && let Value::Integer(n) = count
+            {
+                counts.insert(
+                    String::from_utf8_lossy(channel).into_owned(),
+                    u64::try_from(*n).unwrap_or(0),
+                );
+            }
+        }
+    }
+    *lock(&shared.subscribers) = counts;
+    Ok(())
+}
+
 /// `*`, `?`, `[`, `]` and `\` have a meaning in a Redis pattern: a prefix
 /// that holds them must match only itself.
 fn glob_escape(literal: &str) -> String {
@@ -778,12 +826,17 @@ fn subscribe_until_error(shared: &Shared, conn: &mut Conn, outage: &mut Outage) 
         ],
     );
     let mut expected = 3;
-    for (patterns, _) in &shared.listeners {
-        if !patterns.is_empty() {
-            let mut args: Vec<&[u8]> = vec![b"PSUBSCRIBE"];
-            args.extend(patterns.iter().map(|p| p.as_bytes()));
-            command::encode(&mut out, &args);
-            expected += patterns.len();
+    for (patterns, channels, _) in &shared.listeners {
+        for (command, names) in [
+            (&b"PSUBSCRIBE"[..], patterns),
+            (&b"SUBSCRIBE"[..], channels),
+        ] {
+            if !names.is_empty() {
+                let mut args: Vec<&[u8]> = vec![command];
+                args.extend(names.iter().map(|p| p.as_bytes()));
+                command::encode(&mut out, &args);
+                expected += names.len();
+            }
         }
     }
     conn.stream.write_all(&out)?;
@@ -858,10 +911,10 @@ fn handle(shared: &Shared, value: Value) -> Option<Envelope> {
     if items.len() == 4
         && items.first().and_then(Value::as_bytes) == Some(b"pmessage")
         && let Some(pattern) = items.get(1).and_then(Value::as_bytes)
-        && let Some((_, listener)) = shared
+        && let Some((_, _, listener)) = shared
             .listeners
             .iter()
-            .find(|(patterns, _)| patterns.iter().any(|p| p.as_bytes() == pattern))
+            .find(|(patterns, _, _)| patterns.iter().any(|p| p.as_bytes() == pattern))
     {
         if let (Some(channel), Some(payload)) = (
             items.get(2).and_then(Value::as_bytes),
@@ -870,6 +923,21 @@ fn handle(shared: &Shared, value: Value) -> Option<Envelope> {
             if listener.message(channel, payload) {
                 Counters::add(&shared.counters.received, 1);
             }
+        }
+        return None;
+    }
+    if items.len() == 3
+        && items.first().and_then(Value::as_bytes) == Some(b"message")
+        && let Some(channel) = items.get(1).and_then(Value::as_bytes)
+        && let Some((_, _, listener)) = shared
+            .listeners
+            .iter()
+            .find(|(_, channels, _)| channels.iter().any(|c| c.as_bytes() == channel))
+    {
+        if let Some(payload) = items.get(2).and_then(Value::as_bytes)
+            && listener.message(channel, payload)
+        {
+            Counters::add(&shared.counters.received, 1);
         }
         return None;
     }

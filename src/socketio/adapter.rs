@@ -28,10 +28,19 @@
 //! room. A node listens to `<key>#<namespace>#*` for each of its
 //! namespaces.
 //!
-//! Not carried: the adapter's requests and responses (`<key>-request#...`:
-//! `fetchSockets`, `serverSideEmit`, `socketsJoin`, broadcasts with acks,
-//! and the server count) and connection state recovery of a socket that
-//! reconnects to another node.
+//! Also carried, in modules of their own: the adapter's requests and
+//! responses (`<key>-request#<nsp>#`, `<key>-response#<nsp>#`:
+//! `fetchSockets`, `socketsJoin`/`socketsLeave`, `disconnectSockets`,
+//! `serverSideEmit` with and without ack, broadcasts with acks, and the
+//! server count by `PUBSUB NUMSUB`), both ways, in
+//! [`cluster`](super::cluster); and connection state recovery of a socket
+//! that reconnects to another stdws node, by a stdws-only request on the
+//! same channels that Node nodes ignore, in
+//! [`recovery`](super::recovery#across-nodes). Not carried: a Node node
+//! does not restore a session a stdws node parked, nor the reverse (Node's
+//! adapter keeps sessions in each node's memory; only its Redis Streams
+//! adapter shares them), and connection data (`Socket::data`, a Rust
+//! value) never crosses nodes.
 
 use super::packet::Data;
 use crate::json::Number;
@@ -150,7 +159,7 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Remote, &'static str> {
     })
 }
 
-fn to_msgpack(data: &Data) -> Value {
+pub(crate) fn to_msgpack(data: &Data) -> Value {
     match data {
         Data::Null => Value::Nil,
         Data::Bool(b) => Value::Bool(*b),
@@ -174,7 +183,7 @@ fn to_msgpack(data: &Data) -> Value {
 /// What JavaScript would make of a value: `undefined` (and the other
 /// extensions) and NaN become `null`, map keys that are numbers become
 /// their text.
-fn from_msgpack(value: &Value) -> Data {
+pub(crate) fn from_msgpack(value: &Value) -> Data {
     match value {
         Value::Nil | Value::Ext(..) => Data::Null,
         Value::Bool(b) => Data::Bool(*b),

@@ -38,16 +38,20 @@
 //! | one socket, acks, broadcasts                    | [`socket`]    |
 //! | connection state recovery (parked sockets, the broadcast log) | `recovery` |
 //! | broadcasts across servers through Redis, in `@socket.io/redis-adapter`'s format | `adapter` |
+//! | requests between the nodes (`fetchSockets`, `serverSideEmit`, ...), in the same adapter's format | `cluster` |
 //!
 //! With [`ServerBuilder::redis`](crate::server::ServerBuilder::redis), every
 //! broadcast (`io.emit`, `to(room).emit`, `socket.broadcast().emit`) reaches
 //! the sockets of every node that shares the Redis, stdws's or Node's
 //! `socket.io` with `@socket.io/redis-adapter`, and a Node service with
 //! `@socket.io/redis-emitter` reaches stdws's sockets; a node delivers to
-//! its own sockets at once and ignores its own publications. Not carried
-//! across nodes: the adapter's requests (`fetchSockets`, `serverSideEmit`,
-//! `socketsJoin`, broadcasts with acks) and recovery of a socket that
-//! reconnects to another node.
+//! its own sockets at once and ignores its own publications. The adapter's
+//! requests cross nodes too, both ways ([`Broadcast::fetch_sockets`],
+//! [`Broadcast::sockets_join`], [`Broadcast::disconnect`],
+//! [`SocketIo::server_side_emit`], [`Broadcast::emit_with_ack`]; see
+//! [several servers as one](server#several-servers-as-one)), and a client
+//! whose session a stdws node parked is restored by whichever stdws node it
+//! comes back to (connection data excepted).
 //!
 //! The specifications, read for this module:
 //!
@@ -64,6 +68,7 @@
 //! made. JSON is [`crate::json`].
 
 mod adapter;
+mod cluster;
 pub mod engine;
 pub mod engineio;
 pub mod namespace;
@@ -82,4 +87,6 @@ pub use packet::Data;
 #[doc(no_inline)]
 pub use server::{SocketIo, SocketIoBuilder};
 #[doc(no_inline)]
-pub use socket::{Ack, AckError, Broadcast, DisconnectReason, Socket};
+pub use socket::{
+    Ack, AckError, Broadcast, ClusterError, DisconnectReason, RemoteSocket, ServerAck, Socket,
+};

@@ -7,12 +7,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::packet::Data;
-use super::socket::{Ack, DisconnectReason, Socket};
+use super::socket::{Ack, DisconnectReason, ServerAck, Socket};
 use crate::json::Value;
 
 pub(crate) type ConnectFn = Arc<dyn Fn(&Socket, &Value) -> Result<(), String> + Send + Sync>;
 pub(crate) type EventFn = Arc<dyn Fn(&Socket, Vec<Data>, Ack) + Send + Sync>;
 pub(crate) type DisconnectFn = Arc<dyn Fn(&Socket, &DisconnectReason) + Send + Sync>;
+pub(crate) type ServerEventFn = Arc<dyn Fn(Vec<Data>, ServerAck) + Send + Sync>;
 
 /// The handlers of one namespace: who may connect, what each event does,
 /// and what happens when a socket leaves.
@@ -43,6 +44,7 @@ pub struct Namespace {
     pub(crate) on_connect: Option<ConnectFn>,
     pub(crate) events: HashMap<String, EventFn>,
     pub(crate) on_disconnect: Option<DisconnectFn>,
+    pub(crate) server_events: HashMap<String, ServerEventFn>,
 }
 
 impl fmt::Debug for Namespace {
@@ -82,6 +84,22 @@ impl Namespace {
         f: impl Fn(&Socket, Vec<Data>, Ack) + Send + Sync + 'static,
     ) -> Namespace {
         self.events.insert(name.to_owned(), Arc::new(f));
+        self
+    }
+
+    /// Handles the event `name` that another node of the cluster sent
+    /// with [`SocketIo::server_side_emit`](super::SocketIo::server_side_emit)
+    /// (`io.on("name", (...args, callback) => ..)` for `io.serverSideEmit`
+    /// in JavaScript): the handler gets the arguments and a [`ServerAck`]
+    /// to answer with one value, if the sender asked for one. It runs on
+    /// the Redis backplane's thread: keep it short (hand long work to a
+    /// thread of your own); the answer may be sent later, from any thread.
+    pub fn on_server_side_emit(
+        mut self,
+        name: &str,
+        f: impl Fn(Vec<Data>, ServerAck) + Send + Sync + 'static,
+    ) -> Namespace {
+        self.server_events.insert(name.to_owned(), Arc::new(f));
         self
     }
 
@@ -148,6 +166,11 @@ impl Members {
         if let Some(rooms) = self.rooms_of.get_mut(id) {
             rooms.remove(room);
         }
+    }
+
+    /// The names of the rooms that have members (socket ids included).
+    pub(crate) fn room_names(&self) -> Vec<String> {
+        self.rooms.keys().cloned().collect()
     }
 
     pub(crate) fn rooms_of(&self, id: &str) -> Vec<String> {

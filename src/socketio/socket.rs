@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::cluster::{Request as ClusterRequest, Select, Target};
 use super::engine::EngineConn;
 use super::engineio::{self, Transport};
 use super::packet::{Data, Namespace as NamespaceName, Packet};
@@ -98,6 +99,139 @@ impl From<AckError> for crate::Error {
     }
 }
 
+/// Why a request to the other nodes of a cluster did not complete (see
+/// [the cluster's rules](super::server#several-servers-as-one)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// Not every answer came in time: `answered` of `expected` (nodes, or
+    /// for a broadcast with acks, the acks).
+    Timeout {
+        /// How many answered.
+        answered: usize,
+        /// How many were waited for.
+        expected: usize,
+    },
+    /// The request could not be handed to Redis (the queue toward it is
+    /// full, or the server has stopped).
+    NotSent,
+    /// Too many requests wait for answers already (1,024), or the answers
+    /// hold more than 100,000 items.
+    Overloaded,
+}
+
+impl fmt::Display for ClusterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClusterError::Timeout { answered, expected } => write!(
+                f,
+                "timeout reached: only {answered} answers received out of {expected}"
+            ),
+            ClusterError::NotSent => f.write_str("the request could not be handed to Redis"),
+            ClusterError::Overloaded => {
+                f.write_str("too many cluster requests at once, or answers over 100,000 items")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClusterError {}
+
+/// A cluster request that failed, as the crate's error.
+impl From<ClusterError> for crate::Error {
+    fn from(error: ClusterError) -> crate::Error {
+        match error {
+            ClusterError::Timeout { .. } => crate::Error::AckTimeout,
+            ClusterError::NotSent => {
+                crate::Error::SocketIo("the request could not be handed to Redis")
+            }
+            ClusterError::Overloaded => crate::Error::SocketIo("too many cluster requests at once"),
+        }
+    }
+}
+
+/// A socket of any node of the cluster, as
+/// [`Broadcast::fetch_sockets`] gives it (`RemoteSocket` in JavaScript).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RemoteSocket {
+    /// The socket's id.
+    pub id: String,
+    /// Its rooms, its own id's included.
+    pub rooms: Vec<String>,
+    /// Its handshake as Node writes it: `headers`, `address`, `url`,
+    /// `query`, `auth`, `issued`, `xdomain`, `secure` (stdws's sockets
+    /// have no `time` field).
+    pub handshake: Data,
+    /// Node's `socket.data`; `{}` for a stdws socket, whose data is a Rust
+    /// value that does not cross nodes.
+    pub data: Data,
+    /// Whether the socket is on this node.
+    pub local: bool,
+}
+
+impl RemoteSocket {
+    /// The JSON of a fetch answer, as Node's adapter reads it.
+    pub(crate) fn to_data(&self) -> Data {
+        Data::object([
+            ("id", Data::from(self.id.as_str())),
+            ("handshake", self.handshake.clone()),
+            (
+                "rooms",
+                Data::Array(self.rooms.iter().map(|r| Data::from(r.as_str())).collect()),
+            ),
+            ("data", self.data.clone()),
+        ])
+    }
+
+    /// One socket of a fetch answer; `None` if it has no id.
+    pub(crate) fn from_data(data: &Data) -> Option<RemoteSocket> {
+        Some(RemoteSocket {
+            id: data.get("id")?.as_str()?.to_owned(),
+            rooms: data
+                .get("rooms")
+                .and_then(Data::as_array)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| r.as_str().map(str::to_owned))
+                .collect(),
+            handshake: data.get("handshake").cloned().unwrap_or_default(),
+            data: data.get("data").cloned().unwrap_or_default(),
+            local: false,
+        })
+    }
+}
+
+/// The answer to a server-side emit, if its sender asked for one (see
+/// [`Namespace::on_server_side_emit`](super::Namespace::on_server_side_emit)).
+/// Dropping it without [`send`](Self::send) sends no answer (the sender
+/// then waits until its timeout).
+pub struct ServerAck {
+    pub(crate) answer: Option<Box<dyn FnOnce(Data) + Send>>,
+}
+
+impl fmt::Debug for ServerAck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerAck")
+            .field("wanted", &self.wanted())
+            .finish()
+    }
+}
+
+impl ServerAck {
+    /// Whether the sender asked for an answer.
+    pub fn wanted(&self) -> bool {
+        self.answer.is_some()
+    }
+
+    /// Answers with one value, as in JavaScript (`callback(value)`).
+    pub fn send(self, value: Data) {
+        if let Some(answer) = self.answer {
+            answer(value);
+        }
+    }
+}
+
 type AckCallback = Box<dyn FnOnce(Result<Vec<Data>, AckError>) + Send>;
 
 #[derive(Default)]
@@ -119,6 +253,10 @@ pub(crate) struct Inner {
     acks: Mutex<Acks>,
     /// Output held while the connect handler runs, sent after the CONNECT.
     held: Mutex<Option<Vec<Vec<engineio::Packet>>>>,
+    /// Restored from another node: that node's offset that stands for this
+    /// one's log position then (see `recovery`).
+    alias: Mutex<Option<(String, u64)>>,
+    issued: std::time::SystemTime,
 }
 
 /// A client connected to one namespace. Cheap to clone; usable from any
@@ -171,6 +309,8 @@ impl Socket {
                 data: Mutex::new(None),
                 acks: Mutex::new(Acks::default()),
                 held: Mutex::new(Some(Vec::new())),
+                alias: Mutex::new(None),
+                issued: std::time::SystemTime::now(),
             }),
         }
     }
@@ -202,7 +342,9 @@ impl Socket {
 
     /// Whether this socket was restored by connection state recovery: its
     /// id, rooms and data are those it had before its connection was lost,
-    /// and the broadcasts it missed were sent again.
+    /// and the broadcasts it missed were sent again. Restored from another
+    /// node of a Redis cluster, it has no data (a Rust value stays on the
+    /// node that set it).
     pub fn recovered(&self) -> bool {
         self.inner.recovered
     }
@@ -217,6 +359,55 @@ impl Socket {
 
     pub(crate) fn set_raw_data(&self, data: Option<Arc<dyn Any + Send + Sync>>) {
         *lock(&self.inner.data) = data;
+    }
+
+    pub(crate) fn alias(&self) -> Option<(String, u64)> {
+        lock(&self.inner.alias).clone()
+    }
+
+    pub(crate) fn set_alias(&self, alias: Option<(String, u64)>) {
+        *lock(&self.inner.alias) = alias;
+    }
+
+    /// This socket as a fetch answer describes it.
+    pub(crate) fn describe(&self) -> RemoteSocket {
+        let request = self.handshake();
+        let mut headers: Vec<(String, Data)> = Vec::new();
+        for (name, value) in request.headers().iter() {
+            let name = name.to_ascii_lowercase();
+            match headers.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, Data::String(joined))) => {
+                    joined.push_str(", ");
+                    joined.push_str(value);
+                }
+                _ => headers.push((name, Data::from(value))),
+            }
+        }
+        let query = request
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), Data::from(v.into_owned())))
+            .collect();
+        let issued = self
+            .inner
+            .issued
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        RemoteSocket {
+            id: self.id().to_owned(),
+            rooms: self.rooms(),
+            handshake: Data::object([
+                ("headers", Data::Object(headers)),
+                ("address", Data::from(self.peer_addr().ip().to_string())),
+                ("xdomain", Data::Bool(request.origin().is_some())),
+                ("secure", Data::Bool(false)),
+                ("issued", Data::from(issued)),
+                ("url", Data::from(request.target())),
+                ("query", Data::Object(query)),
+                ("auth", Data::from(self.auth().clone())),
+            ]),
+            data: Data::Object(Vec::new()),
+            local: true,
+        }
     }
 
     /// The Engine.IO session id.
@@ -477,6 +668,8 @@ pub struct Broadcast {
     rooms: Vec<String>,
     except: Vec<String>,
     local: bool,
+    /// The node a remote broadcast came from.
+    origin: Option<String>,
 }
 
 impl fmt::Debug for Broadcast {
@@ -498,6 +691,7 @@ impl Broadcast {
             rooms: Vec::new(),
             except: Vec::new(),
             local: false,
+            origin: None,
         }
     }
 
@@ -508,6 +702,7 @@ impl Broadcast {
         namespace: &str,
         rooms: Vec<String>,
         except: Vec<String>,
+        origin: &str,
     ) -> Broadcast {
         Broadcast {
             shared,
@@ -515,6 +710,7 @@ impl Broadcast {
             rooms,
             except,
             local: true,
+            origin: Some(origin.to_owned()),
         }
     }
 
@@ -550,18 +746,33 @@ impl Broadcast {
     /// to. The packet is encoded once here and once on each other node.
     pub fn emit(&self, name: &str, args: impl IntoIterator<Item = Data>) -> usize {
         let args: Vec<Data> = args.into_iter().collect();
-        if !self.local {
-            self.shared
-                .publish(&self.namespace, &self.rooms, &self.except, name, &args);
-        }
-        self.emit_here(name, args)
+        // Queued, logged and its receivers picked in one step, that a
+        // restore does not split (see `recovery`, across nodes).
+        let (packets, sockets) = {
+            let _order = self.shared.order();
+            if !self.local {
+                self.shared
+                    .publish(&self.namespace, &self.rooms, &self.except, name, &args);
+            }
+            match self.prepare(name, args) {
+                Some(prepared) => prepared,
+                None => return 0,
+            }
+        };
+        sockets
+            .iter()
+            .filter(|s| s.send_encoded(packets.clone()).is_ok())
+            .count()
     }
 
-    /// Sends to this server's sockets only.
-    fn emit_here(&self, name: &str, mut args: Vec<Data>) -> usize {
-        let Ok(namespace) = NamespaceName::new(&self.namespace) else {
-            return 0;
-        };
+    /// Encodes and logs a broadcast for this server's sockets, and picks
+    /// them.
+    fn prepare(
+        &self,
+        name: &str,
+        mut args: Vec<Data>,
+    ) -> Option<(Vec<engineio::Packet>, Vec<Socket>)> {
+        let namespace = NamespaceName::new(&self.namespace).ok()?;
         // With recovery on, each broadcast carries its offset last, as from
         // the official server, and is logged for replay.
         let offset = self.shared.next_offset();
@@ -579,22 +790,124 @@ impl Broadcast {
         if let Some(offset) = offset {
             self.shared.log_broadcast(
                 offset,
+                self.origin.as_deref(),
                 &self.namespace,
                 &self.rooms,
                 &self.except,
                 packets.clone(),
             );
         }
-        self.sockets()
-            .iter()
-            .filter(|s| s.send_encoded(packets.clone()).is_ok())
-            .count()
+        Some((packets, self.sockets()))
     }
 
-    /// Removes each socket from the namespace ([`Socket::disconnect`]).
-    pub fn disconnect(&self) {
+    fn select(&self) -> Select {
+        Select {
+            rooms: self.rooms.clone(),
+            except: self.except.clone(),
+        }
+    }
+
+    /// Removes each socket from the namespace ([`Socket::disconnect`]), on
+    /// every node (`io.in(room).disconnectSockets()`); `Err` only if the
+    /// request could not be handed to Redis (this node's sockets are
+    /// disconnected all the same).
+    pub fn disconnect(&self) -> Result<(), ClusterError> {
         for socket in self.sockets() {
             socket.disconnect();
         }
+        if self.local {
+            return Ok(());
+        }
+        self.shared.tell(
+            &self.namespace,
+            ClusterRequest::Disconnect {
+                target: Target::Select(self.select()),
+                close: false,
+            },
+        )
+    }
+
+    /// Puts each socket in `room`, on every node (`io.in(..).socketsJoin(room)`).
+    /// No node answers: `Err` only if the request could not be handed to
+    /// Redis (this node's sockets have joined all the same).
+    pub fn sockets_join(&self, room: &str) -> Result<(), ClusterError> {
+        for socket in self.sockets() {
+            socket.join(room);
+        }
+        if self.local {
+            return Ok(());
+        }
+        self.shared.tell(
+            &self.namespace,
+            ClusterRequest::Join {
+                target: Target::Select(self.select()),
+                rooms: vec![room.to_owned()],
+            },
+        )
+    }
+
+    /// Takes each socket out of `room`, on every node
+    /// (`io.in(..).socketsLeave(room)`); as [`sockets_join`](Self::sockets_join).
+    pub fn sockets_leave(&self, room: &str) -> Result<(), ClusterError> {
+        for socket in self.sockets() {
+            socket.leave(room);
+        }
+        if self.local {
+            return Ok(());
+        }
+        self.shared.tell(
+            &self.namespace,
+            ClusterRequest::Leave {
+                target: Target::Select(self.select()),
+                rooms: vec![room.to_owned()],
+            },
+        )
+    }
+
+    /// The sockets this would send to, on every node
+    /// (`io.in(..).fetchSockets()`): `callback` gets this node's, then each
+    /// other node's as its answer came, or [`ClusterError::Timeout`] if
+    /// not every node answered within `timeout`. It runs on the thread
+    /// that heard the last answer (the Redis backplane's), on the server's
+    /// housekeeping thread for a timeout, or here if no other node is
+    /// asked: keep it short.
+    pub fn fetch_sockets(
+        &self,
+        timeout: Duration,
+        callback: impl FnOnce(Result<Vec<RemoteSocket>, ClusterError>) + Send + 'static,
+    ) {
+        let here: Vec<RemoteSocket> = self.sockets().iter().map(Socket::describe).collect();
+        if self.local {
+            return callback(Ok(here));
+        }
+        self.shared
+            .fetch(&self.namespace, self.select(), here, timeout, callback);
+    }
+
+    /// Sends the event to each socket, on every node, asking each for an
+    /// acknowledgement (`io.timeout(ms).emit(.., (err, answers) => ..)`):
+    /// `callback` gets the first argument of each answer, in the order they
+    /// came, or [`ClusterError::Timeout`] (what came is dropped) if not
+    /// all came within `timeout`. It runs as
+    /// [`fetch_sockets`](Self::fetch_sockets)'s does, or on the thread
+    /// that received a client's answer.
+    pub fn emit_with_ack(
+        &self,
+        name: &str,
+        args: impl IntoIterator<Item = Data>,
+        timeout: Duration,
+        callback: impl FnOnce(Result<Vec<Data>, ClusterError>) + Send + 'static,
+    ) {
+        let args: Vec<Data> = args.into_iter().collect();
+        self.shared.broadcast_with_ack(
+            &self.namespace,
+            self.select(),
+            self.sockets(),
+            !self.local,
+            name,
+            args,
+            timeout,
+            callback,
+        );
     }
 }
