@@ -637,6 +637,7 @@ impl ServerHandle {
             over_budget: get(&c.over_budget),
             memory_held: self.hub.memory.held(),
             http_requests: get(&c.http_requests),
+            http_in_service: self.hub.in_service.load(Ordering::Acquire),
             opened: get(&c.opened),
             closed: get(&c.closed),
             clients: self.hub.registry.count(),
@@ -799,6 +800,10 @@ pub struct ServerStats {
     pub memory_held: usize,
     /// Plain HTTP requests answered (pages; not upgrades).
     pub http_requests: u64,
+    /// Requests inside an HTTP service now, such as the long-polls that
+    /// Socket.IO's polling transport holds open until it has something to
+    /// send.
+    pub http_in_service: usize,
     /// WebSocket connections opened (handshakes completed).
     pub opened: u64,
     /// WebSocket connections ended.
