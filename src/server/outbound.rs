@@ -119,7 +119,13 @@ struct TurnGuard<'a, W: Wire> {
 impl<W: Wire> TurnGuard<'_, W> {
     fn release(mut self, g: &mut Guard<'_>) -> Released {
         self.armed = false;
-        let released = g.queue.release_turn();
+        let mut released = g.queue.release_turn();
+        if g.queue.take_kill_on_release() {
+            // A cut came while this turn wrote: its close went out after
+            // the frame in progress, if the socket took it.
+            self.out.kill_locked(g, None);
+            released = Released::Idle;
+        }
         self.out.notify(g);
         released
     }
@@ -479,10 +485,7 @@ impl<W: Wire> Outbound<W> {
             SlowClientPolicy::Disconnect => {
                 let close = g.queue.cut();
                 self.trace(Frame::close(Some(&close)).parts());
-                if g.queue.turn() == Turn::Free {
-                    g = self.write_what_fits(g).0;
-                }
-                self.kill_locked(&mut g, None);
+                self.write_close_and_kill(g);
                 Error::QueueFull { disconnected: true }
             }
         }
@@ -510,11 +513,25 @@ impl<W: Wire> Outbound<W> {
         let before = g.queue.charged();
         let close = g.queue.cut_with(close);
         self.trace(Frame::close(Some(&close)).parts());
-        if g.queue.turn() == Turn::Free {
-            g = self.write_what_fits(g).0;
-        }
-        self.kill_locked(&mut g, None);
+        self.write_close_and_kill(g);
         before
+    }
+
+    /// After a cut: writes the close if the socket takes it and kills the
+    /// connection. When another thread is writing without blocking, it
+    /// writes the close after its frame and kills when it gives the turn
+    /// back, moments later. A writer blocked on a full socket would only
+    /// hold the end back until the write timeout, and the close could not
+    /// get through anyway: that connection is killed now.
+    fn write_close_and_kill<'a>(&'a self, mut g: Guard<'a>) {
+        match g.queue.turn() {
+            Turn::Free => {
+                g = self.write_what_fits(g).0;
+                self.kill_locked(&mut g, None);
+            }
+            Turn::NonBlocking => g.queue.kill_on_release(),
+            Turn::Blocking => self.kill_locked(&mut g, None),
+        }
     }
 
     /// Writes what `worker` deferred for this connection, without blocking
@@ -788,6 +805,79 @@ mod tests {
             out.send_from_owner(OpCode::Text, [b"\x81\x01", b"x"], false),
             Err(Error::ConnectionClosed)
         ));
+    }
+
+    /// A wire whose first write waits for the test's word, so that a writer
+    /// can be held with the turn in the middle of a frame.
+    struct GatedWire {
+        inner: TestWire,
+        entered: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+        gate: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    }
+
+    impl Wire for GatedWire {
+        fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let entered = lock(&self.entered).take();
+            if let Some(entered) = entered {
+                let _ = entered.send(());
+                let gate = lock(&self.gate).take();
+                if let Some(gate) = gate {
+                    let _ = gate.recv_timeout(Duration::from_secs(10));
+                }
+            }
+            self.inner.write_vectored(bufs)
+        }
+        fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+            self.inner.set_nonblocking(on)
+        }
+        fn shutdown(&self) {
+            self.inner.shutdown()
+        }
+    }
+
+    /// The chaos example's silent clients saw, now and then, the TCP end
+    /// without the 1011 of the ping timeout: the cut killed the connection
+    /// while a broadcast was being written, and the close was dropped with
+    /// the queue. Now the writer sends it after its frame, then the end.
+    #[test]
+    fn a_cut_while_another_thread_writes_sends_the_close_after_its_frame() {
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (open, gate) = std::sync::mpsc::channel();
+        let wire = Arc::new(GatedWire {
+            inner: TestWire::default(),
+            entered: Mutex::new(Some(entered_tx)),
+            gate: Mutex::new(Some(gate)),
+        });
+        let out = Arc::new(Outbound::new(
+            &wire,
+            1 << 20,
+            1 << 20,
+            SlowClientPolicy::Disconnect,
+            Tracer::off(),
+            1,
+        ));
+        let writer = {
+            let out = Arc::clone(&out);
+            std::thread::spawn(move || {
+                out.send_from_other(Frame::new(OpCode::Text, b"pulse".to_vec()), None)
+                    .map(|_| ())
+            })
+        };
+        entered.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(out.lock().queue.turn(), Turn::NonBlocking);
+        out.cut(CloseFrame::new(CloseCode::INTERNAL_ERROR, "ping timeout"));
+        assert!(
+            !wire.inner.shut.load(Ordering::Relaxed),
+            "not before the close"
+        );
+        open.send(()).unwrap();
+        writer.join().unwrap().unwrap();
+        let mut expected = b"\x81\x05pulse\x88\x0e\x03\xf3".to_vec();
+        expected.extend_from_slice(b"ping timeout");
+        assert_eq!(*lock(&wire.inner.written), expected);
+        assert!(wire.inner.shut.load(Ordering::Relaxed));
+        assert!(out.is_dead());
+        assert_eq!(out.charged(), 0);
     }
 
     #[test]

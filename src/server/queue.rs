@@ -34,6 +34,7 @@
 //! | [`take_batch`](Queue::take_batch) / [`return_batch`](Queue::return_batch) | the turn's holder takes frames out to write them with the lock released; they stay charged while in flight. Written frames are discharged; the unwritten rest goes back to the front. Frames cut meanwhile (slow-client policy) are dropped then, but a frame already begun is finished, so the close lands on a frame boundary. |
 //! | [`close`](Queue::close), [`answer_close`](Queue::answer_close) | one close frame per connection; after it nothing but what was queued before it. Parked frames and pongs after a close are dropped. |
 //! | [`cut`](Queue::cut), [`kill`](Queue::kill), [`abandon_turn`](Queue::abandon_turn) | a full queue under [`SlowClientPolicy::Disconnect`] keeps only a begun frame and a close (1008); a killed queue holds nothing more; a turn whose holder panicked is given back, and the connection is killed (its framing is unknown). |
+//! | [`kill_on_release`](Queue::kill_on_release) / [`take_kill_on_release`](Queue::take_kill_on_release) | a cut that finds the turn taken by a writer that does not block leaves the kill to it: it writes the begun frame and the close, and the connection is killed when the turn is given back. Killed at once, the close would be dropped with the queue and the peer would see the TCP end alone. |
 //!
 //! # What a frame costs
 //!
@@ -400,6 +401,9 @@ pub(crate) struct Queue {
     /// Frames were cut while a batch was out: its unbegun frames are dropped
     /// when it comes back.
     cut: bool,
+    /// A cut found the turn taken: the holder kills the connection when it
+    /// gives the turn back, after writing the close.
+    kill_on_release: bool,
     ended: Option<Ended>,
     /// The last time a byte was written, or a part of the message the peer
     /// is sending arrived (a peer busy sending is not stuck).
@@ -455,6 +459,7 @@ impl Queue {
             close_started: None,
             dead: false,
             cut: false,
+            kill_on_release: false,
             ended: None,
             last_progress: now,
             id,
@@ -731,6 +736,19 @@ impl Queue {
     /// have done it meanwhile).
     pub(crate) fn is_owed_by(&self, worker: u64) -> bool {
         self.owed_by == Some(worker)
+    }
+
+    /// Asks the turn's holder to kill the connection when it gives the turn
+    /// back (see the module's table).
+    pub(crate) fn kill_on_release(&mut self) {
+        debug_assert_ne!(self.turn, Turn::Free);
+        self.kill_on_release = true;
+    }
+
+    /// Whether a cut asked for the kill that giving the turn back now owes;
+    /// asked once.
+    pub(crate) fn take_kill_on_release(&mut self) -> bool {
+        std::mem::take(&mut self.kill_on_release)
     }
 
     /// Gives the turn back.
@@ -1175,6 +1193,17 @@ mod tests {
         let out = write_all(q);
         q.release_turn();
         out
+    }
+
+    #[test]
+    fn a_kill_asked_of_the_turns_holder_is_owed_once() {
+        let mut q = queue(1 << 20);
+        assert!(!q.take_kill_on_release(), "nothing asked");
+        q.take_turn(Turn::NonBlocking);
+        q.kill_on_release();
+        q.release_turn();
+        assert!(q.take_kill_on_release());
+        assert!(!q.take_kill_on_release(), "asked once");
     }
 
     #[test]
