@@ -119,8 +119,9 @@
 //! ```
 //!
 //! The Autobahn TestSuite's compression cases (12.* and 13.*, 216 cases)
-//! are all OK against the echo example at its defaults:
-//! `STDWS_AUTOBAHN_ROLES=server .ci/autobahn.sh '12.*,13.*'`.
+//! are all OK against the echo example at these defaults (26 minutes on
+//! the busy machine): `STDWS_AUTOBAHN_ROLES=server .ci/autobahn.sh '12.*,13.*'`.
+//! CI runs 168 of them both ways (see `.ci/autobahn.sh`).
 //!
 //! ## Why the library leaves it off and the echo example turns it on
 //!
