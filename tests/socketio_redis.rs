@@ -68,6 +68,13 @@ fn text(client: &mut RawClient) -> String {
     String::from_utf8(frame.payload).unwrap()
 }
 
+/// The next frame, an EVENT packet of the main namespace, as its JSON array.
+fn next_event(client: &mut RawClient) -> stdws::json::Value {
+    let packet = text(client);
+    let array = packet.strip_prefix("42").expect("an EVENT of `/`");
+    stdws::json::parse(array).unwrap()
+}
+
 /// A WebSocket session joined to `namespace`.
 fn client(addr: SocketAddr, namespace: &str) -> RawClient {
     let mut stream = tcp(addr);
@@ -608,7 +615,7 @@ fn a_session_parked_on_one_node_is_restored_on_the_other_with_what_it_missed() {
     let pid = pid.expect("recovery is on: a pid");
     io_a.socket("/", &sid).unwrap().join("r");
     io_a.to("r").emit("m", [Data::from(1)]);
-    let event = stdws::json::parse(text(&mut client).strip_prefix("42").unwrap()).unwrap();
+    let event = next_event(&mut client);
     assert_eq!(event[1], stdws::json::Value::from(1));
     let offset = event[2].as_str().unwrap().to_owned();
     // The connection is lost; broadcasts go on, from both nodes.
@@ -635,15 +642,15 @@ fn a_session_parked_on_one_node_is_restored_on_the_other_with_what_it_missed() {
     // What it missed, once each and in order; then live broadcasts.
     let mut missed = Vec::new();
     for _ in 0..2 {
-        let event = stdws::json::parse(text(&mut client).strip_prefix("42").unwrap()).unwrap();
+        let event = next_event(&mut client);
         missed.push(event[1].as_u64().unwrap());
     }
     assert_eq!(missed, [2, 3]);
     io_a.to("r").emit("m", [Data::from(4)]);
-    let event = stdws::json::parse(text(&mut client).strip_prefix("42").unwrap()).unwrap();
+    let event = next_event(&mut client);
     assert_eq!(event[1].as_u64(), Some(4));
     io_b.emit("last", []);
-    let last = stdws::json::parse(text(&mut client).strip_prefix("42").unwrap()).unwrap();
+    let last = next_event(&mut client);
     assert_eq!(last[0].as_str(), Some("last"), "nothing twice");
     // Lost again, and back on node A: node B hands it back.
     drop(client);
@@ -657,7 +664,7 @@ fn a_session_parked_on_one_node_is_restored_on_the_other_with_what_it_missed() {
     );
     let (mut client, back, _) = connect_with(a.local_addr(), &auth);
     assert_eq!(back, sid);
-    let event = stdws::json::parse(text(&mut client).strip_prefix("42").unwrap()).unwrap();
+    let event = next_event(&mut client);
     assert_eq!(event[1].as_u64(), Some(5));
     assert!(io_a.socket("/", &sid).unwrap().recovered());
     // Restored once: the same pid and offset again get a new socket.
