@@ -20,6 +20,43 @@ fn alone() -> Compression {
     Compression::default().server_context_takeover(false)
 }
 
+/// A compressing echo (a context kept per client, the default) for
+/// messages up to `max` bytes, which sends those of `parts_from` bytes or
+/// more back in parts as they arrive, telling `part_len` each part's size.
+fn parts_echo(
+    max: usize,
+    parts_from: usize,
+    part_len: impl Fn(usize) + Send + Sync + 'static,
+) -> ServerHandle {
+    Server::builder()
+        .workers(8)
+        .compression(Compression::default())
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_message_part(parts_from, move |conn, part| {
+            part_len(part.data.len());
+            let _ = conn.send_part(part);
+        })
+        .on_message(|conn, message| {
+            let _ = conn.send(message);
+        })
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap()
+}
+
+/// A compressing client of `server` for messages up to `max` bytes.
+fn large_client(server: &ServerHandle, max: usize) -> stdws::WebSocket<std::net::TcpStream> {
+    ClientBuilder::new(format!("ws://{}/", server.local_addr()))
+        .read_timeout(TIMEOUT)
+        .max_message_size(max)
+        .max_frame_size(max)
+        .compression(Compression::default())
+        .connect()
+        .unwrap()
+}
+
 fn compressing_echo(settings: impl FnOnce(ServerBuilder) -> ServerBuilder) -> ServerHandle {
     settings(echo_builder().compression(Compression::default()))
         .bind("127.0.0.1:0")
@@ -337,29 +374,10 @@ fn a_broadcast_is_compressed_once_for_every_client() {
 #[test]
 fn message_parts_work_with_compressed_messages() {
     let (parts_tx, parts_rx) = mpsc::channel();
-    let server = Server::builder()
-        .workers(8)
-        .compression(Compression::default())
-        .max_message_size(64 << 20)
-        .max_frame_size(64 << 20)
-        .on_message_part(10_000, move |conn, part| {
-            let _ = parts_tx.send(part.data.len());
-            let _ = conn.send_part(part);
-        })
-        .on_message(|conn, message| {
-            let _ = conn.send(message);
-        })
-        .bind("127.0.0.1:0")
-        .unwrap()
-        .spawn()
-        .unwrap();
-    let mut ws = ClientBuilder::new(format!("ws://{}/", server.local_addr()))
-        .read_timeout(TIMEOUT)
-        .max_message_size(64 << 20)
-        .max_frame_size(64 << 20)
-        .compression(Compression::default())
-        .connect()
-        .unwrap();
+    let server = parts_echo(64 << 20, 10_000, move |len| {
+        let _ = parts_tx.send(len);
+    });
+    let mut ws = large_client(&server, 64 << 20);
     let big: String = (0..200_000).map(|i| format!("{i},")).collect();
     ws.send_text(&big).unwrap();
     assert_eq!(ws.read().unwrap(), Message::Text(big.clone()));
@@ -481,28 +499,8 @@ fn a_context_stays_in_step_with_the_wire_under_concurrent_senders_and_parts() {
     // Echoes large messages in parts (compressed with the context), others
     // whole, while other threads broadcast and send to the client: every
     // compressed message must inflate in the client's one window, in order.
-    let server = Server::builder()
-        .workers(8)
-        .compression(Compression::default().server_context_takeover(true))
-        .max_message_size(8 << 20)
-        .max_frame_size(8 << 20)
-        .on_message_part(20_000, |conn, part| {
-            let _ = conn.send_part(part);
-        })
-        .on_message(|conn, message| {
-            let _ = conn.send(message);
-        })
-        .bind("127.0.0.1:0")
-        .unwrap()
-        .spawn()
-        .unwrap();
-    let mut ws = ClientBuilder::new(format!("ws://{}/", server.local_addr()))
-        .read_timeout(TIMEOUT)
-        .max_message_size(8 << 20)
-        .max_frame_size(8 << 20)
-        .compression(Compression::default())
-        .connect()
-        .unwrap();
+    let server = parts_echo(8 << 20, 20_000, |_| {});
+    let mut ws = large_client(&server, 8 << 20);
     let answer = ws
         .response()
         .expect("a client's WebSocket has the server's answer")
