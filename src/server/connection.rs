@@ -205,24 +205,28 @@ impl Connection {
         }
         let payload = deflated.map_or(payload, Cow::Owned);
         if !self.on_owner_thread() {
-            let frame = Frame::new(opcode, payload.into_owned());
-            let frame = if compressed {
-                frame.compressed()
-            } else {
-                frame
-            };
-            return batch::deliver(&self.hub, &self.shared, frame);
+            return batch::deliver(
+                &self.hub,
+                &self.shared,
+                frame_of(opcode, payload, compressed),
+            );
         }
+        let sent = self.queue_as_owner(opcode, &payload, compressed)?;
+        self.after_owner_send(sent)
+    }
+
+    /// The owner's queueing of one whole message, compressed already or
+    /// not; the caller then does what [`Sent`] asks.
+    fn queue_as_owner(&self, opcode: OpCode, payload: &[u8], compressed: bool) -> Result<Sent> {
         let mut header = FrameHeader::new(opcode, payload.len() as u64, None);
         if compressed {
             header.rsv = RSV1;
         }
-        let sent = self.shared.outbound.send_from_owner(
+        self.shared.outbound.send_from_owner(
             opcode,
-            [header.encode().as_bytes(), &payload],
+            [header.encode().as_bytes(), payload],
             batch::is_corked(),
-        )?;
-        self.after_owner_send(sent)
+        )
     }
 
     /// [`send_frame`](Self::send_frame) for a connection with a compression
@@ -250,12 +254,7 @@ impl Connection {
         }
         let payload = deflated.map_or(payload, Cow::Owned);
         if !owner {
-            let frame = Frame::new(opcode, payload.into_owned());
-            let frame = if compressed {
-                frame.compressed()
-            } else {
-                frame
-            };
+            let frame = frame_of(opcode, payload, compressed);
             return match batch::deliver(&self.hub, &self.shared, frame) {
                 // In the context's history, it cannot be dropped: the
                 // client's window would miss it.
@@ -268,15 +267,9 @@ impl Connection {
                 other => other,
             };
         }
-        let mut header = FrameHeader::new(opcode, payload.len() as u64, None);
-        if compressed {
-            header.rsv = RSV1;
-        }
-        let sent = self.shared.outbound.send_from_owner(
-            opcode,
-            [header.encode().as_bytes(), &payload],
-            batch::is_corked(),
-        )?;
+        // Queued under the context's lock, so that the history's order is
+        // the wire's; what the queue then asks is done without it.
+        let sent = self.queue_as_owner(opcode, &payload, compressed)?;
         drop(context);
         self.after_owner_send(sent)
     }
@@ -542,4 +535,15 @@ impl ClientInfo {
 fn compressed_fragment(opcode: OpCode, data: Vec<u8>, first: bool, last: bool) -> Frame {
     let frame = Frame::fragment(opcode, data, last);
     if first { frame.compressed() } else { frame }
+}
+
+/// A whole message as one frame for the queue, with RSV1 when its payload
+/// is compressed.
+fn frame_of(opcode: OpCode, payload: Cow<'_, [u8]>, compressed: bool) -> Frame {
+    let frame = Frame::new(opcode, payload.into_owned());
+    if compressed {
+        frame.compressed()
+    } else {
+        frame
+    }
 }
