@@ -13,6 +13,8 @@
 //! item is decoded again from the start when the next piece arrives. Bits
 //! are never given back, so every state below is a point between items.
 
+use std::sync::OnceLock;
+
 use super::huffman::{
     DecodeTable, KIND_BASE, KIND_END, KIND_INVALID, KIND_LITERAL, KIND_UNASSIGNED, entry,
     entry_extra, entry_kind, entry_len, entry_value,
@@ -463,21 +465,33 @@ impl Inflater {
 
     /// The codes of section 3.2.6. They include literal/length codes 286
     /// and 287 and distance codes 30 and 31, which decode to errors.
+    ///
+    /// Copied from tables built once per process: the decoder frees its
+    /// tables between messages (see [`finish_message`](Self::finish_message)),
+    /// and short messages come in fixed blocks, so building them for each
+    /// message made inflating a 170-byte chat message several times slower.
     fn use_fixed_codes(&mut self) {
         if self.tables_are_fixed {
             return;
         }
-        let mut lengths = [0u8; 288];
-        lengths[..144].fill(8);
-        lengths[144..256].fill(9);
-        lengths[256..280].fill(7);
-        lengths[280..].fill(8);
-        let built = self
-            .litlen
-            .build(&lengths, Alphabet::LiteralLength, litlen_meaning)
-            .and_then(|()| self.dist.build(&[5; 32], Alphabet::Distance, dist_meaning));
-        // The fixed lengths are a complete code: building cannot fail.
-        debug_assert!(built.is_ok());
+        static FIXED: OnceLock<(DecodeTable, DecodeTable)> = OnceLock::new();
+        let (litlen, dist) = FIXED.get_or_init(|| {
+            let mut lengths = [0u8; 288];
+            lengths[..144].fill(8);
+            lengths[144..256].fill(9);
+            lengths[256..280].fill(7);
+            lengths[280..].fill(8);
+            let mut litlen = DecodeTable::new(LITLEN_ROOT_BITS);
+            let mut dist = DecodeTable::new(DIST_ROOT_BITS);
+            let built = litlen
+                .build(&lengths, Alphabet::LiteralLength, litlen_meaning)
+                .and_then(|()| dist.build(&[5; 32], Alphabet::Distance, dist_meaning));
+            // The fixed lengths are a complete code: building cannot fail.
+            debug_assert!(built.is_ok());
+            (litlen, dist)
+        });
+        self.litlen.clone_from(litlen);
+        self.dist.clone_from(dist);
         self.tables_are_fixed = true;
     }
 
