@@ -554,8 +554,12 @@ impl Deflater {
             .history_start
             .max(self.base)
             .max(at.saturating_sub(self.window_size));
-        let buf = &self.buf[..];
         let here = at - self.base;
+        // Every candidate lies before `here`, so its bytes up to a match of
+        // `max_len` lie in this slice too.
+        let Some(buf) = self.buf.get(..here + max_len) else {
+            return (0, 0);
+        };
         let nice = self.search.nice.min(max_len);
         let mut best_len = better_than.max(MIN_MATCH - 1);
         if best_len >= max_len {
@@ -565,14 +569,27 @@ impl Deflater {
         let prev = &self.prev[..];
         let mask = self.window_size - 1;
         let reach = at - earliest;
-        let pair = |i: usize| u16::from_le_bytes([buf[i], buf[i + 1]]);
+        let at16 = at as u16;
+        let pair = |i: usize| match buf.get(i..i + 2) {
+            Some(&[a, b]) => u16::from_le_bytes([a, b]),
+            _ => 0,
+        };
         // The two bytes that end a match one longer than the best so far,
         // and the first two: most candidates fail on these.
         let start = pair(here);
         let mut end_pair = pair(here + best_len - 1);
-        let mut distance = usize::from((at as u16).wrapping_sub(candidate));
+        // The chain is followed by position, so that the next link's load
+        // waits on nothing but the previous one; distances are computed
+        // beside it and must grow, which also ends the walk at a stale link.
+        let mut cand = candidate;
+        let mut last_distance = 0;
         let mut steps = chain;
-        while distance != 0 && distance <= reach {
+        loop {
+            let distance = usize::from(at16.wrapping_sub(cand));
+            if distance <= last_distance || distance > reach {
+                break;
+            }
+            last_distance = distance;
             let there = here - distance;
             if pair(there + best_len - 1) == end_pair && pair(there) == start {
                 let len = match_length(buf, there, here, max_len);
@@ -589,12 +606,7 @@ impl Deflater {
             if steps == 0 {
                 break;
             }
-            let older = prev[(at - distance) & mask];
-            let step = usize::from(((at - distance) as u16).wrapping_sub(older));
-            if step == 0 {
-                break;
-            }
-            distance += step;
+            cand = prev.get(usize::from(cand) & mask).copied().unwrap_or(at16);
         }
         if best_dist == 0 || (best_len == MIN_MATCH && best_dist > FAR_THREE) {
             (0, 0)
