@@ -606,30 +606,34 @@ impl Deflater {
         let mut best_dist = 0;
         let prev = &self.prev[..];
         let mask = self.window_size - 1;
-        let reach = at - earliest;
+        // Never a full window back: that candidate's chain link has been
+        // overwritten by `at`'s own, which would lead back to the chain's
+        // head. Below it, links only lead to older positions (the sweep sees
+        // to that), so the walk needs no check that distances grow.
+        let limit = (at - earliest).min(mask).min(here);
         let at16 = at as u16;
-        let pair = |i: usize| match buf.get(i..i + 2) {
+        let pair = |bytes: &[u8], i: usize| match bytes.get(i..i + 2) {
             Some(&[a, b]) => u16::from_le_bytes([a, b]),
             _ => 0,
         };
         // The two bytes that end a match one longer than the best so far,
-        // and the first two: most candidates fail on these.
-        let start = pair(here);
-        let mut end_pair = pair(here + best_len - 1);
+        // and the first two: most candidates fail on these. `ends` starts
+        // where those two bytes do, so that a candidate's are at its own
+        // index.
+        let start = pair(buf, here);
+        let mut ends = buf.get(best_len - 1..).unwrap_or_default();
+        let mut end_pair = pair(ends, here);
         // The chain is followed by position, so that the next link's load
-        // waits on nothing but the previous one; distances are computed
-        // beside it and must grow, which also ends the walk at a stale link.
+        // waits on nothing but the previous one, the distance computed beside.
         let mut cand = candidate;
-        let mut last_distance = 0;
         let mut steps = chain;
         loop {
             let distance = usize::from(at16.wrapping_sub(cand));
-            if distance <= last_distance || distance > reach {
+            if distance.wrapping_sub(1) >= limit {
                 break;
             }
-            last_distance = distance;
             let there = here - distance;
-            if pair(there + best_len - 1) == end_pair && pair(there) == start {
+            if pair(ends, there) == end_pair && pair(buf, there) == start {
                 let len = match_length(buf, there, here, max_len);
                 if len > best_len {
                     best_len = len;
@@ -637,7 +641,8 @@ impl Deflater {
                     if len >= nice {
                         break;
                     }
-                    end_pair = pair(here + best_len - 1);
+                    ends = buf.get(best_len - 1..).unwrap_or_default();
+                    end_pair = pair(ends, here);
                 }
             }
             steps -= 1;
