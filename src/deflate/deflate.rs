@@ -841,9 +841,7 @@ impl Deflater {
             w.put(0b010, 3); // BFINAL 0, BTYPE 01
             write_symbols(&mut w, &self.symbols, &FIXED.litlen, &FIXED.dist);
         } else {
-            w.put(0b100, 3); // BFINAL 0, BTYPE 10
-            dynamic.write_header(&mut w);
-            write_symbols(&mut w, &self.symbols, &dynamic.litlen, &dynamic.dist);
+            dynamic.write(&mut w, &self.symbols);
         }
         self.acc = w.acc;
         self.acc_count = w.count;
@@ -898,16 +896,17 @@ fn write_symbols(w: &mut BitWriter<'_>, symbols: &[u32], litlen: &[(u16, u8)], d
     w.put(u32::from(code), u32::from(len));
 }
 
-/// The codes of a dynamic block (section 3.2.7) and the header that
-/// describes them.
+/// The code lengths of a dynamic block (section 3.2.7) and the header that
+/// describes them. The codes themselves are made only if the block is
+/// written this way: most small messages go out with the fixed codes.
 struct DynamicCode {
-    litlen: [(u16, u8); 286],
-    dist: [(u16, u8); 30],
+    litlen: [u8; 286],
+    dist: [u8; 30],
     literal_codes: usize,
     distance_codes: usize,
     /// The run-length coded code lengths: (symbol 0-18, extra bits value).
     runs: Vec<(u8, u8)>,
-    codelen: [(u16, u8); 19],
+    codelen: [u8; 19],
     code_length_codes: usize,
     header_bits: u64,
 }
@@ -952,12 +951,12 @@ impl DynamicCode {
                 };
         }
         DynamicCode {
-            litlen: pair_codes(&litlen_len),
-            dist: pair_codes(&dist_len),
+            litlen: litlen_len,
+            dist: dist_len,
             literal_codes,
             distance_codes,
             runs,
-            codelen: pair_codes(&codelen_len),
+            codelen: codelen_len,
             code_length_codes,
             header_bits,
         }
@@ -967,25 +966,30 @@ impl DynamicCode {
         let lit: u64 = litlen_freq
             .iter()
             .zip(self.litlen.iter())
-            .map(|(&f, &(_, l))| u64::from(f) * u64::from(l))
+            .map(|(&f, &l)| u64::from(f) * u64::from(l))
             .sum();
         let dist: u64 = dist_freq
             .iter()
             .zip(self.dist.iter())
-            .map(|(&f, &(_, l))| u64::from(f) * u64::from(l))
+            .map(|(&f, &l)| u64::from(f) * u64::from(l))
             .sum();
         lit + dist
     }
 
-    fn write_header(&self, w: &mut BitWriter<'_>) {
+    /// Writes the block: its header, then the symbols. Not inlined, so
+    /// that the code tables made here add nothing to the caller's frame.
+    #[inline(never)]
+    fn write(&self, w: &mut BitWriter<'_>, symbols: &[u32]) {
+        w.put(0b100, 3); // BFINAL 0, BTYPE 10
+        let codelen = pair_codes(&self.codelen);
         w.put((self.literal_codes - 257) as u32, 5);
         w.put((self.distance_codes - 1) as u32, 5);
         w.put((self.code_length_codes - 4) as u32, 4);
         for &s in &CODE_LENGTH_ORDER[..self.code_length_codes] {
-            w.put(u32::from(self.codelen[s].1), 3);
+            w.put(u32::from(self.codelen[s]), 3);
         }
         for &(s, extra) in &self.runs {
-            let (code, len) = self.codelen[usize::from(s)];
+            let (code, len) = codelen[usize::from(s)];
             w.put(u32::from(code), u32::from(len));
             match s {
                 16 => w.put(u32::from(extra), 2),
@@ -994,6 +998,7 @@ impl DynamicCode {
                 _ => {}
             }
         }
+        write_symbols(w, symbols, &pair_codes(&self.litlen), &pair_codes(&self.dist));
     }
 }
 
