@@ -1375,6 +1375,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn swept_tables_never_hold_an_entry_old_enough_to_wrap_round() {
+        // Random bytes leave most hashes unseen for long stretches: without
+        // the sweep, their entries age past 2^16 positions and read as near.
+        let mut rng = XorShift(0x5eed);
+        for (level, bits) in [(1, 8), (6, 12), (9, 15), (4, 15)] {
+            let mut d = Deflater::new(Level::new(level).unwrap(), bits).unwrap();
+            let mut i = Inflater::new(bits).unwrap();
+            for n in 0..40 {
+                let m = if n % 3 == 0 {
+                    text(&mut rng, 9000)
+                } else {
+                    random(&mut rng, 7000)
+                };
+                assert!(unwire(&mut i, &wire(&mut d, &m)) == m, "level {level}");
+                let now = d.inserted as u16;
+                let oldest = d.window_size + 1 + SWEEP_EVERY + MAX_MATCH;
+                for &e in d.head.iter().chain(d.prev.iter()) {
+                    let age = usize::from(now.wrapping_sub(e));
+                    assert!(
+                        (1..=oldest).contains(&age),
+                        "level {level} bits {bits}: {age}"
+                    );
+                }
+            }
+        }
+    }
+
     // ---- Choosing the block type ----
 
     #[test]
