@@ -702,7 +702,9 @@ impl Deflater {
                 self.flush_block(out);
             }
             let at = self.cursor;
-            self.insert_until(at);
+            if self.inserted < at {
+                self.insert_until(at);
+            }
             let (len, dist) = if at + MIN_MATCH <= end {
                 let candidate = self.insert(at);
                 self.inserted = at + 1;
@@ -742,7 +744,9 @@ impl Deflater {
                 self.flush_block(out);
             }
             let at = self.cursor;
-            self.insert_until(at);
+            if self.inserted < at {
+                self.insert_until(at);
+            }
             let prev_len = pending.map_or(0, |p| p.0);
             let (len, dist) = if at + MIN_MATCH <= end {
                 let candidate = self.insert(at);
