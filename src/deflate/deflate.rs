@@ -506,6 +506,12 @@ impl Deflater {
             self.buf.drain(..drop);
             self.base = keep_from;
         }
+        // A match taken at the end of a pass moves the cursor up to 257
+        // positions past the last one entered in the tables: more than a
+        // window of 256 bytes, so those may have just been dropped. They
+        // are too far back to match anything now; entering them would
+        // index before the buffer.
+        self.inserted = self.inserted.max(self.base);
     }
 
     /// After a message: bound what an idle compressor holds.
@@ -1334,6 +1340,28 @@ mod tests {
                 // And again, referring back into it.
                 let w = wire(&mut d, &big[..50_000]);
                 assert!(unwire(&mut i, &w) == big[..50_000]);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_match_at_the_end_of_a_full_buffer_with_the_smallest_window_round_trips() {
+        // With a 256-byte window, the cursor can end a pass 257 positions
+        // past the last one hashed, and the slide that follows drops those:
+        // this used to index before the buffer. The prefix shifts where the
+        // 258-byte matches of the run fall relative to the end of the
+        // first full buffer.
+        let mut rng = XorShift(0x100);
+        for prefix in 250..270 {
+            let mut m = random(&mut rng, prefix);
+            m.extend(std::iter::repeat_n(b'a', 70_000));
+            for level in [4, 9] {
+                let mut d = Deflater::new(Level::new(level).unwrap(), 8).unwrap();
+                let w = wire(&mut d, &m);
+                assert!(
+                    unwire(&mut Inflater::new(8).unwrap(), &w) == m,
+                    "prefix {prefix}"
+                );
             }
         }
     }
