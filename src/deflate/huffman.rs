@@ -185,6 +185,9 @@ impl DecodeTable {
 
         let root = self.root_bits;
         self.entries.clear();
+        // Room for the subtables too, in one allocation: a decoder frees its
+        // tables between messages, so this is often an empty vector.
+        self.entries.reserve_exact((1 << root) + (1 << (root - 3)));
         self.entries
             .resize(1 << root, entry(KIND_UNASSIGNED, 0, 0) | root);
 
