@@ -82,7 +82,7 @@
 //!
 //! | what | held between messages |
 //! |---|---|
-//! | the kept compressor, 12 window bits (the default) | 21 KiB: the 4 KiB window, 1 KiB of slack, two 8 KiB hash tables |
+//! | the kept compressor, 12 window bits (the default) | 22 KiB: the 4 KiB window, 1 KiB of slack, two 8 KiB hash tables |
 //! | the kept compressor, 15 window bits (`Compression::window_bits(15)`) | 165 KiB |
 //! | the decompressor, when the client offers `client_max_window_bits` (browsers do) and the server asks for 2<sup>12</sup> | 4,096 bytes: the window and nothing else |
 //! | the decompressor, without `client_max_window_bits`: a 32 KiB window | 32 KiB |
@@ -112,11 +112,11 @@
 //!
 //! Measured from outside, with the shared harness's `deflate_idle_1000`
 //! (1,000 connections, each after one 4 KiB JSON message each way), the
-//! echo example's resident memory is 57.3 KB per connection at the
-//! defaults and 35.4 KB without a kept context, against 25.9 KB
-//! uncompressed: compression adds 31.4 KB and 9.5 KB. Python `websockets`
-//! 73.1 KB (60.3 added), Node `ws` 267.6 KB (258.4 added), Tornado
-//! 203.9 KB (190.0 added), in the same run; see
+//! echo example's resident memory is 56.9 KB per connection at the
+//! defaults and 34.3 KB without a kept context, against 25.9 KB
+//! uncompressed: compression adds 31.0 KB and 8.4 KB. Python `websockets`
+//! 72.4 KB (59.5 added), Node `ws` 268.2 KB (258.9 added), Tornado
+//! 207.7 KB (193.3 added), in the same run; see
 //! [`performance`](super::performance#compression).
 //!
 //! # How many connections fit in one process

@@ -50,6 +50,84 @@
 //! own, `--no-context-takeover`, the default before 2026-12-03). One run of
 //! the harness's `deflate_*` scenarios in quick mode (2 s per echo row),
 //! all five servers in turn, on 2026-12-03 on the 2-core VM (1-minute load
+//! average 1.5 at the start, 3.3 at the end; `results/20261203-134647.json`,
+//! on the code of the commit that wrote this table). JSON text of the sizes
+//! given, round trips per second (broadcast: deliveries per second):
+//!
+//! | scenario | **stdws** | stdws, alone | Node ws | Python websockets | Tornado | stdws / best peer |
+//! |---|---|---|---|---|---|---|
+//! | echo, 64 connections, 200 B | **32.8k** | 19.6k | 6.2k | 11.9k | 6.4k | 2.76 |
+//! | echo, 4 connections, 16 KiB | **3.0k** | 2.6k | 1.1k | 2.2k | 1.6k | 1.36 |
+//! | echo, 1 connection, 1 MiB | 24 | 20 | 18 | **25** | 20 | 0.96 |
+//! | broadcast, 1000 receivers x 20 x 1 KiB | **20.9k** | 101.5k | 7.9k | 16.5k | 6.2k | 1.27 |
+//! | memory per connection, 1,000 compressed | **56.9 KB** | 34.3 KB | 268.2 KB | 72.4 KB | 207.7 KB | 0.79 |
+//! | memory per connection, 1,000 uncompressed (`idle_1000`) | 25.9 KB | 25.9 KB | 9.3 KB | 12.9 KB | 14.4 KB | |
+//! | memory compression adds per connection | **31.0 KB** | 8.4 KB | 258.9 KB | 59.5 KB | 193.3 KB | 0.52 |
+//!
+//! Server CPU seconds per million round trips: 28.6 for stdws at 200 B
+//! (alone 44.4; Node ws 208.1, websockets 84.7, Tornado 155.2), 364 at
+//! 16 KiB (434; 892, 448, 635), and 24,915 at 1 MiB (33,265; 32,889,
+//! 24,127, 32,600): at a megabyte stdws and `websockets` (zlib, with the
+//! same 12-bit window) spend the same, and the echo rows are within a
+//! round trip of each other in a 2 s row. The harness measures the echo
+//! process, so it has no CPU figure for stdws's broadcast, which runs in
+//! the broadcast example's process.
+//!
+//! Bytes on the wire per message, server to client, over the message's size:
+//!
+//! | scenario | **stdws** | stdws, alone | Node ws | Python websockets | Tornado |
+//! |---|---|---|---|---|---|
+//! | 200 B | 0.35 | 0.78 | 0.29 | 0.35 | 0.28 |
+//! | 16 KiB | 0.30 | 0.30 | 0.24 | 0.31 | 0.24 |
+//! | 1 MiB | 0.30 | 0.24 | 0.24 | 0.30 | 0.24 |
+//! | broadcast, 1 KiB | 0.34 | 0.53 | 0.27 | 0.34 | 0.30 |
+//!
+//! With its context kept, a small message refers back to the previous
+//! ones: 200 bytes of JSON travel as 69 (as with `websockets`), where
+//! compressed on its own, with little that repeats within itself, it takes
+//! 156; a 1 MiB message as 304.8 KiB (`websockets` 310.0). Node `ws` and
+//! Tornado write less with their 32 KiB windows, at 8 and 6 times the
+//! memory per connection. The codec itself is measured against zlib
+//! below.
+//!
+//! What the kept context costs is the broadcast: each message is
+//! compressed once for each receiver, as the peers must, where the server
+//! compressing each message on its own compresses it once for all, and
+//! sends 4.9 times the deliveries per second (at 0.53 of the size instead
+//! of 0.34). An application that mostly broadcasts to many clients can
+//! choose that with
+//! [`Compression::server_context_takeover`](crate::Compression::server_context_takeover)`(false)`.
+//!
+//! Compression adds 31.0 KB per connection at the defaults (56.9 - 25.9):
+//! the kept compressor (22 KiB at 12 bits: its 4 KiB window with 1 KiB of
+//! slack, two 8 KiB hash tables) and the decompressor's 4 KiB window; the
+//! rest is the allocator's. Without a kept context it adds 8.4 KB. The
+//! stack a compressing worker reaches is no deeper than an uncompressed
+//! one's (16 KB each, from `/proc/PID/smaps`): every page of stack a worker
+//! ever touched stays resident for its connection's life, so the encoder
+//! keeps its frames small (see [`memory`](super::memory#with-compression)).
+//! The run before this one (`results/20261203-123708.json`, before the
+//! codec's speed-up below) gave 12.7k, 2.5k, 22, 26.6k and 57.3 KB.
+//!
+//! ```text
+//! cargo build --release --examples
+//! B=$(mktemp -d)/bench && cp -r ../shared/bench "$B" && "$B/setup.sh"
+//! python3 "$B/run.py" --only stdws,raw-tcp,tungstenite,tokio-tungstenite,node-ws --repeat 5 \
+//!   --server stdws="$PWD/target/release/examples/echo 127.0.0.1:{port} --quiet & $PWD/target/release/examples/broadcast 127.0.0.1:{port1} --quiet; wait" \
+//!   --bcast stdws="ws://127.0.0.1:{port1}/"
+//! ```
+//!
+//! # Compression
+//!
+//! With `permessage-deflate` (RFC 7692) negotiated, against the three peers
+//! of the harness that have it, each at its library's defaults (Node `ws`
+//! and Tornado: 15-bit windows both ways, context kept; Python `websockets`:
+//! 12-bit windows, context kept), stdws at its own: a context kept for each
+//! client, compressed with a 12-bit window, and 12 bits asked of the client
+//! (the column `stdws, alone` is the server compressing each message on its
+//! own, `--no-context-takeover`, the default before 2026-12-03). One run of
+//! the harness's `deflate_*` scenarios in quick mode (2 s per echo row),
+//! all five servers in turn, on 2026-12-03 on the 2-core VM (1-minute load
 //! average 2.9 at the start; `results/20261203-123708.json`). JSON text of
 //! the sizes given, round trips per second (broadcast: deliveries per
 //! second):
@@ -98,7 +176,7 @@
 //! [`Compression::server_context_takeover`](crate::Compression::server_context_takeover)`(false)`.
 //!
 //! Compression adds 31.4 KB per connection at the defaults (57.3 - 25.9):
-//! the kept compressor (21 KiB at 12 bits: its 4 KiB window with 1 KiB of
+//! the kept compressor (22 KiB at 12 bits: its 4 KiB window with 1 KiB of
 //! slack, two 8 KiB hash tables) and the decompressor's 4 KiB window; the
 //! rest is the allocator's. Without a kept context it adds 9.5 KB. The
 //! stack a compressing worker reaches is no deeper than an uncompressed
@@ -128,10 +206,10 @@
 //! [`ServerBuilder::compression`](crate::server::ServerBuilder::compression)
 //! and [`ClientBuilder::compression`](crate::client::ClientBuilder::compression)
 //! default to off, because compression is a trade an application should
-//! choose: at 10,000 connections its 31.4 KB each adds 314 MB to the
+//! choose: at 10,000 connections its 31.0 KB each adds 310 MB to the
 //! 201 MB they hold uncompressed (20.1 KB each, in the first table); a
 //! 1 MiB round trip costs the server about 25 ms of a core to inflate and
-//! compress at level 6 (22 a second above, where the uncompressed 1 MiB echo of the
+//! compress at level 6 (24 a second above, where the uncompressed 1 MiB echo of the
 //! first table makes 1,441); and inflating is code that a peer's bytes
 //! drive, bounded but not free. The echo and broadcast examples turn it on
 //! (`--no-compression` turns it off) because every browser offers it, the
@@ -147,28 +225,40 @@
 //! 4 MiB of English-like text; 1 MiB of structured binary), and
 //! `tests/data/deflate/zlib_bench.py` measures zlib (1.2.13, through
 //! Python's `zlib`) on the same bytes. Same machine, one after the other,
-//! 2026-12-03; compression MB/s of input, ratio (output / input), inflate
-//! MB/s of output:
+//! the second of two rounds (2026-12-03, 1-minute load average 1.2);
+//! compression MB/s of input, ratio (output / input), inflate MB/s of
+//! output:
 //!
 //! | corpus, level | stdws compress | zlib compress | stdws ratio | zlib ratio | stdws inflate | zlib inflate |
 //! |---|---|---|---|---|---|---|
-//! | chat, 1 | 35.3 | 34.6 | 0.3305 | 0.3391 | 277.5 | 194.3 |
-//! | chat, 6 | 17.0 | 18.5 | 0.2905 | 0.2907 | 350.2 | 214.7 |
-//! | chat, 9 | 10.6 | 11.3 | 0.2852 | 0.2853 | 359.2 | 215.4 |
-//! | text, 1 | 98.2 | 91.2 | 0.4080 | 0.4095 | 351.0 | 233.8 |
-//! | text, 6 | 11.0 | 11.1 | 0.3599 | 0.3600 | 390.4 | 194.8 |
-//! | text, 9 | 8.9 | 10.3 | 0.3589 | 0.3590 | 384.2 | 247.6 |
-//! | binary, 1 | 95.8 | 86.2 | 0.4102 | 0.4039 | 331.2 | 321.0 |
-//! | binary, 6 | 23.9 | 27.8 | 0.3820 | 0.3818 | 365.6 | 287.1 |
-//! | binary, 9 | 7.7 | 11.4 | 0.3744 | 0.3743 | 377.0 | 370.3 |
+//! | chat, 1 | 49.6 | 32.1 | 0.3229 | 0.3391 | 222.6 | 186.3 |
+//! | chat, 6 | 26.3 | 17.3 | 0.2903 | 0.2907 | 218.4 | 202.8 |
+//! | chat, 9 | 18.7 | 10.5 | 0.2855 | 0.2853 | 228.0 | 196.9 |
+//! | text, 1 | 98.2 | 88.0 | 0.3972 | 0.4095 | 348.6 | 222.5 |
+//! | text, 6 | 23.0 | 12.5 | 0.3582 | 0.3600 | 394.7 | 225.8 |
+//! | text, 9 | 20.8 | 10.1 | 0.3582 | 0.3590 | 381.6 | 233.3 |
+//! | binary, 1 | 98.3 | 84.5 | 0.3985 | 0.4039 | 329.4 | 317.2 |
+//! | binary, 6 | 47.3 | 34.1 | 0.3822 | 0.3818 | 374.8 | 335.2 |
+//! | binary, 9 | 12.8 | 11.4 | 0.3752 | 0.3743 | 377.3 | 342.6 |
 //!
-//! A chat message takes 4.78 µs at level 1 (zlib 4.88), 9.90 µs at level 6
-//! (9.11) and 15.85 µs at level 9 (14.88), Python's call overhead included
-//! in zlib's. At level 6 the output is within 0.1 % of zlib's size, the
-//! speed from 0.86 (binary) to 0.99 (text) of zlib's, and inflating 1.3 to
-//! 2.0 times zlib's speed; at level 9 binary is the weak row (0.68). The
-//! state held: 7,680 bytes for a deflater at 9 window bits and 6,144 for an
-//! inflater; 25,600 and 9,728 at 12; 168,960 and 38,400 at 15.
+//! At level 6 stdws compresses 1.39 (binary) to 1.84 (text) times as fast
+//! as zlib, its output within 0.1 % of zlib's size (smaller on chat and
+//! text); inflating is 1.08 to 1.75 times zlib's speed (in the first round
+//! binary inflated at 0.93 of zlib's, the one figure below it). A chat
+//! message takes 3.4 µs at level 1 (zlib 5.3), 6.4 µs at level 6 (9.8)
+//! and 9.0 µs at level 9 (16.1), Python's call overhead included in
+//! zlib's. What made it so: positions chained by their next four bytes,
+//! not three (the chains lose candidates that could not beat a match
+//! found already); chains followed by position, one compare per step;
+//! table entries older than the window swept out of reach every 16 Ki
+//! positions, where they used to wrap round and look near; a dynamic
+//! block's codes made only when it is written that way. Short messages
+//! inflate from fixed-code tables built once per process, copied into a
+//! decoder that frees its tables between messages. State held by the
+//! benchmark's codecs after 200 messages: 3,712 bytes for a deflater at 9
+//! window bits and 6,848 for an inflater in the middle of a stream; 22,528
+//! and 9,792 at 12; 168,960 and 38,464 at 15 (between messages, an
+//! inflater holds its window only).
 //!
 //! ```text
 //! cargo run --release --example deflate_bench

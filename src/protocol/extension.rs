@@ -50,7 +50,7 @@
 //! each is compressed on its own). That context is a deflater with a
 //! 2<sup>12</sup>-byte window ([`Compression::window_bits`]; the window
 //! agreed stays 15, since a compressor may use a smaller one than its peer
-//! allows): 21 KiB held per connection, against 165 KiB at 15 bits. And the
+//! allows): 22 KiB held per connection, against 165 KiB at 15 bits. And the
 //! server asks the client for a 2<sup>12</sup>-byte window
 //! (`client_max_window_bits=12`, when the client allows it, as browsers
 //! do), as `websockets` does: the decompressor holds that window between
@@ -68,7 +68,7 @@
 //! test): between messages, a server connection's decompressor holds
 //! 4,096 bytes. From outside, with 1,000 connections after one 4 KiB
 //! message each way, compression adds 31 KB of resident memory per
-//! connection at the defaults and 9 KB without a kept context, against
+//! connection at the defaults and 8 KB without a kept context, against
 //! 60 KB in Python's `websockets` at its defaults (see
 //! [`guide::memory`](crate::guide::memory#with-compression)). A client that
 //! offers no `client_max_window_bits` makes the decompressor's window
@@ -166,7 +166,7 @@ impl Compression {
     ///
     /// By default 15 for a client, and 12 for the compressor a server keeps
     /// for each connection: 2<sup>15</sup> makes that compressor 165 KiB, 12
-    /// makes it 21 KiB, and for messages of a few kilobytes or less (the
+    /// makes it 22 KiB, and for messages of a few kilobytes or less (the
     /// ones a kept context helps most) the output is the same size. A
     /// server that compresses each message on its own uses the window the
     /// client allows (15 unless it asked for less), since its compressors
@@ -192,7 +192,7 @@ impl Compression {
     /// a compressor of its own, kept between messages (RFC 7692 section
     /// 7.1.1.1): small messages that resemble the previous ones shrink
     /// several times more, at the price of that compressor's memory (about
-    /// 21 KiB at the default [`window_bits`](Self::window_bits) of 12,
+    /// 22 KiB at the default [`window_bits`](Self::window_bits) of 12,
     /// 165 KiB at 15) and of compressing a broadcast once for each such
     /// receiver. Off, the server answers every offer with
     /// `server_no_context_takeover` and compresses each message on its
