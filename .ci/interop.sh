@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Interoperability with WebSocket libraries written by others, both ways:
 #
-#   - Python's websockets and Node's ws, as clients of the echo example: text
-#     (non-ASCII), binary, a fragmented message, 1 MiB byte-exact, ping/pong,
-#     and the closing handshake (.ci/interop/py_client.py, node_client.js);
-#   - the client example against echo servers on those two libraries: stdin
-#     lines echoed and printed, the server's ping answered, a close from
-#     either side completed, exit status 0 (.ci/interop/py_server.py,
+#   - Python's websockets and Node's ws, as clients of the echo example:
+#     permessage-deflate negotiated, text (non-ASCII), binary, a fragmented
+#     message, 1 MiB byte-exact, ping/pong, and the closing handshake
+#     (.ci/interop/py_client.py, node_client.js);
+#   - the client example against echo servers on those two libraries:
+#     permessage-deflate negotiated (from the servers' logs), stdin lines
+#     echoed and printed, the server's ping answered, a close from either
+#     side completed, exit status 0 (.ci/interop/py_server.py,
 #     node_server.js).
 #
 # The peers are installed with pinned versions into target/interop/ (outside
@@ -197,6 +199,9 @@ check_client() {
   sleep 0.2
   local n want
   for n in 1 2; do
+    # The client example offers permessage-deflate; both servers accept it.
+    grep -q "^connect #$n .* permessage-deflate" "$log" \
+      || problems+=("connection #$n did not negotiate permessage-deflate: $(grep "^connect #$n " "$log")")
     grep -q "^pong #$n ok" "$log" || problems+=("the server got no pong on connection #$n")
     case "$name" in
       node*) want="closed #$n code=1000 rcvd=true sent=true" ;;
@@ -206,7 +211,7 @@ check_client() {
   done
 
   if [ ${#problems[@]} = 0 ]; then
-    pass "stdws client -> $name echo server: text, non-ASCII, empty, 70 000 chars echoed, ping answered, client close 1000, server close 1000, exit 0 OK"
+    pass "stdws client -> $name echo server: deflate negotiated ($(grep -m1 "^connect #1 " "$log" | cut -d' ' -f4-)), text, non-ASCII, empty, 70 000 chars echoed, ping answered, client close 1000, server close 1000, exit 0 OK"
   else
     fail "stdws client -> $name echo server: FAILED:"
     printf '    %s\n' "${problems[@]}"

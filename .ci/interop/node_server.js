@@ -5,7 +5,8 @@
 // Prints "listening on ws://127.0.0.1:PORT/" on standard output once it
 // listens, then one line per event on standard error:
 //
-//   connect #N                      a client completed the opening handshake
+//   connect #N PATH EXT             a client completed the opening handshake;
+//                                   EXT: the extensions agreed (or 'none')
 //   pong #N ok                      the client answered the server's first ping
 //   pong #N MISSING                 ... or did not, within 5 s
 //   closed #N code=C rcvd=R sent=S  the end of a connection: the close event's
@@ -34,7 +35,7 @@ server.on('error', (e) => {
 });
 server.on('connection', (ws, request) => {
   const n = ++ids;
-  log(`connect #${n} ${request.url}`);
+  log(`connect #${n} ${request.url} ${ws.extensions || 'none'}`);
   const payload = Buffer.from('from-node-server');
   let ponged = false;
   const timer = setTimeout(() => log(`pong #${n} MISSING`), PONG_WAIT_MS);

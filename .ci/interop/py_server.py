@@ -5,7 +5,8 @@
 Prints "listening on ws://127.0.0.1:PORT/" on standard output once it listens,
 then one line per event on standard error:
 
-  connect #N                      a client completed the opening handshake
+  connect #N PATH EXT             a client completed the opening handshake;
+                                  EXT: the extensions agreed (or 'none')
   pong #N ok                      the client answered the server's first ping
   pong #N MISSING                 ... or did not, within 5 s
   closed #N code=C rcvd=R sent=S  the end of a connection: R and S are the
@@ -43,7 +44,8 @@ async def expect_pong(n, waiter):
 
 async def echo(ws):
     n = next(ids)
-    log("connect #%d %s" % (n, ws.request.path))
+    agreed = ws.response.headers.get("Sec-WebSocket-Extensions") or "none"
+    log("connect #%d %s %s" % (n, ws.request.path, agreed))
     pong = asyncio.create_task(expect_pong(n, await ws.ping(b"from-python-server")))
     try:
         async for message in ws:
