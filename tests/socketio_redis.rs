@@ -431,6 +431,33 @@ fn cluster_node(
     (server, io, notes)
 }
 
+/// Two cluster nodes on one Redis, counting each other.
+struct Cluster {
+    a: ServerHandle,
+    io_a: SocketIo,
+    b: ServerHandle,
+    io_b: SocketIo,
+    /// What node B's `note` handler received.
+    notes_b: std::sync::mpsc::Receiver<Vec<Data>>,
+}
+
+/// Nodes `a` and `b` under a key of their own, once both are on Redis and
+/// count each other; `None` (the test skipped) without a Redis.
+fn two_nodes(test: &str, key_name: &str) -> Option<Cluster> {
+    let url = redis_url(test)?;
+    let key = key(key_name);
+    let (a, io_a, _) = cluster_node(&url, &key, "a");
+    let (b, io_b, notes_b) = cluster_node(&url, &key, "b");
+    wait_for_cluster(&a, &io_a, &b, &io_b);
+    Some(Cluster {
+        a,
+        io_a,
+        b,
+        io_b,
+        notes_b,
+    })
+}
+
 /// Both nodes on Redis, and each counting the other.
 fn wait_for_cluster(a: &ServerHandle, io_a: &SocketIo, b: &ServerHandle, io_b: &SocketIo) {
     wait_until("both nodes are on Redis and count each other", || {
@@ -484,13 +511,16 @@ fn event_with_ack(client: &mut RawClient) -> (u64, String) {
 
 #[test]
 fn cluster_requests_reach_the_other_node_and_come_back() {
-    let Some(url) = redis_url("sio_cluster_requests") else {
+    let Some(Cluster {
+        a,
+        io_a,
+        b,
+        io_b,
+        notes_b,
+    }) = two_nodes("sio_cluster_requests", "requests")
+    else {
         return;
     };
-    let key = key("requests");
-    let (a, io_a, _notes_a) = cluster_node(&url, &key, "a");
-    let (b, io_b, notes_b) = cluster_node(&url, &key, "b");
-    wait_for_cluster(&a, &io_a, &b, &io_b);
     let (mut a1, a1_id, _) = connect_with(a.local_addr(), "");
     let (mut b1, b1_id, _) = connect_with(b.local_addr(), "");
 
@@ -604,13 +634,12 @@ fn cluster_requests_reach_the_other_node_and_come_back() {
 
 #[test]
 fn a_session_parked_on_one_node_is_restored_on_the_other_with_what_it_missed() {
-    let Some(url) = redis_url("sio_recovery_across") else {
+    let Some(Cluster {
+        a, io_a, b, io_b, ..
+    }) = two_nodes("sio_recovery_across", "recovery")
+    else {
         return;
     };
-    let key = key("recovery");
-    let (a, io_a, _) = cluster_node(&url, &key, "a");
-    let (b, io_b, _) = cluster_node(&url, &key, "b");
-    wait_for_cluster(&a, &io_a, &b, &io_b);
     let (mut client, sid, pid) = connect_with(a.local_addr(), "");
     let pid = pid.expect("recovery is on: a pid");
     io_a.socket("/", &sid).unwrap().join("r");
@@ -680,13 +709,9 @@ fn a_session_parked_on_one_node_is_restored_on_the_other_with_what_it_missed() {
 
 #[test]
 fn a_pid_whose_node_does_not_answer_gets_a_new_session_in_bounded_time() {
-    let Some(url) = redis_url("sio_recovery_silent") else {
+    let Some(Cluster { a, b, io_b, .. }) = two_nodes("sio_recovery_silent", "silent") else {
         return;
     };
-    let key = key("silent");
-    let (a, io_a, _) = cluster_node(&url, &key, "a");
-    let (b, io_b, _) = cluster_node(&url, &key, "b");
-    wait_for_cluster(&a, &io_a, &b, &io_b);
     let start = std::time::Instant::now();
     let (_c, sid, pid) = connect_with(b.local_addr(), r#"{"pid":"gone.x","offset":"1"}"#);
     assert!(start.elapsed() < Duration::from_secs(5));
