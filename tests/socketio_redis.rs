@@ -51,14 +51,7 @@ fn node(url: &str, key: &str) -> (ServerHandle, SocketIo) {
         .namespace("/other", Namespace::new())
         .redis_key(key)
         .build();
-    let server = io
-        .mount(Server::builder().workers(16), PATH)
-        .redis(url)
-        .redis_prefix(&format!("{key}:stdws:"))
-        .bind("127.0.0.1:0")
-        .unwrap()
-        .spawn()
-        .unwrap();
+    let server = serve_on_redis(&io, url, key);
     (server, io)
 }
 
@@ -73,6 +66,17 @@ fn next_event(client: &mut RawClient) -> stdws::json::Value {
     let packet = text(client);
     let array = packet.strip_prefix("42").expect("an EVENT of `/`");
     stdws::json::parse(array).unwrap()
+}
+
+/// A node serving `io`, on the Redis at `url` under `key`.
+fn serve_on_redis(io: &SocketIo, url: &str, key: &str) -> ServerHandle {
+    io.mount(Server::builder().workers(16), PATH)
+        .redis(url)
+        .redis_prefix(&format!("{key}:stdws:"))
+        .bind("127.0.0.1:0")
+        .unwrap()
+        .spawn()
+        .unwrap()
 }
 
 /// A WebSocket session joined to `namespace`.
@@ -420,14 +424,7 @@ fn cluster_node(
         .connection_state_recovery(Duration::from_secs(60), 100)
         .redis_key(key)
         .build();
-    let server = io
-        .mount(Server::builder().workers(16), PATH)
-        .redis(url)
-        .redis_prefix(&format!("{key}:stdws:"))
-        .bind("127.0.0.1:0")
-        .unwrap()
-        .spawn()
-        .unwrap();
+    let server = serve_on_redis(&io, url, key);
     (server, io, notes)
 }
 
